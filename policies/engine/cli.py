@@ -1,0 +1,211 @@
+"""The command line: `netviz analyze` and `netviz diff`, shared with manage.py's commands.
+
+This module imports only the engine (no Django, no networkx), so a CI run of
+`netviz analyze` pays no framework start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import TextIO
+
+from .connectivity import Flow, evaluate
+from .errors import ManifestErrors
+from .formats import FORMATS, render
+from .intervals import PortSet
+from .manifests import load_paths
+
+__all__ = ["add_analyze_arguments", "build_parser", "focus", "main", "run_analyze"]
+
+EXIT_OK, EXIT_INPUT = 0, 2
+
+
+def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or folders")
+    parser.add_argument("--format", choices=FORMATS, default="txt", help="output format")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
+    parser.add_argument(
+        "--focus-workload",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only flows of this workload (name or ns/name; repeatable)",
+    )
+    parser.add_argument(
+        "--focus-workload-peer",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only flows whose other side is this workload (name or ns/name; repeatable)",
+    )
+    parser.add_argument(
+        "--focus-direction",
+        choices=("ingress", "egress"),
+        help="with --focus-workload: only flows into (ingress) or out of (egress) it",
+    )
+    parser.add_argument(
+        "--focus-conn",
+        metavar="CONN",
+        help="only flows allowing this connection, e.g. tcp-80 or udp-53",
+    )
+    parser.add_argument(
+        "--explain", action="store_true", help="print why each focused pair is allowed or denied"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="do not print warnings")
+
+
+def _matches_name(ep_id: str, names: Sequence[str]) -> bool:
+    """`name`, `ns/name` or the full `ns/name[Kind]` all name a workload."""
+    if "[" not in ep_id:
+        return False
+    base = ep_id.split("[", 1)[0]
+    short = base.split("/", 1)[1]
+    return any(n in (ep_id, base, short) for n in names)
+
+
+def focus(
+    flows: Iterable[Flow],
+    workloads: Sequence[str] = (),
+    peers: Sequence[str] = (),
+    direction: str | None = None,
+    conn: PortSet | None = None,
+) -> list[Flow]:
+    """The flows the --focus-* options keep (conns narrowed to --focus-conn)."""
+    out = []
+    for f in flows:
+        if workloads:
+            as_src = _matches_name(f.src.id, workloads)
+            as_dst = _matches_name(f.dst.id, workloads)
+            if direction == "ingress":
+                keep, other = as_dst, f.src.id
+            elif direction == "egress":
+                keep, other = as_src, f.dst.id
+            else:
+                keep = as_src or as_dst
+                other = f.dst.id if as_src else f.src.id
+            if not keep:
+                continue
+            if peers and not _matches_name(other, peers):
+                continue
+        elif peers and not (_matches_name(f.src.id, peers) or _matches_name(f.dst.id, peers)):
+            continue
+        if conn is not None:
+            narrowed = f.ports & conn
+            if not narrowed:
+                continue
+            f = Flow(f.src, f.dst, narrowed)
+        out.append(f)
+    return out
+
+
+def _print_errors(exc: ManifestErrors, stderr: TextIO) -> None:
+    for error in exc.errors:
+        print(f"error: {error}", file=stderr)
+    print(f"{len(exc.errors)} error(s); nothing analysed", file=stderr)
+
+
+def run_analyze(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """Loads, evaluates, filters and writes; returns the exit code."""
+    conn_filter = None
+    if args.focus_conn:
+        try:
+            conn_filter = PortSet.parse(args.focus_conn)
+        except ValueError as exc:
+            print(f"error: --focus-conn {exc}", file=stderr)
+            return EXIT_INPUT
+    try:
+        snapshot = load_paths(args.paths)
+    except ManifestErrors as exc:
+        _print_errors(exc, stderr)
+        return EXIT_INPUT
+    if not args.quiet:
+        for d in snapshot.diagnostics:
+            if d.severity == "warning":
+                print(f"warning: {d}", file=stderr)
+    conn = evaluate(snapshot)
+    flows = focus(
+        conn.flows(),
+        args.focus_workload,
+        args.focus_workload_peer,
+        args.focus_direction,
+        conn_filter,
+    )
+    text = render(flows, args.format)
+    if args.explain:
+        from .explain import explain_text
+
+        text += explain_text(
+            snapshot, conn, args.focus_workload, args.focus_workload_peer, conn_filter
+        )
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        stdout.write(text)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="netviz", description="Kubernetes NetworkPolicy analysis")
+    sub = parser.add_subparsers(dest="command", required=True)
+    analyze = sub.add_parser("analyze", help="allowed connectivity of a set of manifests")
+    add_analyze_arguments(analyze)
+    d = sub.add_parser("diff", help="connectivity change between two sets of manifests")
+    add_diff_arguments(d)
+    return parser
+
+
+def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("old", metavar="OLD_PATH")
+    parser.add_argument("new", metavar="NEW_PATH")
+    parser.add_argument("--format", choices=("txt", "json", "md"), default="txt")
+    parser.add_argument("-o", "--output", metavar="FILE")
+
+
+def run_diff(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from .diff import diff
+
+    try:
+        before = evaluate(load_paths([args.old]))
+        after = evaluate(load_paths([args.new]))
+    except ManifestErrors as exc:
+        _print_errors(exc, stderr)
+        return EXIT_INPUT
+    change = diff(before, after)
+    if args.format == "json":
+        text = json.dumps(change.as_dict(), indent=2) + "\n"
+    elif args.format == "md":
+        rows = ["| change | src | dst | before | after |", "|---|---|---|---|---|"]
+        rows += [f"| added | {f.src.id} | {f.dst.id} | | {f.ports} |" for f in change.added]
+        rows += [f"| removed | {f.src.id} | {f.dst.id} | {f.ports} | |" for f in change.removed]
+        rows += [
+            f"| changed | {c.src.id} | {c.dst.id} | {c.before} | {c.after} |"
+            for c in change.changed
+        ]
+        text = "\n".join(rows) + "\n"
+    else:
+        lines = [f"+ {f.src.id} => {f.dst.id} : {f.ports}" for f in change.added]
+        lines += [f"- {f.src.id} => {f.dst.id} : {f.ports}" for f in change.removed]
+        lines += [f"~ {c.src.id} => {c.dst.id} : {c.before} -> {c.after}" for c in change.changed]
+        text = "\n".join(lines) + ("\n" if lines else "")
+        text += f"{change.summary()} (added, removed, changed)\n"
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        stdout.write(text)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "analyze":
+        return run_analyze(args, sys.stdout, sys.stderr)
+    return run_diff(args, sys.stdout, sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

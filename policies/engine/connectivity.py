@@ -1,0 +1,414 @@
+"""The evaluation: which endpoints may talk to which, on which ports.
+
+Pods are grouped into equivalence classes — same namespace (hence namespace labels), same pod
+labels, same named ports — because no rule of the spec can tell two members of a class apart.
+Every selector is evaluated once per class and kept as a bitmask over classes (a Python int),
+and classes selected by the same policies share one "profile" of allowances. A flow needs the
+source's egress side AND the destination's ingress side (spec: both must allow it).
+
+External addresses are cut into atoms at every ipBlock boundary; atoms that every profile
+treats alike are merged into one external endpoint.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+from .intervals import IPV4_ALL, IPV6_ALL, IntervalSet, PortSet, cidr_interval, format_ip_range
+from .model import LabelSelector, NetworkPolicy, Peer, PolicyPort, Rule, Snapshot, Workload
+from .selectors import matches
+
+__all__ = ["Connectivity", "Endpoint", "Flow", "evaluate", "peer_addresses", "resolve_ports"]
+
+_ALL_SELECTOR = LabelSelector()
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A workload, or a set of external addresses (`first-last` ranges joined by ',')."""
+
+    id: str
+    workload: Workload | None = None
+    addresses: IntervalSet | None = None
+
+    @property
+    def is_external(self) -> bool:
+        return self.workload is None
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    src: Endpoint
+    dst: Endpoint
+    ports: PortSet
+
+
+def resolve_ports(specs: tuple[PolicyPort, ...], dst_ports: tuple) -> PortSet:
+    """A rule's `ports` against the destination's container ports (empty = every port).
+
+    A named port allows the container ports with that name AND the rule's protocol; a name
+    nobody declares allows nothing; external destinations declare no names.
+    """
+    if not specs:
+        return PortSet.all()
+    out: dict[str, list[tuple[int, int]]] = {}
+    for spec in specs:
+        if spec.port is None:
+            out.setdefault(spec.protocol, []).append((1, 65535))
+        elif isinstance(spec.port, int):
+            out.setdefault(spec.protocol, []).append((spec.port, spec.end_port or spec.port))
+        else:
+            for cp in dst_ports:
+                if cp.name == spec.port and cp.protocol == spec.protocol:
+                    out.setdefault(spec.protocol, []).append((cp.port, cp.port))
+    return PortSet.of({p: IntervalSet.of(v) for p, v in out.items()})
+
+
+def peer_addresses(peer: Peer) -> IntervalSet:
+    """The external addresses an ipBlock peer names: cidr minus every except."""
+    if peer.ip_block is None:
+        return IntervalSet()
+    block = IntervalSet((cidr_interval(peer.ip_block.cidr),))
+    excepts = IntervalSet.of(cidr_interval(e) for e in peer.ip_block.except_)
+    return block - excepts
+
+
+@dataclass(slots=True)
+class _Class:
+    index: int
+    namespace: str
+    labels: dict[str, str]
+    ports: tuple
+    workloads: list[Workload] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Contribution:
+    """One rule of one policy, as seen from the pods it selects."""
+
+    mask: int  # peer classes
+    addresses: IntervalSet  # peer external addresses
+    ports: tuple[PolicyPort, ...]
+    policy: NetworkPolicy
+    rule_index: int
+
+
+class Connectivity:
+    """The answer for one snapshot: allowed flows between workloads and external ranges."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self._classes: list[_Class] = []
+        self._class_of: dict[str, int] = {}
+        self._build_classes()
+        n = len(self._classes)
+        self._all_mask = (1 << n) - 1
+        self._ns_labels = {ns.name: dict(ns.labels) for ns in snapshot.namespaces}
+        self._ns_cache: dict[LabelSelector, frozenset[str]] = {}
+        self._pod_cache: dict[tuple[LabelSelector, frozenset[str]], int] = {}
+        self._by_ns: dict[str, list[_Class]] = defaultdict(list)
+        for c in self._classes:
+            self._by_ns[c.namespace].append(c)
+        self._evaluate_policies()
+        self._cut_external()
+        self._pairs: list[tuple[int, int, PortSet]] | None = None
+
+    # classes ----------------------------------------------------------------------------------
+    def _build_classes(self) -> None:
+        index: dict[tuple, int] = {}
+        for w in self.snapshot.workloads:
+            named = tuple(sorted({p for p in w.ports if p.name}, key=lambda p: (p.name, p.port)))
+            key = (w.namespace, w.labels, named)
+            i = index.get(key)
+            if i is None:
+                i = index[key] = len(self._classes)
+                self._classes.append(_Class(i, w.namespace, dict(w.labels), named))
+            self._classes[i].workloads.append(w)
+            self._class_of[w.id] = i
+
+    def _namespaces(self, selector: LabelSelector) -> frozenset[str]:
+        got = self._ns_cache.get(selector)
+        if got is None:
+            got = frozenset(n for n, labels in self._ns_labels.items() if matches(selector, labels))
+            self._ns_cache[selector] = got
+        return got
+
+    def _pods(self, selector: LabelSelector, namespaces: frozenset[str]) -> int:
+        key = (selector, namespaces)
+        got = self._pod_cache.get(key)
+        if got is None:
+            got = 0
+            for ns in namespaces:
+                for c in self._by_ns.get(ns, ()):
+                    if matches(selector, c.labels):
+                        got |= 1 << c.index
+            self._pod_cache[key] = got
+        return got
+
+    def selected_mask(self, policy: NetworkPolicy) -> int:
+        """Classes the policy's podSelector selects (its own namespace only)."""
+        return self._pods(policy.pod_selector, frozenset((policy.namespace,)))
+
+    def peer_mask(self, policy: NetworkPolicy, peer: Peer) -> int:
+        """Classes one from/to entry selects (spec: podSelector alone = the policy's namespace;
+        namespaceSelector alone = every pod of the matching namespaces; both = the AND)."""
+        if peer.ip_block is not None:
+            return 0
+        if peer.namespace_selector is None:
+            namespaces = frozenset((policy.namespace,))
+        else:
+            namespaces = self._namespaces(peer.namespace_selector)
+        return self._pods(peer.pod_selector or _ALL_SELECTOR, namespaces)
+
+    def _rule_contribution(self, policy: NetworkPolicy, rule: Rule, i: int) -> _Contribution:
+        if not rule.peers:  # an empty or absent from/to: every source/destination, IPs too
+            return _Contribution(self._all_mask, self._external_all, rule.ports, policy, i)
+        mask = 0
+        addresses = IntervalSet()
+        for peer in rule.peers:
+            if peer.ip_block is not None:
+                addresses = addresses | peer_addresses(peer)
+            else:
+                mask |= self.peer_mask(policy, peer)
+        return _Contribution(mask, addresses, rule.ports, policy, i)
+
+    def _evaluate_policies(self) -> None:
+        n = len(self._classes)
+        self._blocks: list[IntervalSet] = []
+        has_v6 = False
+        for p in self.snapshot.policies:
+            for rule in (*p.ingress, *p.egress):
+                for peer in rule.peers:
+                    if peer.ip_block is not None:
+                        block = peer_addresses(peer) | IntervalSet.of(
+                            cidr_interval(e) for e in peer.ip_block.except_
+                        )
+                        self._blocks.append(peer_addresses(peer))
+                        self._blocks.extend(
+                            IntervalSet((cidr_interval(e),)) for e in peer.ip_block.except_
+                        )
+                        has_v6 = has_v6 or any(
+                            lo > IPV4_ALL.intervals[0][1] for lo, _ in block.intervals
+                        )
+        # IPv6 space is modelled when some policy speaks of IPv6; otherwise the IPv4 space
+        # stands for "the internet" (manifests carry no pod addresses, and most clusters are v4).
+        self._external_all = IPV4_ALL | IPV6_ALL if has_v6 else IPV4_ALL
+        ingress_profiles: list[list[int]] = [[] for _ in range(n)]
+        egress_profiles: list[list[int]] = [[] for _ in range(n)]
+        self._policy_in: dict[int, list[_Contribution]] = {}
+        self._policy_out: dict[int, list[_Contribution]] = {}
+        for pi, p in enumerate(self.snapshot.policies):
+            selected = self.selected_mask(p)
+            if not selected:
+                continue
+            if p.affects_ingress:
+                self._policy_in[pi] = [
+                    self._rule_contribution(p, r, i) for i, r in enumerate(p.ingress)
+                ]
+            if p.affects_egress:
+                self._policy_out[pi] = [
+                    self._rule_contribution(p, r, i) for i, r in enumerate(p.egress)
+                ]
+            for c in _bits(selected):
+                if p.affects_ingress:
+                    ingress_profiles[c].append(pi)
+                if p.affects_egress:
+                    egress_profiles[c].append(pi)
+        self._in_profile = [tuple(x) for x in ingress_profiles]
+        self._out_profile = [tuple(x) for x in egress_profiles]
+        self._in_contribs: dict[tuple, list[_Contribution]] = {}
+        self._out_contribs: dict[tuple, list[_Contribution]] = {}
+        self._in_any: dict[tuple, int] = {}
+        self._out_any: dict[tuple, int] = {}
+        for prof in set(self._in_profile):
+            contribs = [c for pi in prof for c in self._policy_in[pi]]
+            self._in_contribs[prof] = contribs
+            self._in_any[prof] = _or_masks(contribs) if prof else self._all_mask
+        for prof in set(self._out_profile):
+            contribs = [c for pi in prof for c in self._policy_out[pi]]
+            self._out_contribs[prof] = contribs
+            self._out_any[prof] = _or_masks(contribs) if prof else self._all_mask
+
+    # isolation --------------------------------------------------------------------------------
+    def isolation(self, workload: Workload) -> tuple[bool, bool]:
+        """(isolated for ingress, isolated for egress) of a workload."""
+        c = self._class_of[workload.id]
+        return bool(self._in_profile[c]), bool(self._out_profile[c])
+
+    def selecting_policies(self, workload: Workload) -> tuple[tuple[NetworkPolicy, ...], ...]:
+        """(policies isolating its ingress, policies isolating its egress)."""
+        c = self._class_of[workload.id]
+        pols = self.snapshot.policies
+        return (
+            tuple(pols[i] for i in self._in_profile[c]),
+            tuple(pols[i] for i in self._out_profile[c]),
+        )
+
+    # ports between classes --------------------------------------------------------------------
+    def _egress_ports(self, s: int, d: int, cache: dict) -> PortSet:
+        prof = self._out_profile[s]
+        if not prof:
+            return PortSet.all()
+        contribs = self._out_contribs[prof]
+        ids = tuple(i for i, c in enumerate(contribs) if (c.mask >> d) & 1)
+        dports = self._classes[d].ports
+        key = (0, prof, ids, dports)
+        got = cache.get(key)
+        if got is None:
+            got = PortSet.none()
+            for i in ids:
+                got = got | resolve_ports(contribs[i].ports, dports)
+            cache[key] = got
+        return got
+
+    def _ingress_ports(self, s: int, d: int, cache: dict) -> PortSet:
+        prof = self._in_profile[d]
+        if not prof:
+            return PortSet.all()
+        contribs = self._in_contribs[prof]
+        ids = tuple(i for i, c in enumerate(contribs) if (c.mask >> s) & 1)
+        dports = self._classes[d].ports
+        key = (1, prof, ids, dports)
+        got = cache.get(key)
+        if got is None:
+            got = PortSet.none()
+            for i in ids:
+                got = got | resolve_ports(contribs[i].ports, dports)
+            cache[key] = got
+        return got
+
+    def class_pairs(self) -> list[tuple[int, int, PortSet]]:
+        """Every (source class, destination class, ports) with some allowed port."""
+        if self._pairs is not None:
+            return self._pairs
+        out = []
+        cache: dict = {}
+        both: dict[tuple[PortSet, PortSet], PortSet] = {}
+        in_profile, in_any = self._in_profile, self._in_any
+        for s in range(len(self._classes)):
+            candidates = self._out_any[self._out_profile[s]]
+            for d in _bits(candidates):
+                if not (in_any[in_profile[d]] >> s) & 1:
+                    continue
+                e = self._egress_ports(s, d, cache)
+                if not e:
+                    continue
+                i = self._ingress_ports(s, d, cache)
+                key = (e, i)
+                ports = both.get(key)
+                if ports is None:
+                    ports = both[key] = e & i
+                if ports:
+                    out.append((s, d, ports))
+        self._pairs = out
+        return out
+
+    # external addresses -----------------------------------------------------------------------
+    def _cut_external(self) -> None:
+        points = set()
+        for lo, hi in self._external_all.intervals:
+            points.update((lo, hi + 1))
+        for block in self._blocks:
+            for lo, hi in block.intervals:
+                points.update((lo, hi + 1))
+        bounds = sorted(points)
+        atoms = [(a, b - 1) for a, b in pairwise(bounds) if a in self._external_all]
+        # per atom, the ports each profile allows to / from it
+        out_sig: dict[tuple, dict[int, PortSet]] = {}
+        for prof, contribs in self._out_contribs.items():
+            out_sig[prof] = self._atom_ports(atoms, contribs, (), bool(prof))
+        in_keys = {(self._in_profile[c.index], c.ports) for c in self._classes}
+        in_sig: dict[tuple, dict[int, PortSet]] = {}
+        for prof, ports in in_keys:
+            in_sig[(prof, ports)] = self._atom_ports(
+                atoms, self._in_contribs[prof], ports, bool(prof)
+            )
+        groups: dict[tuple, list[int]] = {}
+        out_keys = sorted(out_sig, key=repr)
+        in_keys_sorted = sorted(in_sig, key=repr)
+        for ai in range(len(atoms)):
+            sig = tuple(out_sig[k].get(ai) for k in out_keys) + tuple(
+                in_sig[k].get(ai) for k in in_keys_sorted
+            )
+            groups.setdefault(sig, []).append(ai)
+        self._external: list[Endpoint] = []
+        self._atom_group: dict[int, int] = {}
+        for members in groups.values():
+            addresses = IntervalSet.of(atoms[i] for i in members)
+            ident = ",".join(format_ip_range(lo, hi) for lo, hi in addresses.intervals)
+            self._external.append(Endpoint(ident, None, addresses))
+        self._external.sort(key=lambda e: e.addresses.intervals[0][0])  # type: ignore[union-attr]
+        for gi, ep in enumerate(self._external):
+            for ai, atom in enumerate(atoms):
+                if atom[0] in ep.addresses:  # type: ignore[operator]
+                    self._atom_group[ai] = gi
+        self._atoms = atoms
+        self._out_ext = {prof: self._group_ports(sig) for prof, sig in out_sig.items()}
+        self._in_ext = {key: self._group_ports(sig) for key, sig in in_sig.items()}
+
+    def _atom_ports(self, atoms, contribs, dst_ports, isolated: bool) -> dict[int, PortSet]:
+        if not isolated:
+            return dict.fromkeys(range(len(atoms)), PortSet.all())
+        out: dict[int, PortSet] = {}
+        for c in contribs:
+            if not c.addresses:
+                continue
+            ports = resolve_ports(c.ports, dst_ports)
+            if not ports:
+                continue
+            for ai, (lo, _hi) in enumerate(atoms):
+                if lo in c.addresses:
+                    out[ai] = out.get(ai, PortSet.none()) | ports
+        return out
+
+    def _group_ports(self, sig: dict[int, PortSet]) -> dict[int, PortSet]:
+        return {self._atom_group[ai]: ports for ai, ports in sig.items() if ports}
+
+    @property
+    def external_endpoints(self) -> tuple[Endpoint, ...]:
+        return tuple(self._external)
+
+    # the answer -------------------------------------------------------------------------------
+    def flows(self) -> Iterator[Flow]:
+        """Every allowed flow, workload pairs and external ranges, sorted by (src, dst)."""
+        found: list[Flow] = []
+        endpoints = {w.id: Endpoint(w.id, w) for w in self.snapshot.workloads}
+        for s, d, ports in self.class_pairs():
+            for ws in self._classes[s].workloads:
+                src = endpoints[ws.id]
+                for wd in self._classes[d].workloads:
+                    if ws is not wd:
+                        found.append(Flow(src, endpoints[wd.id], ports))
+        for c in self._classes:
+            out_ext = self._out_ext[self._out_profile[c.index]]
+            in_ext = self._in_ext[(self._in_profile[c.index], c.ports)]
+            for w in c.workloads:
+                ep = endpoints[w.id]
+                for gi, ports in out_ext.items():
+                    found.append(Flow(ep, self._external[gi], ports))
+                for gi, ports in in_ext.items():
+                    found.append(Flow(self._external[gi], ep, ports))
+        found.sort(key=lambda f: (f.src.id, f.dst.id))
+        return iter(found)
+
+
+def _bits(mask: int) -> Iterator[int]:
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+def _or_masks(contribs: list[_Contribution]) -> int:
+    out = 0
+    for c in contribs:
+        out |= c.mask
+    return out
+
+
+def evaluate(snapshot: Snapshot) -> Connectivity:
+    """Evaluates every policy of the snapshot once; flows are produced on demand."""
+    return Connectivity(snapshot)

@@ -1,0 +1,734 @@
+"""Manifests → Snapshot: parse, validate with located errors, and gather the model.
+
+Validation follows what the API server accepts for networking.k8s.io/v1 NetworkPolicy
+(pkg/apis/networking/validation): anything kubectl would refuse is an error here, located at
+its file, line and field path; everything else loads.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ManifestError, ManifestErrors
+from .lint import lint
+from .model import (
+    EGRESS,
+    INGRESS,
+    PROTOCOLS,
+    ContainerPort,
+    Diagnostic,
+    IPBlock,
+    Labels,
+    LabelSelector,
+    Location,
+    Namespace,
+    NetworkPolicy,
+    Peer,
+    PolicyPort,
+    Requirement,
+    Rule,
+    Snapshot,
+    Workload,
+)
+from .yamlio import Document, LineDict, parse_documents
+
+__all__ = ["MANIFEST_SUFFIXES", "WORKLOAD_KINDS", "assemble", "load_documents", "load_paths"]
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+WORKLOAD_KINDS = (
+    "Pod",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "ReplicationController",
+)
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"
+OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+_PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+
+
+def load_paths(paths: Iterable[str | os.PathLike[str]]) -> Snapshot:
+    """Every .yaml/.yml/.json file under the given paths (recursively) → Snapshot."""
+    files: list[tuple[str, bytes]] = []
+    errors: list[ManifestError] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MANIFEST_SUFFIXES
+            )
+            files.extend((str(p), p.read_bytes()) for p in found)
+        elif path.is_file():
+            files.append((str(path), path.read_bytes()))
+        else:
+            errors.append(ManifestError("no such file or directory", Location(str(path))))
+    if errors:
+        raise ManifestErrors(errors)
+    return load_documents(files)
+
+
+def load_documents(files: Iterable[tuple[str, str | bytes]]) -> Snapshot:
+    """(file name, content) pairs → Snapshot; raises ManifestErrors listing every error."""
+    loader = _Loader()
+    for name, content in files:
+        loader.add_file(name, content)
+    return loader.finish()
+
+
+def assemble(
+    namespaces: Iterable[Namespace],
+    workloads: Iterable[Workload],
+    policies: Iterable[NetworkPolicy],
+    diagnostics: Iterable[Diagnostic] = (),
+) -> Snapshot:
+    """A snapshot from parts (for example stored rows): adds the namespaces that are used
+    but not defined, and the linter's warnings."""
+    by_name = {ns.name: ns for ns in namespaces}
+    workloads = tuple(workloads)
+    policies = tuple(policies)
+    for name in sorted({w.namespace for w in workloads} | {p.namespace for p in policies}):
+        if name not in by_name:
+            by_name[name] = Namespace(name, ((NAMESPACE_LABEL, name),), None, defined=False)
+    snapshot = Snapshot(
+        namespaces=tuple(sorted(by_name.values(), key=lambda n: n.name)),
+        workloads=tuple(sorted(workloads, key=lambda w: w.id)),
+        policies=tuple(sorted(policies, key=lambda p: p.id)),
+        diagnostics=tuple(diagnostics),
+    )
+    return Snapshot(
+        snapshot.namespaces,
+        snapshot.workloads,
+        snapshot.policies,
+        snapshot.diagnostics + tuple(lint(snapshot)),
+    )
+
+
+def _fmt_path(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+class _Obj:
+    """One manifest object being read: where it is, and how to locate its fields."""
+
+    def __init__(self, loader: _Loader, file: str, root: LineDict, base: str, subject: str):
+        self.loader = loader
+        self.file = file
+        self.root = root
+        self.base = base  # path prefix for List items, e.g. "items[3]"
+        self.subject = subject
+
+    def loc(self, container: Any, key: str | int | None, path: str) -> Location:
+        line = getattr(container, "line", 0)
+        lines = getattr(container, "lines", None)
+        if key is not None and lines is not None:
+            if isinstance(lines, dict):
+                line = lines.get(key, line)
+            elif isinstance(key, int) and key < len(lines):
+                line = lines[key]
+        full = _fmt_path(self.base, path) if self.base and path else (path or self.base)
+        return Location(self.file, line, full)
+
+    def error(self, container: Any, key: str | int | None, path: str, message: str) -> None:
+        self.loader.errors.append(
+            ManifestError(message, self.loc(container, key, path), self.subject)
+        )
+
+    def warn(self, container: Any, key: str | int | None, path: str, message: str) -> None:
+        self.loader.diagnostics.append(
+            Diagnostic("warning", message, self.loc(container, key, path), self.subject)
+        )
+
+    # typed field access ---------------------------------------------------------------------
+    def mapping(self, parent: Any, key: str, path: str, required: bool = False) -> dict | None:
+        value = parent.get(key) if isinstance(parent, dict) else None
+        if value is None:
+            if required:
+                self.error(parent, key, path, "is required")
+            return None
+        if not isinstance(value, dict):
+            self.error(parent, key, path, f"must be a mapping, got {_kind_of(value)}")
+            return None
+        return value
+
+    def sequence(self, parent: Any, key: str, path: str) -> list | None:
+        value = parent.get(key) if isinstance(parent, dict) else None
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            self.error(parent, key, path, f"must be a list, got {_kind_of(value)}")
+            return None
+        return value
+
+    def string(self, parent: Any, key: str, path: str, required: bool = False) -> str | None:
+        value = parent.get(key) if isinstance(parent, dict) else None
+        if value is None:
+            if required:
+                self.error(parent, key, path, "is required")
+            return None
+        if not isinstance(value, str):
+            self.error(parent, key, path, f"must be a string, got {_kind_of(value)}")
+            return None
+        return value
+
+    def labels(self, parent: Any, key: str, path: str) -> Labels:
+        value = self.mapping(parent, key, path)
+        if not value:
+            return ()
+        out = []
+        for k, v in value.items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                self.error(value, k, f"{path}.{k}", "label keys and values must be strings")
+                continue
+            out.append((k, v))
+        return tuple(sorted(out))
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"number {value}"
+    if isinstance(value, str):
+        return f"string {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "null" if value is None else type(value).__name__
+
+
+class _Loader:
+    def __init__(self) -> None:
+        self.errors: list[ManifestError] = []
+        self.diagnostics: list[Diagnostic] = []
+        self.namespaces: dict[str, Namespace] = {}
+        self.workloads: dict[str, Workload] = {}
+        self.owned_labels: dict[str, tuple[Labels, str]] = {}
+        self.policies: dict[str, NetworkPolicy] = {}
+
+    def note(self, severity: str, message: str, location: Location, subject: str = "") -> None:
+        self.diagnostics.append(Diagnostic(severity, message, location, subject))
+
+    def add_file(self, name: str, content: str | bytes) -> None:
+        if isinstance(content, bytes):
+            try:
+                content = content.decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                line = content[: exc.start].count(b"\n") + 1
+                self.errors.append(ManifestError("is not UTF-8 text", Location(name, line)))
+                return
+        try:
+            docs = parse_documents(content, name)
+        except ManifestError as exc:
+            self.errors.append(exc)
+            return
+        manifests = 0
+        for doc in docs:
+            if isinstance(doc.value, dict) and "kind" in doc.value and "apiVersion" in doc.value:
+                manifests += 1
+                self.add_object(name, doc.value, doc, "")
+            elif docs and len(docs) > 1 and manifests:
+                self.note(
+                    "warning",
+                    "document skipped: not a Kubernetes object (no apiVersion and kind)",
+                    Location(name, doc.line),
+                )
+        if manifests == 0:
+            self.note(
+                "warning",
+                "file skipped: not a Kubernetes manifest (no document has apiVersion and kind)",
+                Location(name, docs[0].line if docs else 0),
+            )
+
+    def add_object(self, file: str, obj: LineDict, doc: Document | None, base: str) -> None:
+        kind = obj.get("kind")
+        if not isinstance(kind, str):
+            self.errors.append(
+                ManifestError(
+                    "kind must be a string", Location(file, obj.line, _fmt_path(base, "kind"))
+                )
+            )
+            return
+        if kind == "List" or (kind.endswith("List") and isinstance(obj.get("items"), list)):
+            items = obj.get("items")
+            if items is None:
+                return
+            if not isinstance(items, list):
+                self.errors.append(
+                    ManifestError(
+                        "items must be a list", Location(file, obj.line, _fmt_path(base, "items"))
+                    )
+                )
+                return
+            for i, item in enumerate(items):
+                path = _fmt_path(_fmt_path(base, "items"), i)
+                if not isinstance(item, dict):
+                    self.errors.append(
+                        ManifestError(
+                            "must be a Kubernetes object", Location(file, items.lines[i], path)
+                        )
+                    )
+                    continue
+                if "kind" not in item and kind.endswith("List") and kind != "List":
+                    item["kind"] = kind[: -len("List")]  # `kubectl get pods -o json` may omit it
+                self.add_object(file, item, None, path)
+            return
+        meta = obj.get("metadata")
+        name = meta.get("name") if isinstance(meta, dict) else None
+        subject = f"{kind} {name}" if isinstance(name, str) else kind
+        o = _Obj(self, file, obj, base, subject)
+        if kind == "NetworkPolicy":
+            policy = self.read_policy(o, obj, doc)
+            if policy is not None:
+                self.add_policy(policy)
+        elif kind == "Namespace":
+            self.read_namespace(o, obj)
+        elif kind in WORKLOAD_KINDS:
+            self.read_workload(o, obj, kind)
+        else:
+            self.note(
+                "info", f"kind {kind} is not used by the analysis", o.loc(obj, None, ""), subject
+            )
+
+    # metadata -------------------------------------------------------------------------------
+    def read_meta(self, o: _Obj, obj: dict) -> tuple[str, str, dict] | None:
+        meta = o.mapping(obj, "metadata", "metadata", required=True)
+        if meta is None:
+            return None
+        name = o.string(meta, "name", "metadata.name", required=True)
+        if name is None:
+            return None
+        namespace = o.string(meta, "namespace", "metadata.namespace") or "default"
+        return name, namespace, meta
+
+    def read_namespace(self, o: _Obj, obj: dict) -> None:
+        got = self.read_meta(o, obj)
+        if got is None:
+            return
+        name, _, meta = got
+        labels = dict(o.labels(meta, "labels", "metadata.labels"))
+        labels[NAMESPACE_LABEL] = name  # set by the API server on every namespace
+        self.namespaces[name] = Namespace(name, tuple(sorted(labels.items())), o.loc(obj, None, ""))
+
+    # workloads ------------------------------------------------------------------------------
+    def read_workload(self, o: _Obj, obj: dict, kind: str) -> None:
+        got = self.read_meta(o, obj)
+        if got is None:
+            return
+        name, namespace, meta = got
+        spec = o.mapping(obj, "spec", "spec")
+        location = o.loc(obj, None, "")
+        if kind == "Pod":
+            labels = o.labels(meta, "labels", "metadata.labels")
+            ports = self.read_ports(o, spec, "spec")
+            ips = _pod_ips(obj.get("status"))
+            owner = _controller_owner(meta)
+            if owner is not None:
+                owner_name, owner_kind = owner
+                self.add_owned_pod(
+                    Workload(
+                        namespace, owner_name, owner_kind or kind, labels, ports, 1, location, ips
+                    ),
+                    name,
+                )
+            else:
+                self.add_workload(Workload(namespace, name, kind, labels, ports, 1, location, ips))
+            return
+        template_path = "spec.template"
+        holder = spec
+        if kind == "CronJob":
+            job = o.mapping(spec, "jobTemplate", "spec.jobTemplate") if spec else None
+            holder = o.mapping(job, "spec", "spec.jobTemplate.spec") if job else None
+            template_path = "spec.jobTemplate.spec.template"
+        template = o.mapping(holder, "template", template_path) if holder else None
+        tmeta = o.mapping(template, "metadata", f"{template_path}.metadata") if template else None
+        labels = o.labels(tmeta, "labels", f"{template_path}.metadata.labels") if tmeta else ()
+        ports = self.read_ports(
+            o, template.get("spec") if template else None, f"{template_path}.spec"
+        )
+        replicas = 1
+        if spec and kind in ("Deployment", "ReplicaSet", "StatefulSet", "ReplicationController"):
+            raw = spec.get("replicas", 1)
+            if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+                replicas = raw
+            elif raw is not None:
+                o.error(
+                    spec,
+                    "replicas",
+                    "spec.replicas",
+                    f"must be a whole number, got {_kind_of(raw)}",
+                )
+        self.add_workload(Workload(namespace, name, kind, labels, ports, replicas, location))
+
+    def read_ports(self, o: _Obj, pod_spec: Any, path: str) -> tuple[ContainerPort, ...]:
+        if not isinstance(pod_spec, dict):
+            return ()
+        out: list[ContainerPort] = []
+        containers = o.sequence(pod_spec, "containers", f"{path}.containers") or []
+        for ci, container in enumerate(containers):
+            if not isinstance(container, dict):
+                continue
+            cpath = f"{path}.containers[{ci}].ports"
+            for pi, port in enumerate(o.sequence(container, "ports", cpath) or []):
+                ppath = f"{cpath}[{pi}]"
+                if not isinstance(port, dict):
+                    o.error(container.get("ports"), pi, ppath, "must be a mapping")
+                    continue
+                number = port.get("containerPort")
+                if (
+                    not isinstance(number, int)
+                    or isinstance(number, bool)
+                    or not 1 <= number <= 65535
+                ):
+                    o.error(
+                        port,
+                        "containerPort",
+                        f"{ppath}.containerPort",
+                        "must be a port number 1-65535",
+                    )
+                    continue
+                protocol = port.get("protocol", "TCP")
+                if protocol not in PROTOCOLS:
+                    o.error(
+                        port,
+                        "protocol",
+                        f"{ppath}.protocol",
+                        f"{protocol!r} is not TCP, UDP or SCTP",
+                    )
+                    continue
+                pname = port.get("name")
+                out.append(
+                    ContainerPort(number, protocol, pname if isinstance(pname, str) else None)
+                )
+        return tuple(out)
+
+    def add_workload(self, workload: Workload) -> None:
+        if workload.id in self.workloads:
+            first = self.workloads[workload.id]
+            self.note(
+                "warning",
+                f"{workload.id} is defined again; the later definition wins, as with kubectl apply"
+                f" (first at {first.location})",
+                workload.location or Location(""),
+                workload.id,
+            )
+        self.workloads[workload.id] = workload
+
+    def add_owned_pod(self, workload: Workload, pod_name: str) -> None:
+        """Pods of one controller are one workload; the first pod's labels stand for all."""
+        existing = self.workloads.get(workload.id)
+        if existing is None:
+            self.workloads[workload.id] = workload
+            self.owned_labels[workload.id] = (workload.labels, pod_name)
+            return
+        first_labels, first_pod = self.owned_labels.get(workload.id, (existing.labels, "?"))
+        if workload.labels != first_labels:
+            self.note(
+                "warning",
+                f"pod {pod_name} has other labels than pod {first_pod} of the same owner;"
+                f" {workload.id} is analysed with the labels of {first_pod}",
+                workload.location or Location(""),
+                workload.id,
+            )
+        ports = existing.ports + tuple(p for p in workload.ports if p not in existing.ports)
+        self.workloads[workload.id] = Workload(
+            existing.namespace,
+            existing.name,
+            existing.kind,
+            existing.labels,
+            ports,
+            existing.replicas + 1,
+            existing.location,
+            existing.pod_ips + workload.pod_ips,
+        )
+
+    # policies -------------------------------------------------------------------------------
+    def add_policy(self, policy: NetworkPolicy) -> None:
+        if policy.id in self.policies:
+            first = self.policies[policy.id]
+            self.note(
+                "warning",
+                f"NetworkPolicy {policy.id} is defined again; the later definition wins, as with"
+                f" kubectl apply (first at {first.location})",
+                policy.location or Location(""),
+                f"NetworkPolicy {policy.id}",
+            )
+        self.policies[policy.id] = policy
+
+    def read_policy(self, o: _Obj, obj: LineDict, doc: Document | None) -> NetworkPolicy | None:
+        errors_before = len(self.errors)
+        got = self.read_meta(o, obj)
+        spec = o.mapping(obj, "spec", "spec")
+        spec = spec if spec is not None else {}
+        pod_selector = self.read_selector(o, spec, "podSelector", "spec.podSelector")
+        declared = o.sequence(spec, "policyTypes", "spec.policyTypes")
+        types: list[str] = []
+        for i, t in enumerate(declared or []):
+            if t not in (INGRESS, EGRESS):
+                o.error(declared, i, f"spec.policyTypes[{i}]", f"{t!r} is not Ingress or Egress")
+            elif t not in types:
+                types.append(t)
+        ingress = self.read_rules(o, spec, "ingress", "from")
+        egress = self.read_rules(o, spec, "egress", "to")
+        if len(self.errors) > errors_before or got is None:
+            return None
+        name, namespace, _ = got
+        if not declared:
+            # API server defaulting: Ingress always, Egress only when egress rules are given
+            # (an empty `egress: []` adds nothing).
+            types = [INGRESS] + ([EGRESS] if egress else [])
+        source = doc.text if doc is not None else _dump(obj)
+        return NetworkPolicy(
+            namespace=namespace,
+            name=name,
+            pod_selector=pod_selector or LabelSelector(),
+            policy_types=tuple(t for t in (INGRESS, EGRESS) if t in types),
+            ingress=tuple(ingress),
+            egress=tuple(egress),
+            location=o.loc(obj, None, ""),
+            declared_policy_types=bool(declared),
+            source=source,
+        )
+
+    def read_selector(self, o: _Obj, parent: Any, key: str, path: str) -> LabelSelector | None:
+        value = o.mapping(parent, key, path)
+        if value is None:
+            return None
+        labels = o.labels(value, "matchLabels", f"{path}.matchLabels")
+        reqs: list[Requirement] = []
+        exprs = o.sequence(value, "matchExpressions", f"{path}.matchExpressions") or []
+        for i, expr in enumerate(exprs):
+            epath = f"{path}.matchExpressions[{i}]"
+            if not isinstance(expr, dict):
+                o.error(exprs, i, epath, "must be a mapping with key, operator and values")
+                continue
+            k = o.string(expr, "key", f"{epath}.key", required=True)
+            op = o.string(expr, "operator", f"{epath}.operator", required=True)
+            values = expr.get("values")
+            if values is None:
+                values = []
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                o.error(expr, "values", f"{epath}.values", "must be a list of strings")
+                continue
+            if k is None or op is None:
+                continue
+            if op not in OPERATORS:
+                o.error(
+                    expr,
+                    "operator",
+                    f"{epath}.operator",
+                    f"{op!r} is not In, NotIn, Exists or DoesNotExist",
+                )
+                continue
+            if op in ("In", "NotIn") and not values:
+                o.error(expr, "values", f"{epath}.values", f"must not be empty with operator {op}")
+                continue
+            if op in ("Exists", "DoesNotExist") and values:
+                o.error(expr, "values", f"{epath}.values", f"must be empty with operator {op}")
+                continue
+            reqs.append(Requirement(k, op, tuple(values)))
+        return LabelSelector(labels, tuple(reqs))
+
+    def read_rules(self, o: _Obj, spec: dict, direction: str, peers_key: str) -> list[Rule]:
+        rules = o.sequence(spec, direction, f"spec.{direction}") or []
+        out = []
+        for i, rule in enumerate(rules):
+            rpath = f"spec.{direction}[{i}]"
+            if rule is None:
+                rule = {}  # `- {}` and a bare `-` both allow everything
+            if not isinstance(rule, dict):
+                o.error(rules, i, rpath, f"must be a mapping, got {_kind_of(rule)}")
+                continue
+            peers = []
+            raw_peers = o.sequence(rule, peers_key, f"{rpath}.{peers_key}") or []
+            for j, peer in enumerate(raw_peers):
+                parsed = self.read_peer(o, raw_peers, j, peer, f"{rpath}.{peers_key}[{j}]")
+                if parsed is not None:
+                    peers.append(parsed)
+            ports = []
+            raw_ports = o.sequence(rule, "ports", f"{rpath}.ports") or []
+            for j, port in enumerate(raw_ports):
+                parsed_port = self.read_policy_port(o, raw_ports, j, port, f"{rpath}.ports[{j}]")
+                if parsed_port is not None:
+                    ports.append(parsed_port)
+            out.append(Rule(tuple(peers), tuple(ports), o.loc(rules, i, rpath)))
+        return out
+
+    def read_peer(self, o: _Obj, seq: list, j: int, peer: Any, path: str) -> Peer | None:
+        if not isinstance(peer, dict):
+            o.error(seq, j, path, f"must be a mapping, got {_kind_of(peer)}")
+            return None
+        pod_selector = self.read_selector(o, peer, "podSelector", f"{path}.podSelector")
+        ns_selector = self.read_selector(o, peer, "namespaceSelector", f"{path}.namespaceSelector")
+        ip_block = None
+        raw_block = o.mapping(peer, "ipBlock", f"{path}.ipBlock")
+        if raw_block is not None:
+            ip_block = self.read_ip_block(o, raw_block, f"{path}.ipBlock")
+            if pod_selector is not None or ns_selector is not None:
+                o.error(
+                    seq, j, path, "ipBlock cannot be combined with podSelector or namespaceSelector"
+                )
+                return None
+            if ip_block is None:
+                return None
+        elif pod_selector is None and ns_selector is None:
+            o.error(seq, j, path, "must specify a peer: podSelector, namespaceSelector or ipBlock")
+            return None
+        return Peer(pod_selector, ns_selector, ip_block, o.loc(seq, j, path))
+
+    def read_ip_block(self, o: _Obj, block: dict, path: str) -> IPBlock | None:
+        cidr = o.string(block, "cidr", f"{path}.cidr", required=True)
+        if cidr is None:
+            return None
+        try:
+            net = ipaddress.ip_network(cidr.strip(), strict=False)
+        except ValueError:
+            o.error(block, "cidr", f"{path}.cidr", f"{cidr!r} is not a valid CIDR")
+            return None
+        excepts = o.sequence(block, "except", f"{path}.except") or []
+        good = []
+        for i, ex in enumerate(excepts):
+            try:
+                sub = ipaddress.ip_network(str(ex).strip(), strict=False)
+            except ValueError:
+                o.error(excepts, i, f"{path}.except[{i}]", f"{ex!r} is not a valid CIDR")
+                continue
+            if sub.version != net.version or not sub.subnet_of(net) or sub == net:  # type: ignore[arg-type]
+                o.error(
+                    excepts, i, f"{path}.except[{i}]", f"{ex} must be a strict subset of {cidr}"
+                )
+                continue
+            good.append(str(ex).strip())
+        return IPBlock(cidr.strip(), tuple(good))
+
+    def read_policy_port(
+        self, o: _Obj, seq: list, j: int, port: Any, path: str
+    ) -> PolicyPort | None:
+        if not isinstance(port, dict):
+            o.error(seq, j, path, f"must be a mapping, got {_kind_of(port)}")
+            return None
+        protocol = port.get("protocol", "TCP")
+        if protocol is None:
+            protocol = "TCP"
+        if protocol not in PROTOCOLS:
+            o.error(port, "protocol", f"{path}.protocol", f"{protocol!r} is not TCP, UDP or SCTP")
+            return None
+        number = port.get("port")
+        end = port.get("endPort")
+        if isinstance(number, bool) or (number is not None and not isinstance(number, int | str)):
+            o.error(
+                port,
+                "port",
+                f"{path}.port",
+                f"must be a port number or name, got {_kind_of(number)}",
+            )
+            return None
+        if isinstance(number, int) and not 1 <= number <= 65535:
+            o.error(port, "port", f"{path}.port", f"{number} is not within 1-65535")
+            return None
+        if isinstance(number, str) and not _valid_port_name(number):
+            o.error(
+                port,
+                "port",
+                f"{path}.port",
+                f"{number!r} is not a valid port name (1-15 lowercase letters, digits and '-',"
+                " at least one letter)",
+            )
+            return None
+        if end is not None:
+            if isinstance(end, bool) or not isinstance(end, int):
+                o.error(
+                    port,
+                    "endPort",
+                    f"{path}.endPort",
+                    f"must be a port number, got {_kind_of(end)}",
+                )
+                return None
+            if number is None:
+                o.error(port, "endPort", f"{path}.endPort", "needs a port to start the range")
+                return None
+            if isinstance(number, str):
+                o.warn(
+                    port,
+                    "endPort",
+                    f"{path}.endPort",
+                    f"endPort is ignored with the named port {number!r} (it only ranges numbers)",
+                )
+                end = None
+            elif not number <= end <= 65535:
+                o.error(port, "endPort", f"{path}.endPort", f"{end} must be within {number}-65535")
+                return None
+        return PolicyPort(protocol, number, end)
+
+
+def _valid_port_name(name: str) -> bool:
+    # IANA_SVC_NAME, as the API server checks it
+    return len(name) <= 15 and bool(_PORT_NAME.match(name)) and bool(re.search("[a-z]", name))
+
+
+def _controller_owner(meta: dict) -> tuple[str, str] | None:
+    owners = meta.get("ownerReferences")
+    if not isinstance(owners, list):
+        return None
+    for owner in owners:
+        if isinstance(owner, dict) and owner.get("controller") is True:
+            name = owner.get("name")
+            kind = owner.get("kind")
+            if isinstance(name, str) and name:
+                return name, kind if isinstance(kind, str) else ""
+    return None
+
+
+def _pod_ips(status: Any) -> tuple[str, ...]:
+    if not isinstance(status, dict):
+        return ()
+    ips = []
+    for entry in status.get("podIPs") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("ip"), str):
+            ips.append(entry["ip"])
+    if not ips and isinstance(status.get("podIP"), str):
+        ips.append(status["podIP"])
+    return tuple(ips)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _dump(obj: Any) -> str:
+    return yaml.safe_dump(_plain(obj), sort_keys=False, default_flow_style=False)
+
+
+def _finish(loader: _Loader) -> Snapshot:
+    if loader.errors:
+        raise ManifestErrors(loader.errors, tuple(loader.diagnostics))
+    return assemble(
+        loader.namespaces.values(),
+        loader.workloads.values(),
+        loader.policies.values(),
+        loader.diagnostics,
+    )
+
+
+_Loader.finish = _finish  # type: ignore[attr-defined]
+
+
+def iter_manifest_files(root: Path) -> Iterator[Path]:
+    """Manifest files under a folder, sorted (used by tools that list inputs)."""
+    return iter(sorted(p for p in root.rglob("*") if p.suffix.lower() in MANIFEST_SUFFIXES))
