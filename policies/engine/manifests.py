@@ -234,23 +234,26 @@ class _Loader:
         except ManifestError as exc:
             self.errors.append(exc)
             return
-        manifests = 0
-        for doc in docs:
-            if isinstance(doc.value, dict) and "kind" in doc.value and "apiVersion" in doc.value:
-                manifests += 1
-                self.add_object(name, doc.value, doc, "")
-            elif docs and len(docs) > 1 and manifests:
-                self.note(
-                    "warning",
-                    "document skipped: not a Kubernetes object (no apiVersion and kind)",
-                    Location(name, doc.line),
-                )
-        if manifests == 0:
+        is_manifest = [
+            isinstance(d.value, dict) and "kind" in d.value and "apiVersion" in d.value
+            for d in docs
+        ]
+        if not any(is_manifest):
             self.note(
                 "warning",
                 "file skipped: not a Kubernetes manifest (no document has apiVersion and kind)",
                 Location(name, docs[0].line if docs else 0),
             )
+            return
+        for doc, manifest in zip(docs, is_manifest, strict=True):
+            if manifest:
+                self.add_object(name, doc.value, doc, "")
+            elif doc.value is not None:
+                self.note(
+                    "warning",
+                    "document skipped: not a Kubernetes object (no apiVersion and kind)",
+                    Location(name, doc.line),
+                )
 
     def add_object(self, file: str, obj: LineDict, doc: Document | None, base: str) -> None:
         kind = obj.get("kind")
@@ -671,6 +674,10 @@ class _Loader:
                 o.error(port, "endPort", f"{path}.endPort", f"{end} must be within {number}-65535")
                 return None
         return PolicyPort(protocol, number, end)
+
+
+def _is_object(value: Any) -> bool:
+    return isinstance(value, dict) and "kind" in value and "apiVersion" in value
 
 
 def _valid_port_name(name: str) -> bool:

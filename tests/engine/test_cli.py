@@ -1,0 +1,163 @@
+"""`netviz analyze` / `manage.py analyze`: exit codes, filters, files."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from policies.engine.cli import main
+
+from .helpers import pod, policy
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Path:
+    (tmp_path / "pods.yaml").write_text(
+        "---\n".join([pod("web", ports="http:80/TCP"), pod("db"), pod("job")])
+    )
+    (tmp_path / "pol.yaml").write_text(
+        policy(
+            "db-in",
+            "podSelector: {matchLabels: {app: db}}\ningress:\n- from: [{podSelector: {matchLabels: {app: web}}}]\n  ports: [{port: 5432}]",
+        )
+    )
+    return tmp_path
+
+
+def _run(args, capsys) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_analyze_prints_txt_and_exits_0(cluster, capsys) -> None:
+    code, out, _ = _run(["analyze", str(cluster)], capsys)
+    assert code == 0
+    assert "default/web[Pod] => default/db[Pod] : TCP 5432" in out.splitlines()
+
+
+def test_output_file(cluster, tmp_path, capsys) -> None:
+    target = tmp_path / "out.json"
+    assert _run(["analyze", str(cluster), "--format", "json", "-o", str(target)], capsys)[0] == 0
+    assert json.loads(target.read_text())["connections"]
+
+
+def test_input_errors_exit_2_and_list_every_error(tmp_path, capsys) -> None:
+    (tmp_path / "a.yaml").write_text(policy("p", "podSelector: {}\npolicyTypes: [Sideways]"))
+    (tmp_path / "b.yaml").write_text("a: [\n")
+    code, out, err = _run(["analyze", str(tmp_path)], capsys)
+    assert code == 2
+    assert out == ""
+    assert (
+        f"error: {tmp_path / 'a.yaml'}:8 spec.policyTypes[0]: 'Sideways' is not Ingress or Egress"
+        in err
+    )
+    assert f"error: {tmp_path / 'b.yaml'}:2: invalid YAML" in err
+    assert "Traceback" not in err
+
+
+def test_warnings_go_to_stderr(cluster, capsys) -> None:
+    (cluster / "typo.yaml").write_text(policy("t", "podSelector: {matchLabels: {app: nobody}}"))
+    code, out, err = _run(["analyze", str(cluster)], capsys)
+    assert code == 0
+    assert "selects no pod" in err
+    assert "selects no pod" not in out
+
+
+def test_focus_workload_and_direction(cluster, capsys) -> None:
+    _, out, _ = _run(
+        ["analyze", str(cluster), "--focus-workload", "db", "--focus-direction", "ingress"], capsys
+    )
+    lines = out.splitlines()
+    assert lines == ["default/web[Pod] => default/db[Pod] : TCP 5432"]
+
+
+def test_focus_workload_peer(cluster, capsys) -> None:
+    _, out, _ = _run(
+        [
+            "analyze",
+            str(cluster),
+            "--focus-workload",
+            "default/web",
+            "--focus-workload-peer",
+            "job",
+        ],
+        capsys,
+    )
+    assert sorted(out.splitlines()) == [
+        "default/job[Pod] => default/web[Pod] : All Connections",
+        "default/web[Pod] => default/job[Pod] : All Connections",
+    ]
+
+
+def test_focus_conn_keeps_flows_allowing_it_narrowed_to_it(cluster, capsys) -> None:
+    _, out, _ = _run(
+        ["analyze", str(cluster), "--focus-conn", "tcp-5432", "--focus-workload", "web"], capsys
+    )
+    assert "default/web[Pod] => default/db[Pod] : TCP 5432" in out.splitlines()
+    assert all(line.endswith(": TCP 5432") for line in out.splitlines())
+
+
+def test_bad_focus_conn_is_an_input_error(cluster, capsys) -> None:
+    code, _, err = _run(["analyze", str(cluster), "--focus-conn", "http"], capsys)
+    assert code == 2
+    assert "--focus-conn" in err
+
+
+def test_explain_prints_the_reasoning(cluster, capsys) -> None:
+    _, out, _ = _run(
+        [
+            "analyze",
+            str(cluster),
+            "--focus-workload",
+            "job",
+            "--focus-workload-peer",
+            "db",
+            "--explain",
+        ],
+        capsys,
+    )
+    assert (
+        "DENIED: default/job[Pod] => default/db[Pod]: blocked by the destination's ingress" in out
+    )
+    assert "isolated by default/db-in" in out
+
+
+def test_manage_py_analyze_needs_no_database(cluster) -> None:
+    env = {"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "analyze", str(cluster), "--format", "csv"],
+        cwd=REPO, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("src,dst,conn\n")
+
+
+def test_manage_py_analyze_exits_2_on_bad_input(tmp_path) -> None:
+    (tmp_path / "x.yaml").write_text("kind: [\n")
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "analyze", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "x.yaml:2: invalid YAML" in proc.stderr
+
+
+def test_main_writes_to_given_streams() -> None:
+    # run_analyze takes its streams, so the management command can pass Django's
+    from argparse import Namespace
+
+    from policies.engine.cli import run_analyze
+
+    out, err = io.StringIO(), io.StringIO()
+    args = Namespace(paths=["/nonexistent"], format="txt", output=None, focus_workload=[], focus_workload_peer=[],
+                     focus_direction=None, focus_conn=None, explain=False, quiet=False)  # fmt: skip
+    assert run_analyze(args, out, err) == 2
+    assert "no such file or directory" in err.getvalue()
