@@ -104,6 +104,8 @@ class Connectivity:
         self._classes: list[_Class] = []
         self._class_of: dict[str, int] = {}
         self._build_classes()
+        port_keys: dict[tuple, int] = {}
+        self._port_key = [port_keys.setdefault(c.ports, len(port_keys)) for c in self._classes]
         n = len(self._classes)
         self._all_mask = (1 << n) - 1
         self._ns_labels = {ns.name: dict(ns.labels) for ns in snapshot.namespaces}
@@ -115,17 +117,22 @@ class Connectivity:
         self._evaluate_policies()
         self._cut_external()
         self._pairs: list[tuple[int, int, PortSet]] | None = None
+        self._endpoints: tuple[Endpoint, ...] | None = None
 
     # classes ----------------------------------------------------------------------------------
     def _build_classes(self) -> None:
+        # Only label keys that some pod selector mentions can tell pods apart; the rest (a
+        # pod-template-hash, a unique id) would split classes without changing any answer.
+        keys = _selector_keys(self.snapshot.policies)
         index: dict[tuple, int] = {}
         for w in self.snapshot.workloads:
             named = tuple(sorted({p for p in w.ports if p.name}, key=lambda p: (p.name, p.port)))
-            key = (w.namespace, w.labels, named)
+            labels = tuple(kv for kv in w.labels if kv[0] in keys)
+            key = (w.namespace, labels, named)
             i = index.get(key)
             if i is None:
                 i = index[key] = len(self._classes)
-                self._classes.append(_Class(i, w.namespace, dict(w.labels), named))
+                self._classes.append(_Class(i, w.namespace, dict(labels), named))
             self._classes[i].workloads.append(w)
             self._class_of[w.id] = i
 
@@ -219,6 +226,9 @@ class Connectivity:
                     egress_profiles[c].append(pi)
         self._in_profile = [tuple(x) for x in ingress_profiles]
         self._out_profile = [tuple(x) for x in egress_profiles]
+        self._profile_id: dict[tuple, int] = {}
+        for prof in (*self._in_profile, *self._out_profile):
+            self._profile_id.setdefault(prof, len(self._profile_id))
         self._in_contribs: dict[tuple, list[_Contribution]] = {}
         self._out_contribs: dict[tuple, list[_Contribution]] = {}
         self._in_any: dict[tuple, int] = {}
@@ -248,33 +258,24 @@ class Connectivity:
         )
 
     # ports between classes --------------------------------------------------------------------
-    def _egress_ports(self, s: int, d: int, cache: dict) -> PortSet:
-        prof = self._out_profile[s]
+    def _side_ports(self, egress: bool, s: int, d: int, cache: dict) -> PortSet:
+        """What one side allows from class s to class d: the egress rules of s that name d,
+        or the ingress rules of d that name s, resolved against d's named ports."""
+        if egress:
+            prof, other = self._out_profile[s], d
+            contribs = self._out_contribs[prof]
+        else:
+            prof, other = self._in_profile[d], s
+            contribs = self._in_contribs[prof]
         if not prof:
             return PortSet.all()
-        contribs = self._out_contribs[prof]
-        ids = tuple(i for i, c in enumerate(contribs) if (c.mask >> d) & 1)
-        dports = self._classes[d].ports
-        key = (0, prof, ids, dports)
+        ids = tuple(i for i, c in enumerate(contribs) if (c.mask >> other) & 1)
+        # Keys of small ints and interned tuples: hashing them is the hot path at scale.
+        key = (egress, self._profile_id[prof], ids, self._port_key[d])
         got = cache.get(key)
         if got is None:
             got = PortSet.none()
-            for i in ids:
-                got = got | resolve_ports(contribs[i].ports, dports)
-            cache[key] = got
-        return got
-
-    def _ingress_ports(self, s: int, d: int, cache: dict) -> PortSet:
-        prof = self._in_profile[d]
-        if not prof:
-            return PortSet.all()
-        contribs = self._in_contribs[prof]
-        ids = tuple(i for i, c in enumerate(contribs) if (c.mask >> s) & 1)
-        dports = self._classes[d].ports
-        key = (1, prof, ids, dports)
-        got = cache.get(key)
-        if got is None:
-            got = PortSet.none()
+            dports = self._classes[d].ports
             for i in ids:
                 got = got | resolve_ports(contribs[i].ports, dports)
             cache[key] = got
@@ -286,18 +287,19 @@ class Connectivity:
             return self._pairs
         out = []
         cache: dict = {}
-        both: dict[tuple[PortSet, PortSet], PortSet] = {}
+        both: dict[tuple[int, int], PortSet] = {}
         in_profile, in_any = self._in_profile, self._in_any
+        side = self._side_ports
         for s in range(len(self._classes)):
             candidates = self._out_any[self._out_profile[s]]
             for d in _bits(candidates):
                 if not (in_any[in_profile[d]] >> s) & 1:
                     continue
-                e = self._egress_ports(s, d, cache)
+                e = side(True, s, d, cache)
                 if not e:
                     continue
-                i = self._ingress_ports(s, d, cache)
-                key = (e, i)
+                i = side(False, s, d, cache)
+                key = (id(e), id(i))  # both live in `cache` for the whole loop
                 ports = both.get(key)
                 if ports is None:
                     ports = both[key] = e & i
@@ -372,27 +374,87 @@ class Connectivity:
         return tuple(self._external)
 
     # the answer -------------------------------------------------------------------------------
+    @property
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        """Every endpoint, workloads and external ranges, sorted by id."""
+        if self._endpoints is None:
+            eps = [Endpoint(w.id, w) for w in self.snapshot.workloads]
+            self._endpoints = tuple(sorted((*eps, *self._external), key=lambda e: e.id))
+        return self._endpoints
+
     def flows(self) -> Iterator[Flow]:
         """Every allowed flow, workload pairs and external ranges, sorted by (src, dst)."""
-        found: list[Flow] = []
-        endpoints = {w.id: Endpoint(w.id, w) for w in self.snapshot.workloads}
-        for s, d, ports in self.class_pairs():
-            for ws in self._classes[s].workloads:
-                src = endpoints[ws.id]
-                for wd in self._classes[d].workloads:
-                    if ws is not wd:
-                        found.append(Flow(src, endpoints[wd.id], ports))
+        rank = {ep.id: i for i, ep in enumerate(self.endpoints)}
+        by_rank = self.endpoints
+        # One int per flow, (src rank * n + dst rank) * p + port-set index: a list of ints
+        # sorts several times faster than tuples, and the key is unique, so nothing else is
+        # compared.
+        n = len(by_rank)
+        port_sets: list[PortSet] = []
+        port_index: dict[int, int] = {}
+
+        def index_of(ports: PortSet) -> int:
+            i = port_index.get(id(ports))
+            if i is None:
+                i = port_index[id(ports)] = len(port_sets)
+                port_sets.append(ports)
+            return i
+
+        pairs = [(s, d, index_of(ports)) for s, d, ports in self.class_pairs()]
+        ext = []
         for c in self._classes:
             out_ext = self._out_ext[self._out_profile[c.index]]
             in_ext = self._in_ext[(self._in_profile[c.index], c.ports)]
-            for w in c.workloads:
-                ep = endpoints[w.id]
-                for gi, ports in out_ext.items():
-                    found.append(Flow(ep, self._external[gi], ports))
-                for gi, ports in in_ext.items():
-                    found.append(Flow(self._external[gi], ep, ports))
-        found.sort(key=lambda f: (f.src.id, f.dst.id))
-        return iter(found)
+            ext.append(
+                (
+                    c,
+                    [(gi, index_of(p)) for gi, p in out_ext.items()],
+                    [(gi, index_of(p)) for gi, p in in_ext.items()],
+                )
+            )
+        np = max(len(port_sets), 1)
+        found: list[int] = []
+        add = found.append
+        members = [[rank[w.id] for w in c.workloads] for c in self._classes]
+        for s, d, pi in pairs:
+            dsts = members[d]
+            for rs in members[s]:
+                base = rs * n
+                for rd in dsts:
+                    if rs != rd:
+                        add((base + rd) * np + pi)
+        ext_rank = [rank[e.id] for e in self._external]
+        for c, out_ext, in_ext in ext:
+            for rw in members[c.index]:
+                for gi, pi in out_ext:
+                    add((rw * n + ext_rank[gi]) * np + pi)
+                for gi, pi in in_ext:
+                    add((ext_rank[gi] * n + rw) * np + pi)
+        found.sort()
+        return (_decode(k, n, np, by_rank, port_sets) for k in found)
+
+
+def _decode(key: int, n: int, np: int, by_rank, port_sets) -> Flow:
+    pair, pi = divmod(key, np)
+    a, b = divmod(pair, n)
+    return Flow(by_rank[a], by_rank[b], port_sets[pi])
+
+
+def _selector_keys(policies) -> frozenset[str]:
+    """Every label key a pod selector of these policies looks at."""
+    keys: set[str] = set()
+
+    def add(selector: LabelSelector | None) -> None:
+        if selector is not None:
+            keys.update(k for k, _ in selector.match_labels)
+            keys.update(r.key for r in selector.match_expressions)
+
+    for p in policies:
+        add(p.pod_selector)
+        for rule in (*p.ingress, *p.egress):
+            for peer in rule.peers:
+                add(peer.pod_selector)
+    return frozenset(keys)
 
 
 def _bits(mask: int) -> Iterator[int]:

@@ -29,7 +29,21 @@ def _txt(flows: list[Flow]) -> str:
 
 
 def _json(flows: list[Flow]) -> str:
-    return json.dumps(to_json_dict(flows), indent=2) + "\n"
+    # One record per line. Endpoint ids and port sets repeat across many flows, so each is
+    # encoded once; a million-flow answer is then string joins, not a million dumps() calls.
+    ids: dict[str, str] = {}
+    conns: dict[int, str] = {}
+    records = []
+    for f in flows:
+        src = ids.get(f.src.id) or ids.setdefault(f.src.id, json.dumps(f.src.id))
+        dst = ids.get(f.dst.id) or ids.setdefault(f.dst.id, json.dumps(f.dst.id))
+        c = conns.get(id(f.ports))
+        if c is None:
+            c = conns[id(f.ports)] = json.dumps(f.ports.to_conns())
+        records.append(f'{{"src": {src}, "dst": {dst}, "conns": {c}}}')
+    if not records:
+        return '{"connections": []}\n'
+    return '{"connections": [\n  ' + ",\n  ".join(records) + "\n]}\n"
 
 
 def _csv(flows: list[Flow]) -> str:

@@ -22,11 +22,33 @@ from .model import Location
 __all__ = ["MAX_DEPTH", "MAX_EXPANDED", "Document", "LineDict", "LineList", "parse_documents"]
 
 try:
-    _Loader: type = yaml.CSafeLoader
+    _Base: type = yaml.CSafeLoader
     HAVE_LIBYAML = True
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
     HAVE_LIBYAML = False
+
+_RESOLVED: dict[tuple[str, bool], str] = {}
+
+
+class _Loader(_Base):  # type: ignore[misc, valid-type]
+    """The safe loader, with implicit tag resolution memoized.
+
+    Manifests repeat the same plain scalars (keys, label values, kinds) thousands of times,
+    and resolving each one runs a handful of regular expressions.
+    """
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is not ScalarNode or not implicit[0]:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit[1])
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            if len(_RESOLVED) > 200_000:
+                _RESOLVED.clear()
+            tag = _RESOLVED[key] = super().resolve(kind, value, implicit)
+        return tag
+
 
 MAX_DEPTH = 64  # real manifests nest about 15 levels deep
 MAX_EXPANDED = 1_000_000  # nodes after expanding aliases: the "billion laughs" guard
@@ -204,7 +226,7 @@ def _compose_all(text: str, file: str, json_like: bool) -> list[Node]:
     try:
         return list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
-        if "\t" in text and not json_like and _Loader is not yaml.CSafeLoader:
+        if "\t" in text and not json_like and not HAVE_LIBYAML:
             try:
                 return list(yaml.compose_all(_untab(text), Loader=_Loader))
             except yaml.MarkedYAMLError:
@@ -239,7 +261,8 @@ def parse_documents(text: str, file: str) -> list[Document]:
         line0 = node.start_mark.line
         doc_text = next((t for lo, hi, t in segments if lo <= line0 < hi), "")
         builder = _Builder(file)
-        if builder.expanded_size(node) > MAX_EXPANDED:
+        # Only anchored nodes can be expanded by aliases; most manifests have none.
+        if "&" in doc_text and builder.expanded_size(node) > MAX_EXPANDED:
             raise ManifestError(
                 "YAML aliases expand to more than a million values (an alias bomb?)",
                 Location(file, node.start_mark.line + 1),
