@@ -1,0 +1,163 @@
+"""New policies from intent: templates, and the minimal policy that allows one flow."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from .intervals import PortSet
+from .model import Snapshot, Workload
+
+__all__ = ["TEMPLATES", "allow_flow", "render_template"]
+
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"
+
+
+def _doc(namespace: str, name: str, spec: dict, comment: str) -> str:
+    body = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+    return f"# {comment}\n" + yaml.safe_dump(body, sort_keys=False, default_flow_style=False)
+
+
+def _ports(ports: PortSet) -> list[dict]:
+    out = []
+    for protocol, intervals in ports.by_protocol:
+        for lo, hi in intervals.intervals:
+            entry: dict = {"protocol": protocol, "port": lo}
+            if hi != lo:
+                entry["endPort"] = hi
+            out.append(entry)
+    return out
+
+
+def _dns_name(text: str) -> str:
+    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:63] or "policy"
+
+
+# name -> (title, needs: which parameters)
+TEMPLATES = {
+    "deny-ingress": ("Default deny ingress for a namespace", ("namespace",)),
+    "deny-egress": ("Default deny egress for a namespace", ("namespace",)),
+    "deny-all": ("Default deny ingress and egress for a namespace", ("namespace",)),
+    "allow-dns": ("Allow DNS egress to kube-system", ("namespace",)),
+    "allow-same-namespace": ("Allow ingress from the same namespace", ("namespace",)),
+    "allow-from-namespace": ("Allow ingress from another namespace", ("namespace", "peer")),
+    "allow-internet-port": ("Allow ingress from the internet on a port", ("namespace", "port")),
+}
+
+
+def render_template(template: str, namespace: str, peer: str = "", port: int = 443) -> str:
+    """The YAML of one template, ready to edit; raises KeyError for an unknown template."""
+    title = TEMPLATES[template][0]
+    every: dict = {}
+    if template == "deny-ingress":
+        spec = {"podSelector": every, "policyTypes": ["Ingress"]}
+    elif template == "deny-egress":
+        spec = {"podSelector": every, "policyTypes": ["Egress"]}
+    elif template == "deny-all":
+        spec = {"podSelector": every, "policyTypes": ["Ingress", "Egress"]}
+    elif template == "allow-dns":
+        spec = {
+            "podSelector": every,
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: "kube-system"}},
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                }
+            ],
+        }
+    elif template == "allow-same-namespace":
+        spec = {"podSelector": every, "ingress": [{"from": [{"podSelector": every}]}]}
+    elif template == "allow-from-namespace":
+        spec = {
+            "podSelector": every,
+            "ingress": [
+                {
+                    "from": [
+                        {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: peer or "other"}}}
+                    ]
+                }
+            ],
+        }
+    else:  # allow-internet-port
+        spec = {
+            "podSelector": every,
+            "ingress": [
+                {
+                    "from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+                    "ports": [{"protocol": "TCP", "port": port}],
+                }
+            ],
+        }
+    name = _dns_name(f"{template}-{peer}" if template == "allow-from-namespace" else template)
+    return _doc(namespace, name, spec, title)
+
+
+def _pod_selector(w: Workload) -> dict:
+    return {"matchLabels": dict(w.labels)} if w.labels else {}
+
+
+def allow_flow(snapshot: Snapshot, conn, src: Workload, dst: Workload, ports: PortSet) -> list[str]:
+    """The policies (YAML) that allow exactly src → dst on `ports`, and nothing else.
+
+    A side that no policy isolates already allows everything, so it gets no policy (adding
+    one would isolate it and cut its other flows). Pods are selected by all their labels,
+    and the peer by its namespace's name label AND its labels.
+    """
+    out = []
+    ingress_isolated = conn.isolation(dst)[0]
+    egress_isolated = conn.isolation(src)[1]
+    port_list = _ports(ports) if not ports.is_all else []
+    suffix = _dns_name(f"{src.name}-to-{dst.name}")
+    if ingress_isolated:
+        rule: dict = {
+            "from": [
+                {
+                    "namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: src.namespace}},
+                    "podSelector": _pod_selector(src),
+                }
+            ]
+        }
+        if port_list:
+            rule["ports"] = port_list
+        spec = {"podSelector": _pod_selector(dst), "policyTypes": ["Ingress"], "ingress": [rule]}
+        out.append(
+            _doc(
+                dst.namespace,
+                f"allow-in-{suffix}"[:63],
+                spec,
+                f"allow {src.id} -> {dst.id}: {ports}",
+            )
+        )
+    if egress_isolated:
+        rule = {
+            "to": [
+                {
+                    "namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: dst.namespace}},
+                    "podSelector": _pod_selector(dst),
+                }
+            ]
+        }
+        if port_list:
+            rule["ports"] = port_list
+        spec = {"podSelector": _pod_selector(src), "policyTypes": ["Egress"], "egress": [rule]}
+        out.append(
+            _doc(
+                src.namespace,
+                f"allow-out-{suffix}"[:63],
+                spec,
+                f"allow {src.id} -> {dst.id}: {ports}",
+            )
+        )
+    return out
