@@ -26,10 +26,11 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# A local development server: DEBUG on (static files served, cookies over plain http).
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_local_user
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	NETVIZ_DEBUG=true $(PY) manage.py runserver $(HOST):$(PORT)
 
 serve: install
 	$(PY) manage.py migrate --noinput

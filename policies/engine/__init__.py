@@ -5,16 +5,25 @@ conn = evaluate(snapshot)                  # Connectivity
 for flow in conn.flows(): ...              # Flow(src, dst, ports)
 """
 
-from .connectivity import Connectivity, Endpoint, Flow, evaluate
+from .connectivity import Connectivity, Endpoint, Flow, evaluate, reevaluate
 from .diff import ConnectivityDiff, FlowChange, diff
 from .errors import ManifestError, ManifestErrors, NetvizError
 from .explain import Explanation, explain
 from .intervals import PortSet
 from .manifests import assemble, load_documents, load_paths
-from .model import Diagnostic, Location, NetworkPolicy, Snapshot, Workload
+from .model import (
+    ContainerPort,
+    Diagnostic,
+    Location,
+    Namespace,
+    NetworkPolicy,
+    Snapshot,
+    Workload,
+)
 
 __all__ = [
     "Connectivity",
+    "ContainerPort",
     "ConnectivityDiff",
     "Diagnostic",
     "Endpoint",
@@ -24,6 +33,7 @@ __all__ = [
     "Location",
     "ManifestError",
     "ManifestErrors",
+    "Namespace",
     "NetvizError",
     "NetworkPolicy",
     "PortSet",
@@ -35,4 +45,5 @@ __all__ = [
     "explain",
     "load_documents",
     "load_paths",
+    "reevaluate",
 ]

@@ -12,16 +12,34 @@ treats alike are merged into one external endpoint.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import pairwise
 
-from .intervals import IPV4_ALL, IPV6_ALL, IntervalSet, PortSet, cidr_interval, format_ip_range
+from .intervals import (
+    IPV4_ALL,
+    IPV6_ALL,
+    V4_END,
+    IntervalSet,
+    PortSet,
+    cidr_interval,
+    format_ip_range,
+)
 from .model import LabelSelector, NetworkPolicy, Peer, PolicyPort, Rule, Snapshot, Workload
 from .selectors import matches
 
-__all__ = ["Connectivity", "Endpoint", "Flow", "evaluate", "peer_addresses", "resolve_ports"]
+__all__ = [
+    "Connectivity",
+    "Endpoint",
+    "Flow",
+    "evaluate",
+    "peer_addresses",
+    "reevaluate",
+    "resolve_ports",
+]
 
 _ALL_SELECTOR = LabelSelector()
 
@@ -99,31 +117,49 @@ class _Contribution:
 class Connectivity:
     """The answer for one snapshot: allowed flows between workloads and external ranges."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, base: Connectivity | None = None) -> None:
         self.snapshot = snapshot
-        self._classes: list[_Class] = []
-        self._class_of: dict[str, int] = {}
-        self._build_classes()
-        port_keys: dict[tuple, int] = {}
-        self._port_key = [port_keys.setdefault(c.ports, len(port_keys)) for c in self._classes]
-        n = len(self._classes)
-        self._all_mask = (1 << n) - 1
-        self._ns_labels = {ns.name: dict(ns.labels) for ns in snapshot.namespaces}
-        self._ns_cache: dict[LabelSelector, frozenset[str]] = {}
-        self._pod_cache: dict[tuple[LabelSelector, frozenset[str]], int] = {}
-        self._by_ns: dict[str, list[_Class]] = defaultdict(list)
-        for c in self._classes:
-            self._by_ns[c.namespace].append(c)
-        self._evaluate_policies()
-        self._cut_external()
         self._pairs: list[tuple[int, int, PortSet]] | None = None
         self._endpoints: tuple[Endpoint, ...] | None = None
+        self.base: Connectivity | None = None
+        if base is not None and base._reusable_for(snapshot):
+            self.base = base
+            # Same workloads and namespaces, and no selector looks at a label key the classes
+            # ignored: the classes and every selector already evaluated stay valid.
+            self._classes, self._class_of = base._classes, base._class_of
+            self._port_key, self._all_mask = base._port_key, base._all_mask
+            self._ns_labels, self._by_ns = base._ns_labels, base._by_ns
+            self._ns_cache, self._pod_cache = base._ns_cache, base._pod_cache
+            self._selector_keys = base._selector_keys
+        else:
+            self._classes = []
+            self._class_of = {}
+            self._selector_keys = _selector_keys(snapshot.policies)
+            self._build_classes()
+            port_keys: dict[tuple, int] = {}
+            self._port_key = [port_keys.setdefault(c.ports, len(port_keys)) for c in self._classes]
+            self._all_mask = (1 << len(self._classes)) - 1
+            self._ns_labels = {ns.name: dict(ns.labels) for ns in snapshot.namespaces}
+            self._ns_cache: dict[LabelSelector, frozenset[str]] = {}
+            self._pod_cache: dict[tuple[LabelSelector, frozenset[str]], int] = {}
+            self._by_ns: dict[str, list[_Class]] = defaultdict(list)
+            for c in self._classes:
+                self._by_ns[c.namespace].append(c)
+        self._evaluate_policies()
+        self._cut_external()
+
+    def _reusable_for(self, snapshot: Snapshot) -> bool:
+        return (
+            snapshot.workloads == self.snapshot.workloads
+            and snapshot.namespaces == self.snapshot.namespaces
+            and _selector_keys(snapshot.policies) <= self._selector_keys
+        )
 
     # classes ----------------------------------------------------------------------------------
     def _build_classes(self) -> None:
         # Only label keys that some pod selector mentions can tell pods apart; the rest (a
         # pod-template-hash, a unique id) would split classes without changing any answer.
-        keys = _selector_keys(self.snapshot.policies)
+        keys = self._selector_keys
         index: dict[tuple, int] = {}
         for w in self.snapshot.workloads:
             named = tuple(sorted({p for p in w.ports if p.name}, key=lambda p: (p.name, p.port)))
@@ -187,19 +223,9 @@ class Connectivity:
         self._blocks: list[IntervalSet] = []
         has_v6 = False
         for p in self.snapshot.policies:
-            for rule in (*p.ingress, *p.egress):
-                for peer in rule.peers:
-                    if peer.ip_block is not None:
-                        block = peer_addresses(peer) | IntervalSet.of(
-                            cidr_interval(e) for e in peer.ip_block.except_
-                        )
-                        self._blocks.append(peer_addresses(peer))
-                        self._blocks.extend(
-                            IntervalSet((cidr_interval(e),)) for e in peer.ip_block.except_
-                        )
-                        has_v6 = has_v6 or any(
-                            lo > IPV4_ALL.intervals[0][1] for lo, _ in block.intervals
-                        )
+            blocks = _policy_blocks(p)
+            self._blocks.extend(blocks)
+            has_v6 = has_v6 or any(b.intervals[-1][1] > V4_END for b in blocks if b)
         # IPv6 space is modelled when some policy speaks of IPv6; otherwise the IPv4 space
         # stands for "the internet" (manifests carry no pod addresses, and most clusters are v4).
         self._external_all = IPV4_ALL | IPV6_ALL if has_v6 else IPV4_ALL
@@ -207,18 +233,30 @@ class Connectivity:
         egress_profiles: list[list[int]] = [[] for _ in range(n)]
         self._policy_in: dict[int, list[_Contribution]] = {}
         self._policy_out: dict[int, list[_Contribution]] = {}
+        base = self.base
+        shared = base is not None and base._external_all == self._external_all
+        self._contrib_cache: dict[int, tuple[NetworkPolicy, tuple[list, list]]] = (
+            base._contrib_cache if shared else {}  # type: ignore[union-attr]
+        )
         for pi, p in enumerate(self.snapshot.policies):
             selected = self.selected_mask(p)
             if not selected:
                 continue
+            # Keyed by identity: an edit re-uses the unchanged policy objects, and hashing a
+            # policy means hashing every rule, peer and selector in it.
+            cached = self._contrib_cache.get(id(p))
+            if cached is not None and cached[0] is p:
+                got = cached[1]
+            else:
+                got = (
+                    [self._rule_contribution(p, r, i) for i, r in enumerate(p.ingress)],
+                    [self._rule_contribution(p, r, i) for i, r in enumerate(p.egress)],
+                )
+                self._contrib_cache[id(p)] = (p, got)
             if p.affects_ingress:
-                self._policy_in[pi] = [
-                    self._rule_contribution(p, r, i) for i, r in enumerate(p.ingress)
-                ]
+                self._policy_in[pi] = got[0]
             if p.affects_egress:
-                self._policy_out[pi] = [
-                    self._rule_contribution(p, r, i) for i, r in enumerate(p.egress)
-                ]
+                self._policy_out[pi] = got[1]
             for c in _bits(selected):
                 if p.affects_ingress:
                     ingress_profiles[c].append(pi)
@@ -285,13 +323,53 @@ class Connectivity:
         """Every (source class, destination class, ports) with some allowed port."""
         if self._pairs is not None:
             return self._pairs
-        out = []
         cache: dict = {}
         both: dict[tuple[int, int], PortSet] = {}
+        n = len(self._classes)
+        base = self.base
+        if base is None:
+            out = self._pairs_from(range(n), None, cache, both)
+        else:
+            # Only the rows of classes whose egress changed and the columns of classes whose
+            # ingress changed can differ from the base evaluation.
+            src_changed, dst_changed = self._changed_since(base)
+            out = [
+                t
+                for t in base.class_pairs()
+                if not (src_changed >> t[0]) & 1 and not (dst_changed >> t[1]) & 1
+            ]
+            out += self._pairs_from(_bits(src_changed), None, cache, both)
+            kept = [s for s in range(n) if not (src_changed >> s) & 1]
+            out += self._pairs_from(kept, dst_changed, cache, both)
+        self._pairs = out
+        return out
+
+    def _changed_since(self, base: Connectivity) -> tuple[int, int]:
+        """(classes whose egress may differ, classes whose ingress may differ) from `base`."""
+        src = dst = 0
+        for c in range(len(self._classes)):
+            if self._out_profile_key(c) != base._out_profile_key(c):
+                src |= 1 << c
+            if self._in_profile_key(c) != base._in_profile_key(c):
+                dst |= 1 << c
+        return src, dst
+
+    def _in_profile_key(self, c: int) -> tuple:
+        pols = self.snapshot.policies
+        return tuple(pols[i] for i in self._in_profile[c])
+
+    def _out_profile_key(self, c: int) -> tuple:
+        pols = self.snapshot.policies
+        return tuple(pols[i] for i in self._out_profile[c])
+
+    def _pairs_from(self, sources, only_dst: int | None, cache: dict, both: dict) -> list:
+        out = []
         in_profile, in_any = self._in_profile, self._in_any
         side = self._side_ports
-        for s in range(len(self._classes)):
+        for s in sources:
             candidates = self._out_any[self._out_profile[s]]
+            if only_dst is not None:
+                candidates &= only_dst
             for d in _bits(candidates):
                 if not (in_any[in_profile[d]] >> s) & 1:
                     continue
@@ -299,13 +377,12 @@ class Connectivity:
                 if not e:
                     continue
                 i = side(False, s, d, cache)
-                key = (id(e), id(i))  # both live in `cache` for the whole loop
+                key = (id(e), id(i))  # both live in `cache` while it is in use
                 ports = both.get(key)
                 if ports is None:
                     ports = both[key] = e & i
                 if ports:
                     out.append((s, d, ports))
-        self._pairs = out
         return out
 
     # external addresses -----------------------------------------------------------------------
@@ -318,6 +395,12 @@ class Connectivity:
                 points.update((lo, hi + 1))
         bounds = sorted(points)
         atoms = [(a, b - 1) for a, b in pairwise(bounds) if a in self._external_all]
+        base = self.base
+        if base is not None and base._atoms == atoms:
+            self._atoms_cache = base._atoms_cache
+        else:
+            self._atoms_cache: dict[IntervalSet, list[int]] = {}
+        self._atom_starts = [a for a, _ in atoms]
         # per atom, the ports each profile allows to / from it
         out_sig: dict[tuple, dict[int, PortSet]] = {}
         for prof, contribs in self._out_contribs.items():
@@ -328,14 +411,16 @@ class Connectivity:
             in_sig[(prof, ports)] = self._atom_ports(
                 atoms, self._in_contribs[prof], ports, bool(prof)
             )
+        # Only allowances that differ between atoms can split them (most profiles name no
+        # ipBlock: they allow nothing external, or everything).
+        telling = [
+            sig
+            for sig in (*out_sig.values(), *in_sig.values())
+            if sig and not (len(sig) == len(atoms) and len(set(sig.values())) == 1)
+        ]
         groups: dict[tuple, list[int]] = {}
-        out_keys = sorted(out_sig, key=repr)
-        in_keys_sorted = sorted(in_sig, key=repr)
         for ai in range(len(atoms)):
-            sig = tuple(out_sig[k].get(ai) for k in out_keys) + tuple(
-                in_sig[k].get(ai) for k in in_keys_sorted
-            )
-            groups.setdefault(sig, []).append(ai)
+            groups.setdefault(tuple(sig.get(ai) for sig in telling), []).append(ai)
         self._external: list[Endpoint] = []
         self._atom_group: dict[int, int] = {}
         for members in groups.values():
@@ -361,10 +446,21 @@ class Connectivity:
             ports = resolve_ports(c.ports, dst_ports)
             if not ports:
                 continue
-            for ai, (lo, _hi) in enumerate(atoms):
-                if lo in c.addresses:
-                    out[ai] = out.get(ai, PortSet.none()) | ports
+            for ai in self._atoms_in(c.addresses):
+                out[ai] = out.get(ai, PortSet.none()) | ports
         return out
+
+    def _atoms_in(self, addresses: IntervalSet) -> list[int]:
+        """Indexes of the atoms inside `addresses` (atoms are cut at its every boundary)."""
+        got = self._atoms_cache.get(addresses)
+        if got is None:
+            got = []
+            for lo, hi in addresses.intervals:
+                got.extend(
+                    range(bisect_left(self._atom_starts, lo), bisect_right(self._atom_starts, hi))
+                )
+            self._atoms_cache[addresses] = got
+        return got
 
     def _group_ports(self, sig: dict[int, PortSet]) -> dict[int, PortSet]:
         return {self._atom_group[ai]: ports for ai, ports in sig.items() if ports}
@@ -434,6 +530,18 @@ class Connectivity:
         return (_decode(k, n, np, by_rank, port_sets) for k in found)
 
 
+@lru_cache(maxsize=65536)
+def _policy_blocks(policy: NetworkPolicy) -> tuple[IntervalSet, ...]:
+    """Every address set a policy's ipBlocks name: each block's addresses and each except."""
+    out: list[IntervalSet] = []
+    for rule in (*policy.ingress, *policy.egress):
+        for peer in rule.peers:
+            if peer.ip_block is not None:
+                out.append(peer_addresses(peer))
+                out.extend(IntervalSet((cidr_interval(e),)) for e in peer.ip_block.except_)
+    return tuple(out)
+
+
 def _decode(key: int, n: int, np: int, by_rank, port_sets) -> Flow:
     pair, pi = divmod(key, np)
     a, b = divmod(pair, n)
@@ -474,3 +582,9 @@ def _or_masks(contribs: list[_Contribution]) -> int:
 def evaluate(snapshot: Snapshot) -> Connectivity:
     """Evaluates every policy of the snapshot once; flows are produced on demand."""
     return Connectivity(snapshot)
+
+
+def reevaluate(before: Connectivity, after: Snapshot) -> Connectivity:
+    """`after` evaluated reusing `before` where it can: an edit of a few policies costs only
+    the rows and columns of the classes those policies select (full evaluation otherwise)."""
+    return Connectivity(after, base=before)

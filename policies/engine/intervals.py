@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .model import PROTOCOLS
 
@@ -122,6 +122,16 @@ class PortSet:
     """
 
     by_protocol: tuple[tuple[str, IntervalSet], ...] = ()
+    _hash: int = field(default=0, compare=False, repr=False)
+
+    def __hash__(self) -> int:
+        # Port sets key the evaluation's caches and group external addresses; computing a
+        # nested tuple hash again on every lookup showed up in profiles, so keep it.
+        h = self._hash
+        if not h:
+            h = hash(self.by_protocol) or 1
+            object.__setattr__(self, "_hash", h)
+        return h
 
     @classmethod
     def all(cls) -> PortSet:
