@@ -23,8 +23,8 @@ from .model import (
 
 __all__ = [
     "Connectivity",
-    "ContainerPort",
     "ConnectivityDiff",
+    "ContainerPort",
     "Diagnostic",
     "Endpoint",
     "Explanation",

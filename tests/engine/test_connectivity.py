@@ -362,3 +362,31 @@ def test_classes_share_one_evaluation_but_keep_their_workloads() -> None:
     conn = evaluate(snap(*pods))
     assert len(conn._classes) == 1
     assert sum(1 for f in conn.flows() if not f.src.is_external and not f.dst.is_external) == 380
+
+
+def test_reevaluation_after_an_edit_equals_a_full_evaluation() -> None:
+    import dataclasses
+
+    from policies.engine import reevaluate
+    from policies.engine.model import PolicyPort, Snapshot
+
+    docs = [
+        pod("a"), pod("b", ports="http:80/TCP"), pod("c", ns="o"),
+        policy("b-in", "podSelector: {matchLabels: {app: b}}\ningress:\n- from: [{podSelector: {matchLabels: {app: a}}}]\n  ports: [{port: http}]"),
+        policy("a-out", "podSelector: {matchLabels: {app: a}}\npolicyTypes: [Egress]\negress:\n- to: [{namespaceSelector: {}}]\n- to: [{ipBlock: {cidr: 10.0.0.0/8}}]"),
+    ]  # fmt: skip
+    before = snap(*docs)
+    conn = evaluate(before)
+    conn.class_pairs()
+    edited = dataclasses.replace(
+        before.policies[1],
+        ingress=(
+            dataclasses.replace(before.policies[1].ingress[0], ports=(PolicyPort("TCP", 81),)),
+        ),
+    )
+    after = Snapshot(before.namespaces, before.workloads, (before.policies[0], edited))
+    fast = reevaluate(conn, after)
+    assert fast.base is conn  # the classes were reused
+    flows = lambda c: [(f.src.id, f.dst.id, str(f.ports)) for f in c.flows()]  # noqa: E731
+    assert flows(fast) == flows(evaluate(after))
+    assert ("default/a[Pod]", "default/b[Pod]", "TCP 81") in flows(fast)
