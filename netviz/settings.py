@@ -143,6 +143,10 @@ NETVIZ_MAX_UPLOAD_BYTES = env_int("NETVIZ_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = NETVIZ_MAX_UPLOAD_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("NETVIZ_MAX_UPLOAD_FILES", 2000)
+# Archives are unpacked in memory: the bytes of all entries together, and their number, are
+# capped while reading (a zip bomb stops at the cap, whatever its headers claim).
+NETVIZ_MAX_UNPACKED_BYTES = env_int("NETVIZ_MAX_UNPACKED_BYTES", 4 * NETVIZ_MAX_UPLOAD_BYTES)
+NETVIZ_MAX_ARCHIVE_ENTRIES = env_int("NETVIZ_MAX_ARCHIVE_ENTRIES", 10_000)
 
 # Content Security Policy: no inline scripts anywhere; every script is a static file.
 SECURE_CSP = {

@@ -1,0 +1,172 @@
+"""The JSON API for scripts and CI; its URLs and response shapes are fixed contracts.
+
+Browsers authenticate with their session (and then writes need the CSRF token, like any form);
+scripts send `Authorization: Bearer <token>`, which no other site can make a browser send, so
+only those requests skip the CSRF check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import services, tokens, uploads
+from .forms import UploadForm
+from .models import Cluster, Revision
+from .permissions import Access, get_cluster
+
+__all__ = [
+    "cluster_connections",
+    "cluster_export",
+    "cluster_policy",
+    "cluster_preview",
+    "clusters",
+]
+
+View = Callable[..., HttpResponse]
+
+
+def _errors(status: int, message: str, **extra: object) -> JsonResponse:
+    error = {"file": "", "line": 0, "path": "", "message": message}
+    return JsonResponse({"errors": [error]}, status=status, **extra)  # type: ignore[arg-type]
+
+
+def _input_errors(errors: list[dict[str, object]], status: int = 400) -> JsonResponse:
+    shaped = [{key: e.get(key, "") for key in ("file", "line", "path", "message")} for e in errors]
+    return JsonResponse({"errors": shaped}, status=status)
+
+
+def _unauthorized(message: str) -> JsonResponse:
+    response = _errors(401, message)
+    response["WWW-Authenticate"] = 'Bearer realm="netviz"'
+    return response
+
+
+def _csrf_rejected(request: HttpRequest) -> bool:
+    """Whether a session-authenticated request fails Django's CSRF check."""
+    check = CsrfViewMiddleware(lambda request: HttpResponse())
+    return check.process_view(request, None, (), {}) is not None  # type: ignore[arg-type]
+
+
+def api_endpoint(view: View) -> View:
+    """Authenticate an API request and map errors to JSON, once for every endpoint.
+
+    Bearer token or session; no credentials is 401, a cluster the user may not see is 404,
+    one they may only view is 403 on writes, invalid input is 400 with located errors.
+    """
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        header = request.headers.get("Authorization", "")
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                return _unauthorized("the Authorization header must be 'Bearer <token>'")
+            user = tokens.user_for_token(token.strip())
+            if user is None:
+                return _unauthorized("invalid or revoked API token")
+            request.user = user
+        elif not request.user.is_authenticated:
+            return _unauthorized("log in, or send 'Authorization: Bearer <token>'")
+        elif _csrf_rejected(request):
+            return _errors(403, "CSRF check failed: send the X-CSRFToken header")
+        try:
+            return view(request, *args, **kwargs)
+        except Http404:
+            return _errors(404, "not found")
+        except PermissionDenied:
+            return _errors(403, "your access to this cluster is read-only")
+        except services.InputErrors as exc:
+            return _input_errors(exc.errors)
+
+    return wrapper
+
+
+@api_endpoint
+@require_http_methods(["GET", "POST"])
+def clusters(request: HttpRequest) -> HttpResponse:
+    """GET: the clusters the user may see. POST (multipart `name`, `files`): create one."""
+    if request.method == "GET":
+        summaries = services.cluster_summaries(request.user)
+        return JsonResponse({"clusters": [s.as_dict() for s in summaries]})
+    if too_big := uploads.content_length_error(request.META.get("CONTENT_LENGTH")):
+        return _input_errors([too_big.as_dict()], status=413)
+    form = UploadForm(request.POST, request.FILES, owner=request.user)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors_for_api()}, status=400)
+    cluster = services.create_cluster(
+        request.user,
+        form.cleaned_data["name"],
+        form.snapshot,
+        message=form.cleaned_data["message"],
+        warnings=form.upload_warnings,
+    )
+    return JsonResponse({"id": cluster.pk}, status=201)
+
+
+def _revision(
+    request: HttpRequest, pk: int, need: Access = Access.VIEW
+) -> tuple[Cluster, Revision]:
+    """The cluster (if the user has `need` access) and its latest revision."""
+    cluster, _ = get_cluster(request.user, pk, need)
+    revision = cluster.head
+    if revision is None:
+        raise Http404("The cluster has no revision yet")
+    return cluster, revision
+
+
+@api_endpoint
+@require_GET
+def cluster_connections(request: HttpRequest, pk: int) -> HttpResponse:
+    """The allowed connections of the cluster's latest revision (`analyze --format json`)."""
+    _, revision = _revision(request, pk)
+    return JsonResponse(services.revision_connectivity(revision))
+
+
+@api_endpoint
+@require_GET
+def cluster_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """The latest revision's policies as one multi-document YAML file."""
+    cluster, revision = _revision(request, pk)
+    response = HttpResponse(
+        services.export_yaml(revision), content_type="application/yaml; charset=utf-8"
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="cluster-{cluster.pk}-r{revision.number}-policies.yaml"'
+    )
+    return response
+
+
+@api_endpoint
+@require_http_methods(["GET", "PUT", "DELETE"])
+def cluster_policy(request: HttpRequest, pk: int, namespace: str, name: str) -> HttpResponse:
+    """GET the policy's YAML; PUT one policy (new or replacing); DELETE it. Writes revise."""
+    if request.method == "GET":
+        _, revision = _revision(request, pk)
+        policy = revision.policies.filter(namespace=namespace, name=name).first()
+        if policy is None:
+            raise Http404("No such policy")
+        return HttpResponse(policy.yaml, content_type="application/yaml; charset=utf-8")
+    cluster, _ = _revision(request, pk, Access.EDIT)
+    if request.method == "DELETE":
+        revision = services.delete_policy(cluster, request.user, namespace, name)
+        if revision is None:
+            raise Http404("No such policy")
+        return JsonResponse({"revision": revision.number})
+    revision, created = services.save_policy(cluster, request.user, namespace, name, request.body)
+    return JsonResponse({"revision": revision.number}, status=201 if created else 200)
+
+
+@api_endpoint
+@require_POST
+def cluster_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """The connectivity change the policies in the body would cause if saved; saves nothing."""
+    _, revision = _revision(request, pk)
+    return JsonResponse(services.preview_policies(revision, request.body))

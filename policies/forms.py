@@ -1,0 +1,174 @@
+"""Forms: uploads (validated by the engine in clean()), sharing, API tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+
+from . import services, uploads
+from .models import Cluster, ClusterShare
+
+__all__ = ["ApiTokenForm", "ShareForm", "UploadForm"]
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """A file field that takes several files (`<input type=file multiple>`)."""
+
+    widget = MultipleFileInput
+
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data if item]
+        return [single(data, initial)] if data else []
+
+
+class UploadForm(forms.Form):
+    """Manifests for a new cluster (with a name) or a new revision of an existing one.
+
+    `clean()` unpacks archives and has the engine parse everything; `located_errors` then
+    holds every problem with its file, line and field path, and `snapshot` the result.
+    """
+
+    name = forms.CharField(
+        max_length=200, widget=forms.TextInput(attrs={"placeholder": "e.g. production"})
+    )
+    files = MultipleFileField(
+        required=False,
+        label="Manifest files",
+        help_text="YAML or JSON manifests, or .zip / .tar.gz archives of them.",
+        widget=MultipleFileInput(
+            attrs={"accept": ".yaml,.yml,.json,.zip,.tar,.tar.gz,.tgz", "data-upload-input": ""}
+        ),
+    )
+    manifests = forms.CharField(
+        required=False,
+        strip=False,
+        label="…or paste YAML",
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "code"}),
+    )
+    message = forms.CharField(
+        max_length=500,
+        required=False,
+        label="Change message",
+        widget=forms.TextInput(attrs={"placeholder": "What changed (optional)"}),
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        owner: AbstractBaseUser,
+        cluster: Cluster | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+        self.cluster = cluster
+        self.located_errors: list[dict[str, object]] = []
+        self.snapshot = None
+        self.upload_warnings: list[dict[str, object]] = []
+        if cluster is not None:
+            del self.fields["name"]
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Give the cluster a name.")
+        if Cluster.objects.filter(owner=self.owner, name=name).exists():
+            raise forms.ValidationError(f"You already have a cluster named {name!r}.")
+        return name
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        files = cleaned.get("files") or []
+        pasted = cleaned.get("manifests") or ""
+        if self.errors:
+            return cleaned
+        if not files and not pasted.strip():
+            raise forms.ValidationError("Choose or drop manifest files, or paste YAML.")
+        try:
+            unpacked = uploads.unpack(((f.name, f) for f in files), pasted)
+            self.snapshot = services.parse_manifests(unpacked.files)
+        except uploads.UploadErrors as exc:
+            self.located_errors = exc.as_dicts()
+        except services.InputErrors as exc:
+            self.located_errors = exc.errors
+        else:
+            self.upload_warnings = unpacked.warnings
+        if self.located_errors:
+            count = len(self.located_errors)
+            raise forms.ValidationError(
+                f"The upload has {count} error{'s' if count != 1 else ''}; nothing was stored."
+            )
+        return cleaned
+
+    def add_located_error(self, error: uploads.UploadError) -> None:
+        """Report a problem found before the form could read the request (its size).
+
+        The form is unbound then (the body was never parsed); full_clean() gives it the empty
+        error dict that add_error() needs, and nothing else.
+        """
+        self.full_clean()
+        self.cleaned_data = {}
+        self.located_errors.append(error.as_dict())
+        self.add_error(None, f"{error.message}; nothing was stored.")
+
+    def errors_for_api(self) -> list[dict[str, object]]:
+        """Every error as `{"file", "line", "path", "message"}`, field errors included."""
+        located = [
+            {key: error[key] for key in ("file", "line", "path", "message")}
+            for error in self.located_errors
+        ]
+        if located:
+            return located
+        return [
+            {"file": "", "line": 0, "path": field if field != "__all__" else "", "message": m}
+            for field, messages in self.errors.items()
+            for m in messages
+        ]
+
+
+class ShareForm(forms.Form):
+    """Give another user access to a cluster, or change their role."""
+
+    username = forms.CharField(
+        max_length=150, label="User", widget=forms.TextInput(attrs={"placeholder": "user name"})
+    )
+    role = forms.ChoiceField(choices=ClusterShare.Role.choices, initial=ClusterShare.Role.VIEWER)
+
+    def __init__(self, *args: Any, cluster: Cluster, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cluster = cluster
+
+    def clean_username(self) -> AbstractBaseUser:
+        username = self.cleaned_data["username"].strip()
+        user = get_user_model().objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise forms.ValidationError(f"There is no user named {username!r}.")
+        if user.pk == self.cluster.owner_id:
+            raise forms.ValidationError("The owner already has full access.")
+        return user
+
+    def save(self) -> ClusterShare:
+        share, _ = ClusterShare.objects.update_or_create(
+            cluster=self.cluster,
+            user=self.cleaned_data["username"],
+            defaults={"role": self.cleaned_data["role"]},
+        )
+        return share
+
+
+class ApiTokenForm(forms.Form):
+    """Name a new personal API token."""
+
+    name = forms.CharField(
+        max_length=100, widget=forms.TextInput(attrs={"placeholder": "e.g. ci-pipeline"})
+    )

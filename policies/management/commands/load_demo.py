@@ -1,0 +1,35 @@
+"""`manage.py load_demo USER`: load the demo shop's manifests as USER's cluster "demo-shop"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from policies import services
+
+
+class Command(BaseCommand):
+    help = "Load the demo cluster (policies/demo/*.yaml) for USER as a cluster named demo-shop."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("user", help="user name of the owner")
+        parser.add_argument("--name", default=services.DEMO_CLUSTER_NAME, help="cluster name")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        username = options["user"]
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"no user named {username!r}")
+        try:
+            cluster = services.load_demo(user, options["name"])
+        except services.InputErrors as exc:
+            raise CommandError(f"the demo manifests cannot be loaded:\n{exc}") from exc
+        revision = cluster.head
+        counts = services.revision_counts(revision)
+        self.stdout.write(
+            f"Loaded {cluster.name} (cluster {cluster.pk}, revision {revision.number}) for "
+            f"{username}: {counts['namespaces']} namespaces, {counts['workloads']} workloads, "
+            f"{counts['policies']} policies."
+        )

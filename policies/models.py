@@ -1,0 +1,235 @@
+"""Database models for clusters, their revisions and what each revision holds.
+
+History is append-only: an upload or an edit creates a new `Revision` that owns a full copy of
+the cluster's namespaces, workloads and policies, so any revision can be opened (and analysed)
+later exactly as it was. Policies keep the YAML the user wrote; everything else in a row is
+derived from it or from the uploaded manifests.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+
+from .engine import ManifestErrors, load_documents
+
+
+class Cluster(models.Model):
+    """A named set of manifests owned by one user; its content lives in its revisions."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="clusters"
+    )
+    name = models.CharField(max_length=200)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="cluster_unique_owner_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("policies:cluster-detail", args=[self.pk])
+
+    @property
+    def head(self) -> Revision | None:
+        """The latest revision, or None for a cluster whose first upload has not landed."""
+        return self.revisions.order_by("-number").first()
+
+
+class Revision(models.Model):
+    """One state of a cluster: who made it, when, why, and what it was made from.
+
+    `connectivity` caches the engine's result for this revision (derived data only; it is
+    recomputed when empty). `diagnostics` keeps the warnings found when the revision was made,
+    located in the files the user uploaded.
+    """
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="revisions",
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    message = models.CharField(max_length=500, blank=True)
+    diagnostics = models.JSONField(default=list, blank=True)
+    connectivity = models.JSONField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["cluster", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "number"], name="revision_unique_cluster_number"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster} r{self.number}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("policies:revision-detail", args=[self.cluster_id, self.number])
+
+    @property
+    def warnings(self) -> list[dict]:
+        return [d for d in self.diagnostics if d.get("severity") == "warning"]
+
+
+class Namespace(models.Model):
+    """A namespace of one revision; `defined` is False for one only used by other objects."""
+
+    revision = models.ForeignKey(Revision, on_delete=models.CASCADE, related_name="namespaces")
+    name = models.CharField(max_length=253)
+    labels = models.JSONField(default=dict, blank=True)
+    defined = models.BooleanField(default=True)
+    source_file = models.CharField(max_length=1000, blank=True)
+    line = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["revision", "name"], name="namespace_unique_revision_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Workload(models.Model):
+    """A set of pods shown as one endpoint (a controller or a standalone Pod) in a revision.
+
+    `ports` is a list of `{"port", "protocol", "name"}` container ports, as the engine reads
+    them from the pod template.
+    """
+
+    revision = models.ForeignKey(Revision, on_delete=models.CASCADE, related_name="workloads")
+    namespace = models.CharField(max_length=253)
+    name = models.CharField(max_length=253)
+    kind = models.CharField(max_length=64)
+    labels = models.JSONField(default=dict, blank=True)
+    ports = models.JSONField(default=list, blank=True)
+    replicas = models.PositiveIntegerField(default=1)
+    pod_ips = models.JSONField(default=list, blank=True)
+    source_file = models.CharField(max_length=1000, blank=True)
+    line = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["namespace", "name", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["revision", "namespace", "kind", "name"],
+                name="workload_unique_revision_namespace_kind_name",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.endpoint
+
+    @property
+    def endpoint(self) -> str:
+        """The engine's name for this workload: `namespace/name[Kind]`."""
+        return f"{self.namespace}/{self.name}[{self.kind}]"
+
+
+class Policy(models.Model):
+    """A policy of one revision, stored as the YAML the user wrote (comments and key order kept).
+
+    `namespace`, `name` and `kind` are derived from that YAML for queries and identity.
+    """
+
+    revision = models.ForeignKey(Revision, on_delete=models.CASCADE, related_name="policies")
+    namespace = models.CharField(max_length=253)
+    name = models.CharField(max_length=253)
+    kind = models.CharField(max_length=64, default="NetworkPolicy")
+    yaml = models.TextField()
+    source_file = models.CharField(max_length=1000, blank=True)
+    line = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["namespace", "name"]
+        verbose_name_plural = "policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["revision", "namespace", "name"],
+                name="policy_unique_revision_namespace_name",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def clean(self) -> None:
+        """The engine decides validity: the YAML must be exactly this one NetworkPolicy."""
+        try:
+            snapshot = load_documents([(f"{self.namespace}/{self.name}.yaml", self.yaml)])
+        except ManifestErrors as exc:
+            raise ValidationError({"yaml": [str(error) for error in exc.errors]}) from exc
+        found = [(p.namespace, p.name) for p in snapshot.policies]
+        if found != [(self.namespace, self.name)] or snapshot.workloads:
+            raise ValidationError(
+                {"yaml": f"must hold exactly one NetworkPolicy, {self.namespace}/{self.name}"}
+            )
+
+
+class ClusterShare(models.Model):
+    """Access to someone else's cluster: a viewer reads it, an editor may also change it."""
+
+    class Role(models.TextChoices):
+        VIEWER = "viewer", "Viewer"
+        EDITOR = "editor", "Editor"
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="shares")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cluster_shares"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["cluster", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "user"], name="share_unique_cluster_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster} → {self.user} ({self.role})"
+
+
+class ApiToken(models.Model):
+    """A personal API token for scripts and CI (`Authorization: Bearer <token>`).
+
+    Only the SHA-256 of the token is stored: the token itself is shown once, when created.
+    `prefix` (its first characters) lets the owner tell tokens apart in the list.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, editable=False)
+    prefix = models.CharField(max_length=16, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["user", "-created"]
+        constraints = [
+            models.UniqueConstraint(fields=["token_hash"], name="apitoken_unique_hash"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

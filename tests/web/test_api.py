@@ -1,0 +1,312 @@
+"""The JSON API: fixed URLs and shapes, token or session auth, nothing stored on bad input."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from policies import engine
+from policies.engine import formats
+from policies.models import ApiToken, Cluster, Namespace, Policy, Revision, Workload
+from policies.tokens import create_token
+
+pytestmark = pytest.mark.django_db
+
+BACKEND_PORTS = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: backend-from-frontend
+  namespace: shop
+spec:
+  podSelector:
+    matchLabels: {app: backend}
+  policyTypes: [Ingress]
+  ingress:
+    - from:
+        - podSelector:
+            matchLabels: {app: frontend}
+      ports:
+        - {port: 9090, endPort: 9091}
+"""
+
+
+def rows() -> tuple[int, ...]:
+    return tuple(m.objects.count() for m in (Cluster, Revision, Namespace, Workload, Policy))
+
+
+@pytest.fixture
+def api(api_client_for, owner) -> Client:
+    return api_client_for(owner)
+
+
+def policy_url(cluster: Cluster, namespace: str = "shop", name: str = "backend-from-frontend"):
+    return f"/api/clusters/{cluster.pk}/policies/{namespace}/{name}"
+
+
+def test_list_clusters(api, shop_cluster):
+    response = api.get("/api/clusters/")
+    assert response.status_code == 200
+    assert response.json() == {
+        "clusters": [
+            {
+                "id": shop_cluster.pk,
+                "name": "shop",
+                "revision": 1,
+                "namespaces": 1,
+                "workloads": 2,
+                "policies": 3,
+                "updated": shop_cluster.head.created.isoformat(),
+            }
+        ]
+    }
+
+
+def test_create_a_cluster_from_several_files_and_an_archive(api, owner, shop_files, web_data):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("more/xss.yaml", (web_data / "xss.yaml").read_bytes())
+    uploads = [SimpleUploadedFile(n, c) for n, c in shop_files]
+    uploads.append(SimpleUploadedFile("more.zip", buffer.getvalue()))
+    response = api.post("/api/clusters/", {"name": "ci", "files": uploads})
+    assert response.status_code == 201
+    cluster = Cluster.objects.get(pk=response.json()["id"])
+    assert response.json() == {"id": cluster.pk}
+    assert (cluster.owner, cluster.name) == (owner, "ci")
+    assert cluster.head.workloads.count() == 3
+
+
+def test_creating_from_bad_manifests_is_400_with_located_errors(api, web_data, shop_files):
+    bad = (web_data / "invalid-policy.yaml").read_bytes()
+    uploads = [SimpleUploadedFile(n, c) for n, c in [*shop_files, ("invalid-policy.yaml", bad)]]
+    before = rows()
+    response = api.post("/api/clusters/", {"name": "ci", "files": uploads})
+    assert response.status_code == 400
+    assert rows() == before
+    assert response.json() == {
+        "errors": [
+            {
+                "file": "invalid-policy.yaml",
+                "line": 10,
+                "path": "spec.ingress[0].ports[0].port",
+                "message": "70000 is not within 1-65535",
+            },
+            {
+                "file": "invalid-policy.yaml",
+                "line": 14,
+                "path": "spec.ingress[0].from[0].podSelector.matchExpressions[0].operator",
+                "message": "'Sometimes' is not In, NotIn, Exists or DoesNotExist",
+            },
+        ]
+    }
+
+
+def test_creating_without_a_name_or_files_is_400(api):
+    response = api.post("/api/clusters/", {})
+    assert response.status_code == 400
+    paths = {e["path"] for e in response.json()["errors"]}
+    assert "name" in paths
+    assert not Cluster.objects.exists()
+
+
+def test_creating_over_the_size_limit_is_413(api, shop_files, settings):
+    settings.NETVIZ_MAX_UPLOAD_BYTES = 100
+    uploads = [SimpleUploadedFile(n, c) for n, c in shop_files]
+    response = api.post("/api/clusters/", {"name": "ci", "files": uploads})
+    assert response.status_code == 413
+    assert "the limit is" in response.json()["errors"][0]["message"]
+    assert not Cluster.objects.exists()
+
+
+def test_connections_are_the_analyze_json_schema(api, shop_cluster, shop_files):
+    response = api.get(f"/api/clusters/{shop_cluster.pk}/connections")
+    assert response.status_code == 200
+    expected = formats.to_json_dict(engine.evaluate(engine.load_documents(shop_files)))
+    assert response.json() == expected
+    assert response.json() == {
+        "connections": [
+            {
+                "src": "shop/frontend[Deployment]",
+                "dst": "shop/backend[Deployment]",
+                "conns": {"TCP": "9090"},
+            }
+        ]
+    }
+
+
+def test_connections_of_a_corpus_case(api, owner, corpus_cases):
+    folder = corpus_cases / "onlineboutique_workloads" / "input"
+    pairs = [(p.name, p.read_bytes()) for p in sorted(folder.iterdir())]
+    uploads = [SimpleUploadedFile(n, c) for n, c in pairs]
+    created = api.post("/api/clusters/", {"name": "boutique", "files": uploads}).json()
+    response = api.get(f"/api/clusters/{created['id']}/connections")
+    expected = formats.to_json_dict(engine.evaluate(engine.load_documents(pairs)))
+    assert response.json() == expected
+    assert len(expected["connections"]) > 10
+
+
+def test_export_is_multi_document_yaml_of_the_current_policies(api, shop_cluster):
+    response = api.get(f"/api/clusters/{shop_cluster.pk}/export.yaml")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/yaml; charset=utf-8"
+    text = response.content.decode()
+    policies = engine.load_documents([("export.yaml", text)]).policies
+    assert sorted(p.name for p in policies) == [
+        "backend-from-frontend",
+        "default-deny",
+        "frontend-to-backend",
+    ]
+
+
+def test_get_one_policy_returns_its_yaml(api, shop_cluster):
+    response = api.get(policy_url(shop_cluster))
+    assert response.status_code == 200
+    assert "name: backend-from-frontend" in response.content.decode()
+    assert api.get(policy_url(shop_cluster, name="nope")).status_code == 404
+
+
+def test_put_replaces_a_policy_as_a_new_revision(api, shop_cluster):
+    response = api.put(policy_url(shop_cluster), BACKEND_PORTS, content_type="application/yaml")
+    assert response.status_code == 200
+    assert response.json() == {"revision": 2}
+    assert shop_cluster.head.policies.get(name="backend-from-frontend").yaml == BACKEND_PORTS
+    conns = api.get(f"/api/clusters/{shop_cluster.pk}/connections").json()["connections"]
+    assert conns[0]["conns"] == {"TCP": "9090-9091"}
+
+
+def test_put_creates_a_new_policy(api, shop_cluster):
+    body = BACKEND_PORTS.replace("name: backend-from-frontend", "name: extra")
+    response = api.put(policy_url(shop_cluster, name="extra"), body, content_type="text/plain")
+    assert response.status_code == 201
+    assert response.json() == {"revision": 2}
+    assert shop_cluster.head.policies.count() == 4
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        # invalid: a port out of range, located in the body
+        (BACKEND_PORTS.replace("port: 9090, endPort: 9091", "port: 99999"), "ports[0].port"),
+        # valid, but the body names another policy than the URL
+        (BACKEND_PORTS.replace("namespace: shop", "namespace: prod"), "metadata.namespace"),
+        (BACKEND_PORTS.replace("name: backend-from-frontend", "name: other"), "metadata.name"),
+    ],
+)
+def test_put_with_a_bad_body_is_400_and_stores_nothing(api, shop_cluster, body, path):
+    before = rows()
+    response = api.put(policy_url(shop_cluster), body, content_type="application/yaml")
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert set(error) == {"file", "line", "path", "message"}
+    assert error["path"].endswith(path)
+    assert error["line"] > 0
+    assert rows() == before
+
+
+def test_delete_removes_a_policy_as_a_new_revision(api, shop_cluster):
+    response = api.delete(policy_url(shop_cluster))
+    assert response.status_code == 200
+    assert response.json() == {"revision": 2}
+    assert not shop_cluster.head.policies.filter(name="backend-from-frontend").exists()
+    assert api.delete(policy_url(shop_cluster)).status_code == 404
+    assert shop_cluster.head.number == 2
+
+
+def test_preview_shows_the_change_and_saves_nothing(api, shop_cluster):
+    before = rows()
+    response = api.post(
+        f"/api/clusters/{shop_cluster.pk}/preview", BACKEND_PORTS, content_type="application/yaml"
+    )
+    assert response.status_code == 200
+    assert response.json() == {
+        "added": [],
+        "removed": [],
+        "changed": [
+            {
+                "src": "shop/frontend[Deployment]",
+                "dst": "shop/backend[Deployment]",
+                "before": {"TCP": "9090"},
+                "after": {"TCP": "9090-9091"},
+            }
+        ],
+    }
+    assert rows() == before
+
+
+def test_preview_of_an_invalid_body_is_400(api, shop_cluster):
+    response = api.post(
+        f"/api/clusters/{shop_cluster.pk}/preview", "kind: [", content_type="application/yaml"
+    )
+    assert response.status_code == 400
+    assert "invalid YAML" in response.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # no credentials at all
+        {"Authorization": "Bearer nvz_not-a-real-token"},  # unknown token
+        {"Authorization": "Basic b2xpdmlhOnB3"},  # another scheme
+        {"Authorization": "Bearer"},  # no token
+    ],
+)
+def test_requests_without_valid_credentials_get_401_json(shop_cluster, headers):
+    client = Client(headers=headers)
+    for url in ("/api/clusters/", f"/api/clusters/{shop_cluster.pk}/connections"):
+        response = client.get(url)
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"] == 'Bearer realm="netviz"'
+        assert response.json()["errors"][0]["message"]
+
+
+def test_a_token_records_when_it_was_last_used(api, owner):
+    assert ApiToken.objects.get(user=owner).last_used is None
+    api.get("/api/clusters/")
+    assert ApiToken.objects.get(user=owner).last_used is not None
+
+
+def test_a_revoked_token_stops_working(api, owner):
+    ApiToken.objects.filter(user=owner).delete()
+    assert api.get("/api/clusters/").status_code == 401
+
+
+def test_a_token_of_a_deactivated_user_stops_working(api, owner):
+    owner.is_active = False
+    owner.save()
+    assert api.get("/api/clusters/").status_code == 401
+
+
+def test_bearer_writes_need_no_csrf_token(api, shop_cluster):
+    # `api` enforces CSRF checks like a real browser would; the token makes them moot.
+    assert api.delete(policy_url(shop_cluster)).status_code == 200
+
+
+def test_session_writes_still_need_the_csrf_token(owner, shop_cluster):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    assert client.get("/api/clusters/").status_code == 200  # reads need no token
+    response = client.delete(policy_url(shop_cluster))
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["errors"][0]["message"]
+    page = client.get(f"/clusters/{shop_cluster.pk}/")  # sets the CSRF cookie
+    token = page.cookies["csrftoken"].value
+    response = client.delete(policy_url(shop_cluster), headers={"X-CSRFToken": token})
+    assert response.status_code == 200
+
+
+def test_the_stored_token_is_only_a_hash(owner):
+    row, token = create_token(owner, "ci")
+    assert token.startswith("nvz_")
+    assert len(token) > 40
+    assert token not in (row.token_hash, row.prefix)
+    assert len(row.token_hash) == 64
+    assert row.prefix == token[:10]
+
+
+def test_unknown_methods_are_405(api, shop_cluster):
+    assert api.delete("/api/clusters/").status_code == 405
+    assert api.get(f"/api/clusters/{shop_cluster.pk}/preview").status_code == 405
