@@ -344,6 +344,13 @@ class Connectivity:
         self._pairs = out
         return out
 
+    def changed_since(self, base: Connectivity) -> tuple[int, int] | None:
+        """(source, destination) class masks whose flows may differ from `base`'s, when this
+        evaluation was derived from it; None when everything may differ."""
+        if self.base is not base or base._external_all != self._external_all:
+            return None
+        return self._changed_since(base)
+
     def _changed_since(self, base: Connectivity) -> tuple[int, int]:
         """(classes whose egress may differ, classes whose ingress may differ) from `base`."""
         src = dst = 0
@@ -478,8 +485,12 @@ class Connectivity:
             self._endpoints = tuple(sorted((*eps, *self._external), key=lambda e: e.id))
         return self._endpoints
 
-    def flows(self) -> Iterator[Flow]:
-        """Every allowed flow, workload pairs and external ranges, sorted by (src, dst)."""
+    def flows(self, touching: tuple[int, int] | None = None) -> Iterator[Flow]:
+        """Every allowed flow, workload pairs and external ranges, sorted by (src, dst).
+
+        `touching` = (source classes, destination classes) as bitmasks keeps only the flows
+        out of the first or into the second (what an edit can have changed).
+        """
         rank = {ep.id: i for i, ep in enumerate(self.endpoints)}
         by_rank = self.endpoints
         # One int per flow, (src rank * n + dst rank) * p + port-set index: a list of ints
@@ -496,16 +507,23 @@ class Connectivity:
                 port_sets.append(ports)
             return i
 
-        pairs = [(s, d, index_of(ports)) for s, d, ports in self.class_pairs()]
+        src_mask, dst_mask = touching if touching is not None else (-1, -1)
+        pairs = [
+            (s, d, index_of(ports))
+            for s, d, ports in self.class_pairs()
+            if (src_mask >> s) & 1 or (dst_mask >> d) & 1
+        ]
         ext = []
         for c in self._classes:
             out_ext = self._out_ext[self._out_profile[c.index]]
             in_ext = self._in_ext[(self._in_profile[c.index], c.ports)]
+            out_on = (src_mask >> c.index) & 1
+            in_on = (dst_mask >> c.index) & 1
             ext.append(
                 (
                     c,
-                    [(gi, index_of(p)) for gi, p in out_ext.items()],
-                    [(gi, index_of(p)) for gi, p in in_ext.items()],
+                    [(gi, index_of(p)) for gi, p in out_ext.items()] if out_on else [],
+                    [(gi, index_of(p)) for gi, p in in_ext.items()] if in_on else [],
                 )
             )
         np = max(len(port_sets), 1)

@@ -84,8 +84,10 @@ def diff(before: Connectivity, after: Connectivity) -> ConnectivityDiff:
     External ranges are compared address by address (the two sides may cut the address space
     differently), then merged back into ranges that changed alike.
     """
-    b_pairs, b_ext, b_wl = _split(before.flows())
-    a_pairs, a_ext, a_wl = _split(after.flows())
+    # After an edit evaluated with reevaluate(), only the classes the edit touched can differ.
+    touching = after.changed_since(before)
+    b_pairs, b_ext, b_wl = _split(before.flows(touching))
+    a_pairs, a_ext, a_wl = _split(after.flows(touching))
     added, removed, changed = [], [], []
     for key in sorted(set(b_pairs) | set(a_pairs)):
         b, a = b_pairs.get(key), a_pairs.get(key)

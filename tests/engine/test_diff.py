@@ -49,3 +49,27 @@ def test_external_ranges_are_compared_address_by_address() -> None:
     ]
     assert got["added"] == []
     assert got["changed"] == []
+
+
+def test_diff_after_reevaluation_equals_the_full_diff() -> None:
+    import dataclasses
+
+    from policies.engine import reevaluate
+    from policies.engine.model import Snapshot
+
+    docs = [
+        pod("a"),
+        pod("b"),
+        pod("c"),
+        policy(
+            "b-in",
+            "podSelector: {matchLabels: {app: b}}\ningress:\n- from: [{podSelector: {matchLabels: {app: a}}}]",
+        ),
+    ]
+    before = snap(*docs)
+    conn = evaluate(before)
+    tightened = dataclasses.replace(before.policies[0], ingress=())
+    after = Snapshot(before.namespaces, before.workloads, (tightened,))
+    fast = diff(conn, reevaluate(conn, after)).as_dict()
+    assert fast == diff(conn, evaluate(after)).as_dict()
+    assert fast["removed"] == [{"src": A, "dst": B, "conns": "All Connections"}]
