@@ -7,6 +7,7 @@ failed upload or edit stores nothing and history is never overwritten.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from django.db.models import Count, OuterRef, Subquery
 
 from . import engine
 from .engine import formats
+from .engine.export import clean_policy_yaml
 from .models import Cluster, Namespace, Policy, Revision, Workload
 from .permissions import visible_clusters
 
@@ -156,7 +158,7 @@ def _engine_workload(row: Workload) -> engine.Workload:
     )
 
 
-def _engine_policies(rows: Iterable[Policy]) -> tuple[engine.NetworkPolicy, ...]:
+def _engine_policies(rows: Sequence[Policy]) -> tuple[engine.NetworkPolicy, ...]:
     """Parse stored policy YAML back into engine policies.
 
     Each document is fed under its original file name, preceded by blank lines up to its
@@ -169,10 +171,15 @@ def _engine_policies(rows: Iterable[Policy]) -> tuple[engine.NetworkPolicy, ...]
     if not files:
         return ()
     try:
-        return engine.load_documents(files).policies
+        parsed = engine.load_documents(files).policies
     except engine.ManifestErrors as exc:
         # Stored YAML was valid when saved; only a stricter engine can reject it now.
         raise InputErrors(exc.as_dicts()) from exc
+    # The padding above is for locations only: each policy's source stays the stored text.
+    texts = {(row.namespace, row.name): row.yaml for row in rows}
+    return tuple(
+        dataclasses.replace(p, source=texts.get((p.namespace, p.name), p.source)) for p in parsed
+    )
 
 
 def _at_line(text: str, line: int) -> str:
@@ -215,12 +222,16 @@ def revision_connectivity(revision: Revision) -> dict[str, object]:
 
 
 def export_yaml(revision: Revision) -> str:
-    """The revision's policies as one multi-document YAML stream, each as the user wrote it."""
-    documents = []
-    for row in revision.policies.order_by("namespace", "name"):
-        text = row.yaml.strip("\n")
-        documents.append(text if text.startswith("---") else f"---\n{text}")
-    return "\n".join(documents) + "\n" if documents else ""
+    """The revision's policies as one multi-document YAML stream, ready for kubectl apply.
+
+    Each policy is as the user wrote it (comments kept), less any server-side fields
+    (status, managedFields, uid, ...) a `kubectl get -o yaml` export carried.
+    """
+    documents = [
+        clean_policy_yaml(row.yaml, f"{row.namespace}/{row.name}.yaml").strip("\n")
+        for row in revision.policies.order_by("namespace", "name")
+    ]
+    return "---\n" + "\n---\n".join(documents) + "\n" if documents else ""
 
 
 # --- writing revisions -----------------------------------------------------------------------

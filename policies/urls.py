@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, views
+from . import api, urls_editor, views
 
 app_name = "policies"
 
@@ -35,3 +35,5 @@ urlpatterns = [
     ),
     path("api/clusters/<int:pk>/preview", api.cluster_preview, name="api-preview"),
 ]
+
+urlpatterns += urls_editor.urlpatterns
