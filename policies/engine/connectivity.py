@@ -112,6 +112,7 @@ class _Contribution:
     ports: tuple[PolicyPort, ...]
     policy: NetworkPolicy
     rule_index: int
+    members: frozenset[int] = frozenset()  # the mask's classes, for O(1) membership tests
 
 
 class Connectivity:
@@ -121,6 +122,7 @@ class Connectivity:
         self.snapshot = snapshot
         self._pairs: list[tuple[int, int, PortSet]] | None = None
         self._endpoints: tuple[Endpoint, ...] | None = None
+        self._interned: dict[PortSet, PortSet] = {}
         self.base: Connectivity | None = None
         if base is not None and base._reusable_for(snapshot):
             self.base = base
@@ -130,6 +132,7 @@ class Connectivity:
             self._port_key, self._all_mask = base._port_key, base._all_mask
             self._ns_labels, self._by_ns = base._ns_labels, base._by_ns
             self._ns_cache, self._pod_cache = base._ns_cache, base._pod_cache
+            self._members_cache = base._members_cache
             self._selector_keys = base._selector_keys
         else:
             self._classes = []
@@ -142,6 +145,7 @@ class Connectivity:
             self._ns_labels = {ns.name: dict(ns.labels) for ns in snapshot.namespaces}
             self._ns_cache: dict[LabelSelector, frozenset[str]] = {}
             self._pod_cache: dict[tuple[LabelSelector, frozenset[str]], int] = {}
+            self._members_cache: dict[int, frozenset[int]] = {}
             self._by_ns: dict[str, list[_Class]] = defaultdict(list)
             for c in self._classes:
                 self._by_ns[c.namespace].append(c)
@@ -171,6 +175,20 @@ class Connectivity:
                 self._classes.append(_Class(i, w.namespace, dict(labels), named))
             self._classes[i].workloads.append(w)
             self._class_of[w.id] = i
+
+    def _members(self, mask: int) -> frozenset[int]:
+        """The class indexes of a mask (-1: every class), computed once per distinct mask."""
+        if mask == -1:
+            mask = self._all_mask
+        got = self._members_cache.get(mask)
+        if got is None:
+            if mask.bit_count() < 64:
+                got = frozenset(_bits(mask))
+            else:  # one pass over the binary text beats a big-int operation per bit
+                text = bin(mask)[:1:-1]
+                got = frozenset(i for i, ch in enumerate(text) if ch == "1")
+            self._members_cache[mask] = got
+        return got
 
     def _namespaces(self, selector: LabelSelector) -> frozenset[str]:
         got = self._ns_cache.get(selector)
@@ -208,7 +226,9 @@ class Connectivity:
 
     def _rule_contribution(self, policy: NetworkPolicy, rule: Rule, i: int) -> _Contribution:
         if not rule.peers:  # an empty or absent from/to: every source/destination, IPs too
-            return _Contribution(self._all_mask, self._external_all, rule.ports, policy, i)
+            return _Contribution(
+                self._all_mask, self._external_all, rule.ports, policy, i, self._members(-1)
+            )
         mask = 0
         addresses = IntervalSet()
         for peer in rule.peers:
@@ -216,7 +236,7 @@ class Connectivity:
                 addresses = addresses | peer_addresses(peer)
             else:
                 mask |= self.peer_mask(policy, peer)
-        return _Contribution(mask, addresses, rule.ports, policy, i)
+        return _Contribution(mask, addresses, rule.ports, policy, i, self._members(mask))
 
     def _evaluate_policies(self) -> None:
         n = len(self._classes)
@@ -257,7 +277,7 @@ class Connectivity:
                 self._policy_in[pi] = got[0]
             if p.affects_egress:
                 self._policy_out[pi] = got[1]
-            for c in _bits(selected):
+            for c in self._members(selected):
                 if p.affects_ingress:
                     ingress_profiles[c].append(pi)
                 if p.affects_egress:
@@ -269,16 +289,18 @@ class Connectivity:
             self._profile_id.setdefault(prof, len(self._profile_id))
         self._in_contribs: dict[tuple, list[_Contribution]] = {}
         self._out_contribs: dict[tuple, list[_Contribution]] = {}
-        self._in_any: dict[tuple, int] = {}
-        self._out_any: dict[tuple, int] = {}
+        # Masks are for set algebra; membership tests and iteration use index sets and sorted
+        # lists, because testing one bit of a Python int copies the int (O(classes)).
+        self._in_any: dict[tuple, frozenset[int] | None] = {}
+        self._out_any: dict[tuple, tuple[int, ...]] = {}
         for prof in set(self._in_profile):
             contribs = [c for pi in prof for c in self._policy_in[pi]]
             self._in_contribs[prof] = contribs
-            self._in_any[prof] = _or_masks(contribs) if prof else self._all_mask
+            self._in_any[prof] = self._members(_or_masks(contribs)) if prof else None
         for prof in set(self._out_profile):
             contribs = [c for pi in prof for c in self._policy_out[pi]]
             self._out_contribs[prof] = contribs
-            self._out_any[prof] = _or_masks(contribs) if prof else self._all_mask
+            self._out_any[prof] = tuple(sorted(self._members(_or_masks(contribs) if prof else -1)))
 
     # isolation --------------------------------------------------------------------------------
     def isolation(self, workload: Workload) -> tuple[bool, bool]:
@@ -296,27 +318,18 @@ class Connectivity:
         )
 
     # ports between classes --------------------------------------------------------------------
-    def _side_ports(self, egress: bool, s: int, d: int, cache: dict) -> PortSet:
-        """What one side allows from class s to class d: the egress rules of s that name d,
-        or the ingress rules of d that name s, resolved against d's named ports."""
-        if egress:
-            prof, other = self._out_profile[s], d
-            contribs = self._out_contribs[prof]
-        else:
-            prof, other = self._in_profile[d], s
-            contribs = self._in_contribs[prof]
-        if not prof:
-            return PortSet.all()
-        ids = tuple(i for i, c in enumerate(contribs) if (c.mask >> other) & 1)
-        # Keys of small ints and interned tuples: hashing them is the hot path at scale.
+    def _ports_of(self, egress: bool, prof: tuple, ids: tuple, d: int, cache: dict) -> PortSet:
+        """The ports rules `ids` of a profile allow into class d (named ports resolved)."""
         key = (egress, self._profile_id[prof], ids, self._port_key[d])
         got = cache.get(key)
         if got is None:
+            contribs = (self._out_contribs if egress else self._in_contribs)[prof]
             got = PortSet.none()
             dports = self._classes[d].ports
             for i in ids:
                 got = got | resolve_ports(contribs[i].ports, dports)
-            cache[key] = got
+            # One object per distinct value, so that callers can key on identity.
+            got = cache[key] = self._interned.setdefault(got, got)
         return got
 
     def class_pairs(self) -> list[tuple[int, int, PortSet]]:
@@ -333,13 +346,10 @@ class Connectivity:
             # Only the rows of classes whose egress changed and the columns of classes whose
             # ingress changed can differ from the base evaluation.
             src_changed, dst_changed = self._changed_since(base)
-            out = [
-                t
-                for t in base.class_pairs()
-                if not (src_changed >> t[0]) & 1 and not (dst_changed >> t[1]) & 1
-            ]
-            out += self._pairs_from(_bits(src_changed), None, cache, both)
-            kept = [s for s in range(n) if not (src_changed >> s) & 1]
+            src_set, dst_set = self._members(src_changed), self._members(dst_changed)
+            out = [t for t in base.class_pairs() if t[0] not in src_set and t[1] not in dst_set]
+            out += self._pairs_from(sorted(src_set), None, cache, both)
+            kept = [s for s in range(n) if s not in src_set]
             out += self._pairs_from(kept, dst_changed, cache, both)
         self._pairs = out
         return out
@@ -370,21 +380,41 @@ class Connectivity:
         return tuple(pols[i] for i in self._out_profile[c])
 
     def _pairs_from(self, sources, only_dst: int | None, cache: dict, both: dict) -> list:
+        # The hot loop of the evaluation (one pass per candidate pair): plain loops over the
+        # few rules of a profile and set lookups; no big-int bit tests, no generators.
         out = []
-        in_profile, in_any = self._in_profile, self._in_any
-        side = self._side_ports
+        in_profile, out_profile = self._in_profile, self._out_profile
+        in_sets = {p: [c.members for c in cs] for p, cs in self._in_contribs.items() if p}
+        out_sets = {p: [c.members for c in cs] for p, cs in self._out_contribs.items() if p}
+        ports_of = self._ports_of
+        everything = PortSet.all()
+        only = self._members(only_dst) if only_dst is not None else None
         for s in sources:
-            candidates = self._out_any[self._out_profile[s]]
-            if only_dst is not None:
-                candidates &= only_dst
-            for d in _bits(candidates):
-                if not (in_any[in_profile[d]] >> s) & 1:
+            e_prof = out_profile[s]
+            e_sets = out_sets.get(e_prof)
+            for d in self._out_any[e_prof]:
+                if only is not None and d not in only:
                     continue
-                e = side(True, s, d, cache)
-                if not e:
-                    continue
-                i = side(False, s, d, cache)
-                key = (id(e), id(i))  # both live in `cache` while it is in use
+                i_prof = in_profile[d]
+                if i_prof:
+                    i_ids = []
+                    for j, members in enumerate(in_sets[i_prof]):
+                        if s in members:
+                            i_ids.append(j)
+                    if not i_ids:
+                        continue  # no ingress rule of d names s
+                    i = ports_of(False, i_prof, tuple(i_ids), d, cache)
+                else:
+                    i = everything
+                if e_sets is not None:
+                    e_ids = []
+                    for j, members in enumerate(e_sets):
+                        if d in members:
+                            e_ids.append(j)
+                    e = ports_of(True, e_prof, tuple(e_ids), d, cache)
+                else:
+                    e = everything
+                key = (id(e), id(i))  # both are interned, and live while `cache` does
                 ports = both.get(key)
                 if ports is None:
                     ports = both[key] = e & i
@@ -507,18 +537,19 @@ class Connectivity:
                 port_sets.append(ports)
             return i
 
-        src_mask, dst_mask = touching if touching is not None else (-1, -1)
+        src_on = self._members(touching[0]) if touching is not None else None
+        dst_on = self._members(touching[1]) if touching is not None else None
         pairs = [
             (s, d, index_of(ports))
             for s, d, ports in self.class_pairs()
-            if (src_mask >> s) & 1 or (dst_mask >> d) & 1
+            if src_on is None or s in src_on or d in dst_on  # type: ignore[operator]
         ]
         ext = []
         for c in self._classes:
             out_ext = self._out_ext[self._out_profile[c.index]]
             in_ext = self._in_ext[(self._in_profile[c.index], c.ports)]
-            out_on = (src_mask >> c.index) & 1
-            in_on = (dst_mask >> c.index) & 1
+            out_on = src_on is None or c.index in src_on
+            in_on = dst_on is None or c.index in dst_on
             ext.append(
                 (
                     c,
