@@ -16,9 +16,9 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import pairwise
 
+from .gcpause import gc_paused, paused_gc
 from .intervals import (
     IPV4_ALL,
     IPV6_ALL,
@@ -118,6 +118,7 @@ class _Contribution:
 class Connectivity:
     """The answer for one snapshot: allowed flows between workloads and external ranges."""
 
+    @gc_paused
     def __init__(self, snapshot: Snapshot, base: Connectivity | None = None) -> None:
         self.snapshot = snapshot
         self._pairs: list[tuple[int, int, PortSet]] | None = None
@@ -153,10 +154,12 @@ class Connectivity:
         self._cut_external()
 
     def _reusable_for(self, snapshot: Snapshot) -> bool:
+        known = {id(p) for p in self.snapshot.policies}
+        added = [p for p in snapshot.policies if id(p) not in known]
         return (
             snapshot.workloads == self.snapshot.workloads
             and snapshot.namespaces == self.snapshot.namespaces
-            and _selector_keys(snapshot.policies) <= self._selector_keys
+            and _selector_keys(added) <= self._selector_keys
         )
 
     # classes ----------------------------------------------------------------------------------
@@ -238,6 +241,24 @@ class Connectivity:
                 mask |= self.peer_mask(policy, peer)
         return _Contribution(mask, addresses, rule.ports, policy, i, self._members(mask))
 
+    def _policy_parts(self, p: NetworkPolicy) -> tuple[int, list, list]:
+        """(selected classes, ingress contributions, egress contributions) of one policy.
+
+        Kept by identity, shared with evaluations derived from this one: an edit re-uses the
+        unchanged policy objects, and hashing a policy means hashing every rule in it.
+        """
+        cached = self._contrib_cache.get(id(p))
+        if cached is not None and cached[0] is p:
+            return cached[1]
+        selected = self.selected_mask(p)
+        parts = (
+            selected,
+            [self._rule_contribution(p, r, i) for i, r in enumerate(p.ingress)] if selected else [],
+            [self._rule_contribution(p, r, i) for i, r in enumerate(p.egress)] if selected else [],
+        )
+        self._contrib_cache[id(p)] = (p, parts)
+        return parts
+
     def _evaluate_policies(self) -> None:
         n = len(self._classes)
         self._blocks: list[IntervalSet] = []
@@ -255,28 +276,17 @@ class Connectivity:
         self._policy_out: dict[int, list[_Contribution]] = {}
         base = self.base
         shared = base is not None and base._external_all == self._external_all
-        self._contrib_cache: dict[int, tuple[NetworkPolicy, tuple[list, list]]] = (
+        self._contrib_cache: dict[int, tuple[NetworkPolicy, tuple[int, list, list]]] = (
             base._contrib_cache if shared else {}  # type: ignore[union-attr]
         )
         for pi, p in enumerate(self.snapshot.policies):
-            selected = self.selected_mask(p)
+            selected, ingress, egress = self._policy_parts(p)
             if not selected:
                 continue
-            # Keyed by identity: an edit re-uses the unchanged policy objects, and hashing a
-            # policy means hashing every rule, peer and selector in it.
-            cached = self._contrib_cache.get(id(p))
-            if cached is not None and cached[0] is p:
-                got = cached[1]
-            else:
-                got = (
-                    [self._rule_contribution(p, r, i) for i, r in enumerate(p.ingress)],
-                    [self._rule_contribution(p, r, i) for i, r in enumerate(p.egress)],
-                )
-                self._contrib_cache[id(p)] = (p, got)
             if p.affects_ingress:
-                self._policy_in[pi] = got[0]
+                self._policy_in[pi] = ingress
             if p.affects_egress:
-                self._policy_out[pi] = got[1]
+                self._policy_out[pi] = egress
             for c in self._members(selected):
                 if p.affects_ingress:
                     ingress_profiles[c].append(pi)
@@ -293,6 +303,7 @@ class Connectivity:
         # lists, because testing one bit of a Python int copies the int (O(classes)).
         self._in_any: dict[tuple, frozenset[int] | None] = {}
         self._out_any: dict[tuple, tuple[int, ...]] = {}
+        self._out_any_set: dict[tuple, frozenset[int]] = {}
         for prof in set(self._in_profile):
             contribs = [c for pi in prof for c in self._policy_in[pi]]
             self._in_contribs[prof] = contribs
@@ -300,7 +311,9 @@ class Connectivity:
         for prof in set(self._out_profile):
             contribs = [c for pi in prof for c in self._policy_out[pi]]
             self._out_contribs[prof] = contribs
-            self._out_any[prof] = tuple(sorted(self._members(_or_masks(contribs) if prof else -1)))
+            members = self._members(_or_masks(contribs) if prof else -1)
+            self._out_any_set[prof] = members
+            self._out_any[prof] = tuple(sorted(members))
 
     # isolation --------------------------------------------------------------------------------
     def isolation(self, workload: Workload) -> tuple[bool, bool]:
@@ -332,6 +345,7 @@ class Connectivity:
             got = cache[key] = self._interned.setdefault(got, got)
         return got
 
+    @gc_paused
     def class_pairs(self) -> list[tuple[int, int, PortSet]]:
         """Every (source class, destination class, ports) with some allowed port."""
         if self._pairs is not None:
@@ -388,13 +402,16 @@ class Connectivity:
         out_sets = {p: [c.members for c in cs] for p, cs in self._out_contribs.items() if p}
         ports_of = self._ports_of
         everything = PortSet.all()
-        only = self._members(only_dst) if only_dst is not None else None
+        only = sorted(self._members(only_dst)) if only_dst is not None else None
         for s in sources:
             e_prof = out_profile[s]
             e_sets = out_sets.get(e_prof)
-            for d in self._out_any[e_prof]:
-                if only is not None and d not in only:
-                    continue
+            if only is None:
+                candidates = self._out_any[e_prof]
+            else:  # a few columns: test them, rather than walking the whole row
+                reach = self._out_any_set[e_prof]
+                candidates = [d for d in only if d in reach]
+            for d in candidates:
                 i_prof = in_profile[d]
                 if i_prof:
                     i_ids = []
@@ -433,10 +450,12 @@ class Connectivity:
         bounds = sorted(points)
         atoms = [(a, b - 1) for a, b in pairwise(bounds) if a in self._external_all]
         base = self.base
-        if base is not None and base._atoms == atoms:
+        if base is not None and base._atoms == atoms and self._contrib_cache is base._contrib_cache:
             self._atoms_cache = base._atoms_cache
+            self._atom_ports_cache = base._atom_ports_cache
         else:
             self._atoms_cache: dict[IntervalSet, list[int]] = {}
+            self._atom_ports_cache: dict[tuple, dict[int, PortSet]] = {}
         self._atom_starts = [a for a, _ in atoms]
         # per atom, the ports each profile allows to / from it
         out_sig: dict[tuple, dict[int, PortSet]] = {}
@@ -476,6 +495,15 @@ class Connectivity:
     def _atom_ports(self, atoms, contribs, dst_ports, isolated: bool) -> dict[int, PortSet]:
         if not isolated:
             return dict.fromkeys(range(len(atoms)), PortSet.all())
+        # Contributions of unchanged policies are the very objects an edit's re-evaluation
+        # shares with its base, and so are the atoms: their answers carry over.
+        key = (tuple(id(c) for c in contribs), dst_ports)
+        got = self._atom_ports_cache.get(key)
+        if got is None:
+            got = self._atom_ports_cache[key] = self._compute_atom_ports(contribs, dst_ports)
+        return got
+
+    def _compute_atom_ports(self, contribs, dst_ports) -> dict[int, PortSet]:
         out: dict[int, PortSet] = {}
         for c in contribs:
             if not c.addresses:
@@ -521,6 +549,13 @@ class Connectivity:
         `touching` = (source classes, destination classes) as bitmasks keeps only the flows
         out of the first or into the second (what an edit can have changed).
         """
+        with paused_gc():
+            found, n, np, port_sets = self._flow_keys(touching)
+        by_rank = self.endpoints
+        return (_decode(k, n, np, by_rank, port_sets) for k in found)
+
+    def _flow_keys(self, touching: tuple[int, int] | None) -> tuple[list[int], int, int, list]:
+        """The flows as sorted int keys, with what decodes them (see _decode)."""
         rank = {ep.id: i for i, ep in enumerate(self.endpoints)}
         by_rank = self.endpoints
         # One int per flow, (src rank * n + dst rank) * p + port-set index: a list of ints
@@ -576,12 +611,25 @@ class Connectivity:
                 for gi, pi in in_ext:
                     add((ext_rank[gi] * n + rw) * np + pi)
         found.sort()
-        return (_decode(k, n, np, by_rank, port_sets) for k in found)
+        return found, n, np, port_sets
 
 
-@lru_cache(maxsize=65536)
+_BLOCKS: dict[int, tuple[NetworkPolicy, tuple[IntervalSet, ...]]] = {}
+
+
 def _policy_blocks(policy: NetworkPolicy) -> tuple[IntervalSet, ...]:
     """Every address set a policy's ipBlocks name: each block's addresses and each except."""
+    cached = _BLOCKS.get(id(policy))
+    if cached is not None and cached[0] is policy:
+        return cached[1]
+    if len(_BLOCKS) > 100_000:
+        _BLOCKS.clear()
+    blocks = _compute_blocks(policy)
+    _BLOCKS[id(policy)] = (policy, blocks)
+    return blocks
+
+
+def _compute_blocks(policy: NetworkPolicy) -> tuple[IntervalSet, ...]:
     out: list[IntervalSet] = []
     for rule in (*policy.ingress, *policy.egress):
         for peer in rule.peers:

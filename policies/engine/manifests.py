@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from .errors import ManifestError, ManifestErrors
+from .gcpause import gc_paused
 from .lint import lint
 from .model import (
     EGRESS,
@@ -77,6 +78,7 @@ def load_paths(paths: Iterable[str | os.PathLike[str]]) -> Snapshot:
     return load_documents(files)
 
 
+@gc_paused
 def load_documents(files: Iterable[tuple[str, str | bytes]]) -> Snapshot:
     """(file name, content) pairs → Snapshot; raises ManifestErrors listing every error."""
     loader = _Loader()
