@@ -1,0 +1,539 @@
+"""Benchmarks: netviz end to end and engine-only, beside network-config-analyzer (NCA).
+
+    .venv/bin/python benchmarks/run.py [--sizes S,M,L,L-unique,L-open,XL] [--skip-nca]
+
+Generates each size into `.bench/<size>/` (reused while generate.py is unchanged), measures
+wall time and peak RSS of every command in a fresh process, prints a table and writes it,
+with the machine it ran on, to BENCHMARKS.md. Every subprocess has a timeout; a timeout or a
+failure is reported in the table and the run goes on.
+"""
+
+import argparse
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
+from time import perf_counter
+
+import generate  # benchmarks/generate.py, beside this file
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / ".bench"
+PYTHON = Path(sys.executable)  # `make bench` runs us with .venv/bin/python
+PROBE = Path(__file__).resolve().parent / "engine_probe.py"
+
+NCA_PACKAGE = "network-config-analyzer==2.1.0"
+NCA_VENV = BENCH / "nca-venv"
+# NCA allots at most 10,000 pod peers (it models two pods per workload) and takes ~30 s at M
+# already; L-unique exceeds the limit and L would take far longer, so it runs at S and M only.
+NCA_SIZES = ("S", "M")
+
+TIMEOUT_OURS = 120
+TIMEOUT_NCA = 600
+TIMEOUT_INSTALL = 600
+TIME_BIN = Path("/usr/bin/time")
+DEFAULT_SIZES = ("S", "M", "L", "L-unique", "L-open", "XL")
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One command run: wall seconds and peak RSS, or why there is no number."""
+
+    seconds: float | None = None
+    peak_mb: float | None = None
+    error: str | None = None
+    output: str = ""  # the command's stdout (the engine probe reports through it)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+# Run inside a fresh interpreter when /usr/bin/time is missing: RUSAGE_CHILDREN is the peak of
+# all children waited for so far, so each measurement needs a parent with no other children.
+_RUSAGE_WRAPPER = """\
+import resource, subprocess, sys
+rc = subprocess.call(sys.argv[2:])
+with open(sys.argv[1], "w") as out:
+    kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out.write(f"Maximum resident set size (kbytes): {kb}\\n")
+sys.exit(rc)
+"""
+_MAXRSS = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
+
+
+def _tail(text: str, lines: int = 3) -> str:
+    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
+
+
+def measure(cmd: Sequence[str], timeout: float, env: dict[str, str] | None = None) -> Measurement:
+    """Run `cmd` once in its own process group; time it and read its peak RSS."""
+    with tempfile.TemporaryDirectory(prefix="netviz-bench-") as tmp:
+        rss_file = Path(tmp, "rusage")
+        if TIME_BIN.exists():
+            wrapped = [str(TIME_BIN), "-v", "-o", str(rss_file), *cmd]
+        else:
+            wrapped = [str(PYTHON), "-c", _RUSAGE_WRAPPER, str(rss_file), *cmd]
+        out_path, err_path = Path(tmp, "stdout"), Path(tmp, "stderr")
+        with out_path.open("wb") as out, err_path.open("wb") as err:
+            start = perf_counter()
+            # A new session, so that a timeout can end the wrapper and the measured command
+            # together (killing only the wrapper would leave the command running).
+            proc = subprocess.Popen(
+                wrapped, stdout=out, stderr=err, cwd=ROOT, env=env, start_new_session=True
+            )
+            try:
+                rc = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return Measurement(error=f"timeout ({timeout:.0f} s)")
+            seconds = perf_counter() - start
+        stdout = out_path.read_text(errors="replace")
+        stderr = err_path.read_text(errors="replace")
+        if rc != 0:
+            return Measurement(error=f"exit {rc}: {_tail(stderr)}", output=stdout)
+        found = _MAXRSS.search(rss_file.read_text()) if rss_file.exists() else None
+        peak_mb = int(found.group(1)) / 1024 if found else None
+        return Measurement(seconds, peak_mb, output=stdout)
+
+
+def repeat(run: Callable[[], Measurement], times: int) -> Measurement:
+    """Median time and peak of `times` runs; the first failure is returned as it is."""
+    runs = []
+    for _ in range(times):
+        result = run()
+        if not result.ok:
+            return result
+        runs.append(result)
+    mid = sorted(runs, key=lambda m: m.seconds or 0.0)[len(runs) // 2]
+    peaks = [m.peak_mb for m in runs if m.peak_mb is not None]
+    return dataclasses.replace(mid, peak_mb=median(peaks) if peaks else None)
+
+
+# ---- inputs ---------------------------------------------------------------------------------
+def _generator_hash() -> str:
+    return hashlib.sha256(Path(generate.__file__).read_bytes()).hexdigest()
+
+
+def prepare(size: str) -> tuple[Path, generate.Summary]:
+    """Generate `size` into .bench/ unless an identical generator already did."""
+    outdir = BENCH / size
+    stamp = BENCH / f"{size}.json"
+    digest = _generator_hash()
+    if stamp.exists() and outdir.is_dir():
+        saved = json.loads(stamp.read_text())
+        if saved.get("generator") == digest:
+            return outdir, generate.Summary(**saved["summary"])
+    summary = generate.generate(size, outdir)
+    stamp.write_text(json.dumps({"generator": digest, "summary": dataclasses.asdict(summary)}))
+    print(f"  generated {summary.line()}", flush=True)
+    return outdir, summary
+
+
+# ---- the tools ------------------------------------------------------------------------------
+def netviz_command() -> tuple[list[str], str]:
+    """The console script, or the module it runs when the venv predates the install."""
+    script = PYTHON.parent / "netviz"
+    if script.exists():
+        return [str(script)], "netviz"
+    # Same code path minus the entry-point shim; `make install` puts the script in place.
+    return [str(PYTHON), "-m", "policies.engine.cli"], "python -m policies.engine.cli"
+
+
+def ensure_nca() -> tuple[Path | None, str]:
+    """Install NCA into a venv of its own; return (nca executable, version or error)."""
+    nca = NCA_VENV / "bin" / "nca"
+    version = _nca_version(nca)
+    if version:
+        return nca, version
+    print(f"  installing {NCA_PACKAGE} into {NCA_VENV.relative_to(ROOT)} ...", flush=True)
+    # NCA 2.1.0 declares Python >= 3.9 and its pinned dependencies (lxml 5.3.0, networkx
+    # 3.2.1) have 3.13 wheels, so it shares the interpreter .venv is built on.
+    steps = [
+        [str(PYTHON), "-m", "venv", "--clear", str(NCA_VENV)],
+        [str(NCA_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", NCA_PACKAGE],
+    ]
+    for step in steps:
+        try:
+            done = subprocess.run(step, capture_output=True, text=True, timeout=TIMEOUT_INSTALL)
+        except subprocess.TimeoutExpired:
+            return None, f"install timed out after {TIMEOUT_INSTALL} s"
+        if done.returncode != 0:
+            return None, f"install failed: {_tail(done.stderr)}"
+    version = _nca_version(nca)
+    return (nca, version) if version else (None, "installed, but `nca --version` failed")
+
+
+def _nca_version(nca: Path) -> str | None:
+    if not nca.exists():
+        return None
+    try:
+        done = subprocess.run([nca, "--version"], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return None
+    found = re.search(r"\d+(\.\d+)+", done.stdout + done.stderr)
+    if done.returncode != 0 or not found:
+        return None
+    python = (NCA_VENV / "pyvenv.cfg").read_text()
+    py_version = re.search(r"^version(?:_info)?\s*=\s*(\S+)", python, re.M)
+    return f"{found.group(0)} (Python {py_version.group(1) if py_version else '?'})"
+
+
+def nca_command(nca: Path, cluster: Path) -> list[str]:
+    """NCA's connectivity query over a directory of manifests.
+
+    The directory is also given as the namespace and pod list: NCA then reads namespaces in
+    a first pass. With a single `--resource_list DIR` it reads files in directory order and a
+    pod read before its Namespace object keeps a label-less namespace, which silently changes
+    what namespaceSelectors match. `txt_no_fw_rules` lists allowed workload pairs, the output
+    closest to ours (the default `txt` also minimises them into firewall rules: ~2x slower).
+    """
+    return [
+        str(nca),
+        "--connectivity",
+        str(cluster),
+        "--ns_list",
+        str(cluster),
+        "--pod_list",
+        str(cluster),
+        "--output_format",
+        "txt_no_fw_rules",
+        "--file_out",
+        os.devnull,
+    ]
+
+
+# ---- one size -------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Row:
+    """Everything measured for one size."""
+
+    size: str
+    summary: generate.Summary
+    e2e: Measurement
+    engine: Measurement  # seconds: evaluate + flows only; peak: the probe process's
+    flows: int | None
+    reeval: str
+    nca: Measurement | None  # None: not run at this size
+
+
+def bench_engine(cluster: Path, edited: Path, repeats: int) -> tuple[Measurement, dict | None]:
+    """Run the engine probe `repeats` times; the median engine time and peak, and its report."""
+    # The probe imports `policies` from the work tree, installed or not.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [str(PYTHON), str(PROBE), str(cluster), str(edited)]
+    reports = []
+    for _ in range(repeats):
+        run = measure(command, TIMEOUT_OURS, env=env)
+        if not run.ok:
+            return run, None
+        reports.append(json.loads(run.output.strip().splitlines()[-1]))
+    mid = sorted(reports, key=lambda r: r["engine_s"])[len(reports) // 2]
+    # The probe's own peak, read before its re-evaluation hook ran: /usr/bin/time's would
+    # include the edited cluster's second snapshot.
+    peak_mb = median(r["peak_kb"] for r in reports) / 1024
+    return Measurement(mid["engine_s"], peak_mb), mid
+
+
+def bench_size(size: str, nca: Path | None, repeats: int) -> Row:
+    """Generate one size and measure netviz (and NCA where it applies) on it."""
+    cluster, summary = prepare(size)
+    edited = BENCH / f"{size}-edited"
+    edited_policy = generate.edit_one_policy(cluster, edited)
+    command, _ = netviz_command()
+
+    e2e_cmd = [*command, "analyze", str(cluster), "--format", "json", "-o", os.devnull]
+    e2e = repeat(lambda: measure(e2e_cmd, TIMEOUT_OURS), repeats)
+    print(f"  {size} e2e: {_fmt_s(e2e)} s, {_fmt_mb(e2e)} MB", flush=True)
+
+    engine, probe = bench_engine(cluster, edited, repeats)
+    flows = probe["flows"] if probe else None
+    reeval = "—"
+    if probe is not None:
+        reeval = f"{probe['reeval_s']:.3f}" if probe["reeval_s"] is not None else probe["reeval"]
+    print(
+        f"  {size} engine: {_fmt_s(engine)} s, {_fmt_mb(engine)} MB, {flows} flows; "
+        f"re-eval ({edited_policy} edited): {reeval}",
+        flush=True,
+    )
+    if engine.error:
+        print(f"  {size} engine probe failed: {engine.error}", flush=True)
+    if e2e.error:
+        print(f"  {size} e2e failed: {e2e.error}", flush=True)
+
+    nca_result = None
+    if nca is not None and size in NCA_SIZES:
+        nca_result = measure(nca_command(nca, cluster), TIMEOUT_NCA)
+        print(f"  {size} NCA: {_fmt_s(nca_result)} s, {_fmt_mb(nca_result)} MB", flush=True)
+        if nca_result.error:
+            print(f"  {size} NCA failed: {nca_result.error}", flush=True)
+    return Row(size, summary, e2e, engine, flows, reeval, nca_result)
+
+
+# ---- targets and the table ------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A goal for one number of one size."""
+
+    label: str
+    value: Callable[[Row], float | None]
+    limit: float
+    at_least: bool = False  # True: value >= limit is the goal (speed-ups)
+
+    def verdict(self, row: Row) -> str:
+        value = self.value(row)
+        if value is None:
+            return f"{self.label} ?"
+        met = value >= self.limit if self.at_least else value <= self.limit
+        return f"{self.label} {'✓' if met else '✗'}"
+
+
+def _speedup(row: Row) -> float | None:
+    if row.nca is None or not row.nca.ok or not row.e2e.ok or not row.e2e.seconds:
+        return None
+    return (row.nca.seconds or 0.0) / row.e2e.seconds
+
+
+TARGETS: dict[str, tuple[Target, ...]] = {
+    "M": (Target("≥300x faster than NCA", _speedup, 300, at_least=True),),
+    "L": (
+        Target("e2e ≤3 s", lambda r: r.e2e.seconds, 3),
+        Target("e2e ≤150 MB", lambda r: r.e2e.peak_mb, 150),
+        Target("engine ≤1 s", lambda r: r.engine.seconds, 1),
+    ),
+    "L-unique": (Target("engine ≤5 s", lambda r: r.engine.seconds, 5),),
+    "XL": (
+        Target("e2e ≤20 s", lambda r: r.e2e.seconds, 20),
+        Target("e2e ≤1 GB", lambda r: r.e2e.peak_mb, 1024),
+    ),
+}
+
+
+def _fmt(value: float | None, digits: int, error: str | None = None) -> str:
+    if error:
+        return "timeout" if error.startswith("timeout") else "error"
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _fmt_s(m: Measurement) -> str:
+    return _fmt(m.seconds, 3, m.error)
+
+
+def _fmt_mb(m: Measurement) -> str:
+    return _fmt(m.peak_mb, 0, m.error)
+
+
+HEADER = (
+    "size",
+    "pods",
+    "policies",
+    "e2e s",
+    "e2e MB",
+    "engine s",
+    "engine MB",
+    "flows",
+    "re-eval s",
+    "NCA s",
+    "NCA ÷ e2e",
+    "targets",
+)
+
+
+def table_rows(rows: Sequence[Row]) -> list[tuple[str, ...]]:
+    """The cells of the results table, one tuple per size."""
+    cells = []
+    for row in rows:
+        speedup = _speedup(row)
+        targets = ", ".join(t.verdict(row) for t in TARGETS.get(row.size, ()))
+        cells.append(
+            (
+                row.size,
+                f"{row.summary.pods:,}",
+                f"{row.summary.policies:,}",
+                _fmt_s(row.e2e),
+                _fmt_mb(row.e2e),
+                _fmt_s(row.engine),
+                _fmt_mb(row.engine),
+                "—" if row.flows is None else f"{row.flows:,}",
+                row.reeval,
+                "not run" if row.nca is None else _fmt(row.nca.seconds, 1, row.nca.error),
+                "—" if speedup is None else f"{speedup:,.0f}x",
+                targets or "—",
+            )
+        )
+    return cells
+
+
+def plain_table(rows: Sequence[tuple[str, ...]]) -> str:
+    """Aligned columns for the terminal."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADER)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(HEADER, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub-flavoured Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+# ---- the machine and the report -------------------------------------------------------------
+def machine() -> dict[str, str]:
+    """What the numbers were measured on."""
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    mem_kb = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.M)
+    return {
+        "cpus": str(os.process_cpu_count() or os.cpu_count()),
+        "model": model.group(1).strip() if model else platform.processor() or "unknown",
+        "ram": f"{int(mem_kb.group(1)) / 1024**2:.1f} GiB" if mem_kb else "unknown",
+        "python": platform.python_version(),
+        "os": f"{platform.system()} {platform.release()}",
+    }
+
+
+def _commit() -> str:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    if done.returncode != 0:
+        return "no commit yet"
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain"], capture_output=True, text=True
+    ).stdout.strip()
+    return done.stdout.strip() + (" + uncommitted changes" if dirty else "")
+
+
+def report(rows: Sequence[Row], argv: Sequence[str], nca_info: str, netviz_how: str) -> str:
+    """BENCHMARKS.md: the table, the machine, the method."""
+    info = machine()
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    inputs = [
+        (
+            s.size,
+            f"{s.namespaces:,}",
+            f"{s.workloads:,}",
+            f"{s.pods:,}",
+            f"{s.policies:,}",
+            f"{s.files:,}",
+        )
+        for s in (row.summary for row in rows)
+    ]
+    targets = [f"- **{size}**: " + ", ".join(t.label for t in ts) for size, ts in TARGETS.items()]
+    command = " ".join([".venv/bin/python benchmarks/run.py", *argv])
+    return f"""# Benchmarks
+
+Written by `make bench` (here: `{command}`) on {when}, at commit {_commit()}.
+
+**Machine:** {info["cpus"]} CPUs ({info["model"]}), {info["ram"]} RAM, {info["os"]},
+Python {info["python"]}. **NCA:** {nca_info}.
+
+{markdown_table(HEADER, table_rows(rows))}
+
+Times are wall-clock seconds, medians of the runs; MB is peak resident memory. "NCA ÷ e2e" is
+how many times faster netviz is end to end than NCA on the same files. ✓/✗: a target met or
+missed, ?: not measured.
+
+## Targets
+{chr(10).join(targets)}
+
+## What is measured
+- **e2e**: `{netviz_how} analyze DIR --format json -o /dev/null`, a fresh process: start-up,
+  parsing every file, evaluation and the JSON writer. Peak RSS via `/usr/bin/time -v`.
+- **engine**: `benchmarks/engine_probe.py` loads the snapshot untimed, then times
+  `evaluate(snapshot)` plus `list(conn.flows())`; memory is that process's peak RSS.
+  "flows" is how many flows it listed.
+- **re-eval**: `policies.engine.connectivity.reevaluate(conn, snapshot_after)` plus its flows,
+  after one policy gained a port (`generate.edit_one_policy`); "n/a" until the engine has it.
+- **NCA**: network-config-analyzer in its own venv (`.bench/nca-venv`),
+  `nca --connectivity DIR --ns_list DIR --pod_list DIR --output_format txt_no_fw_rules
+  --file_out /dev/null`, one run, at S and M only: it allots at most 10,000 pod peers (two
+  per workload) and its time grows steeply with size (~30 s at M already).
+- Timeouts: {TIMEOUT_OURS} s for netviz, {TIMEOUT_NCA} s for NCA; a timeout is reported, not fatal.
+
+## Inputs
+`benchmarks/generate.py SIZE DIR` writes them, deterministically (seeded by the size name):
+namespaces with team/env labels, apps in tiers (web, api, worker, db, cache, queue) with
+named ports, a default deny and DNS egress per namespace, one policy per app (matchExpressions,
+endPort ranges, egress ipBlocks with except, cross-namespace peers). L-unique makes every pod
+a bare Pod with a unique label (no two pods share a class); L-open leaves a fifth of the
+namespaces without any policy.
+
+{markdown_table(("size", "namespaces", "workloads", "pods", "policies", "files"), inputs)}
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: run the benchmarks, print the table, write BENCHMARKS.md."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes",
+        default=",".join(DEFAULT_SIZES),
+        help=f"comma-separated sizes out of {', '.join(generate.SIZES)} (default: all)",
+    )
+    parser.add_argument("--skip-nca", action="store_true", help="do not install or run NCA")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per netviz measurement (median reported)"
+    )
+    parser.add_argument(
+        "--output", type=Path, default=ROOT / "BENCHMARKS.md", help="report file to write"
+    )
+    args = parser.parse_args(argv)
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    unknown = [s for s in sizes if s not in generate.SIZES]
+    if unknown:
+        parser.error(
+            f"unknown size(s) {', '.join(unknown)}; choose from {', '.join(generate.SIZES)}"
+        )
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+
+    BENCH.mkdir(exist_ok=True)
+    nca, nca_info = None, "skipped (--skip-nca)"
+    if not args.skip_nca and any(s in NCA_SIZES for s in sizes):
+        nca, nca_info = ensure_nca()
+        if nca is None:
+            print(f"  NCA unavailable: {nca_info}", flush=True)
+            nca_info = f"unavailable ({nca_info})"
+    netviz_how = netviz_command()[1]
+    if netviz_how != "netviz":
+        print(f"  note: no console script in {PYTHON.parent}; running `{netviz_how}`", flush=True)
+
+    rows = []
+    for size in sizes:
+        print(f"[{size}]", flush=True)
+        rows.append(bench_size(size, nca, args.repeat))
+        shutil.rmtree(BENCH / f"{size}-edited", ignore_errors=True)
+
+    print()
+    print(plain_table(table_rows(rows)))
+    args.output.write_text(report(rows, argv, nca_info, netviz_how), encoding="utf-8")
+    print(f"\nwrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
