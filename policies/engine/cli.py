@@ -32,14 +32,14 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="only flows of this workload (name or ns/name; repeatable)",
+        help="only flows of this workload (name or ns/name; repeatable or comma-separated)",
     )
     parser.add_argument(
         "--focus-workload-peer",
         action="append",
         default=[],
         metavar="NAME",
-        help="only flows whose other side is this workload (name or ns/name; repeatable)",
+        help="with --focus-workload: only flows whose other side is this workload",
     )
     parser.add_argument(
         "--focus-direction",
@@ -55,6 +55,11 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
         "--explain", action="store_true", help="print why each focused pair is allowed or denied"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="do not print warnings")
+
+
+def _names(values: Sequence[str]) -> list[str]:
+    """Repeated options and comma-separated lists both name several workloads."""
+    return [n.strip() for v in values for n in v.split(",") if n.strip()]
 
 
 def _matches_name(ep_id: str, names: Sequence[str]) -> bool:
@@ -73,7 +78,11 @@ def focus(
     direction: str | None = None,
     conn: PortSet | None = None,
 ) -> list[Flow]:
-    """The flows the --focus-* options keep (conns narrowed to --focus-conn)."""
+    """The flows the --focus-* options keep (conns narrowed to --focus-conn).
+
+    As in netpol-analyzer, peers and direction apply only together with focus workloads.
+    """
+    workloads, peers = _names(workloads), _names(peers)
     out = []
     for f in flows:
         if workloads:
@@ -90,8 +99,6 @@ def focus(
                 continue
             if peers and not _matches_name(other, peers):
                 continue
-        elif peers and not (_matches_name(f.src.id, peers) or _matches_name(f.dst.id, peers)):
-            continue
         if conn is not None:
             narrowed = f.ports & conn
             if not narrowed:

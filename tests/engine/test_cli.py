@@ -161,3 +161,15 @@ def test_main_writes_to_given_streams() -> None:
                      focus_direction=None, focus_conn=None, explain=False, quiet=False)  # fmt: skip
     assert run_analyze(args, out, err) == 2
     assert "no such file or directory" in err.getvalue()
+
+
+def test_focus_workloads_may_be_comma_separated(cluster, capsys) -> None:
+    _, out, _ = _run(
+        ["analyze", str(cluster), "--focus-workload", "web,db", "--focus-workload-peer", "job"],
+        capsys,
+    )
+    assert sorted({line.split(" : ")[0] for line in out.splitlines()}) == [
+        "default/db[Pod] => default/job[Pod]",
+        "default/job[Pod] => default/web[Pod]",
+        "default/web[Pod] => default/job[Pod]",
+    ]
