@@ -5,6 +5,7 @@ from django.urls import path
 from . import views_editor as v
 
 urlpatterns = [
+    path("help/semantics/", v.semantics, name="semantics"),
     path("clusters/<int:pk>/editor/check", v.editor_check, name="editor-check"),
     path("clusters/<int:pk>/editor/save", v.editor_save, name="editor-save"),
     path("clusters/<int:pk>/editor/delete", v.editor_delete, name="editor-delete"),

@@ -28,6 +28,7 @@ __all__ = [
     "revision_compare",
     "revision_history",
     "revision_revert",
+    "semantics",
 ]
 
 
@@ -191,6 +192,13 @@ def export_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     response = HttpResponse(text, "application/yaml; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}.yaml"'
     return response
+
+
+@require_GET
+@login_required
+def semantics(request: HttpRequest) -> HttpResponse:
+    """The NetworkPolicy rules the engine implements, in plain words."""
+    return render(request, "policies/semantics.html")
 
 
 @require_GET

@@ -132,3 +132,9 @@ def test_templates_and_allow_flow(client_for, users_by_role, shop_cluster) -> No
         + "?src=shop/backend&dst=shop/frontend&conn=tcp-8080"
     ).json()
     assert flow["summary"] == "+1 -0 ~0"
+
+
+def test_semantics_page_explains_the_rules(client_for, owner) -> None:
+    page = client_for(owner).get(reverse("policies:semantics")).content.decode()
+    for rule in ("isolated for ingress", "both sides", "named port", "endPort", "DoesNotExist"):
+        assert rule in page
