@@ -7,7 +7,16 @@ is a new revision, made by an upload or an edit). Token hashes are never editabl
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import ApiToken, Cluster, ClusterShare, Namespace, Policy, Revision, Workload
+from .models import (
+    ApiToken,
+    Cluster,
+    ClusterShare,
+    Namespace,
+    Policy,
+    Revision,
+    RevisionGraph,
+    Workload,
+)
 
 
 class RevisionInline(admin.TabularInline):
@@ -50,6 +59,15 @@ class RevisionAdmin(HistoryAdmin):
     search_fields = ("cluster__name", "message", "author__username")
     raw_id_fields = ("cluster", "parent", "author")
     readonly_fields = ("created", "connectivity")
+
+
+@admin.register(RevisionGraph)
+class RevisionGraphAdmin(HistoryAdmin):
+    """Derived data: may be deleted (it is rebuilt on the next view), never edited."""
+
+    list_display = ("revision", "version")
+    raw_id_fields = ("revision",)
+    exclude = ("data",)  # megabytes of JSON: not for a form
 
 
 @admin.register(Namespace)

@@ -1,22 +1,20 @@
 """Editing policies in the browser: validate while typing, preview the impact, save without
 losing anyone's change, revert, compare revisions, export.
 
-Revisions never change once written, so the engine's evaluation of one can be kept in this
-process and reused by every keystroke's preview (a cache, not state: any process can rebuild
-it from the database).
+Revisions never change once written, so the engine's evaluation of one is kept in this
+process (graphs.analysis) and reused by every keystroke's preview: a cache, not state, since
+any process can rebuild it from the database.
 """
 
 from __future__ import annotations
 
 import difflib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from . import engine
+from . import engine, graphs
 from .engine.connectivity import Connectivity, reevaluate
 from .engine.explain import find_endpoint
 from .engine.export import clean_policy_yaml, export_policies, export_zip
@@ -49,26 +47,13 @@ __all__ = [
 ]
 
 EDITOR_FILE = "editor.yaml"
-_CACHE_SIZE = 6
-_cache: OrderedDict[int, tuple[engine.Snapshot, Connectivity]] = OrderedDict()
-_cache_lock = threading.Lock()
 
 
 def revision_state(revision: Revision) -> tuple[engine.Snapshot, Connectivity]:
-    """The snapshot and evaluation of a revision, kept for the next request."""
-    with _cache_lock:
-        got = _cache.get(revision.pk)
-        if got is not None:
-            _cache.move_to_end(revision.pk)
-            return got
-    snapshot = revision_snapshot(revision)
-    conn = engine.evaluate(snapshot)
-    conn.class_pairs()  # evaluate now, once, rather than in the first preview
-    with _cache_lock:
-        _cache[revision.pk] = (snapshot, conn)
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return snapshot, conn
+    """The snapshot and evaluation of a revision, kept in this process for the next request
+    (the same memo the graph uses, so a preview reuses the graph's evaluation)."""
+    analysis = graphs.analysis(revision)
+    return analysis.snapshot, analysis.conn
 
 
 @dataclass

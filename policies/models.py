@@ -87,6 +87,24 @@ class Revision(models.Model):
         return [d for d in self.diagnostics if d.get("severity") == "warning"]
 
 
+class RevisionGraph(models.Model):
+    """The graph views of one revision (derived data: computed on first use, then kept).
+
+    A table of its own rather than a field of Revision: at a few thousand workloads it holds
+    megabytes, and history lists and `Cluster.head` load Revision rows whole. A revision never
+    changes, so the cache never goes stale; `version` lets a new layout replace old rows.
+    """
+
+    revision = models.OneToOneField(
+        Revision, on_delete=models.CASCADE, primary_key=True, related_name="graph_cache"
+    )
+    version = models.PositiveIntegerField()
+    data = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"graph of {self.revision_id} (v{self.version})"
+
+
 class Namespace(models.Model):
     """A namespace of one revision; `defined` is False for one only used by other objects."""
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, urls_editor, views
+from . import api, urls_editor, views, views_graph
 
 app_name = "policies"
 
@@ -21,6 +21,37 @@ urlpatterns = [
         "clusters/<int:pk>/shares/<int:share_pk>/delete/",
         views.share_delete,
         name="share-delete",
+    ),
+    # the connectivity graph of the latest revision, and of any revision
+    path("clusters/<int:pk>/graph.json", views_graph.graph_json, name="cluster-graph"),
+    path("clusters/<int:pk>/flows/", views_graph.flow_table, name="cluster-flows"),
+    path("clusters/<int:pk>/matrix/", views_graph.flow_matrix, name="cluster-matrix"),
+    path("clusters/<int:pk>/explain/", views_graph.flow_explain, name="cluster-explain"),
+    path("clusters/<int:pk>/node/", views_graph.node_inspect, name="cluster-node"),
+    path(
+        "clusters/<int:pk>/revisions/<int:number>/graph.json",
+        views_graph.graph_json,
+        name="revision-graph",
+    ),
+    path(
+        "clusters/<int:pk>/revisions/<int:number>/flows/",
+        views_graph.flow_table,
+        name="revision-flows",
+    ),
+    path(
+        "clusters/<int:pk>/revisions/<int:number>/matrix/",
+        views_graph.flow_matrix,
+        name="revision-matrix",
+    ),
+    path(
+        "clusters/<int:pk>/revisions/<int:number>/explain/",
+        views_graph.flow_explain,
+        name="revision-explain",
+    ),
+    path(
+        "clusters/<int:pk>/revisions/<int:number>/node/",
+        views_graph.node_inspect,
+        name="revision-node",
     ),
     path("settings/tokens/", views.api_tokens, name="api-tokens"),
     path("settings/tokens/<int:pk>/delete/", views.api_token_delete, name="api-token-delete"),

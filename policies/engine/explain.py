@@ -91,29 +91,28 @@ class Explanation:
 
     @property
     def blocking_sides(self) -> tuple[SideExplanation, ...]:
-        """The sides that deny (some of) the connection asked about, or all of it if none."""
-        wanted = self.asked if self.asked is not None else PortSet.all()
-        return tuple(s for s in (self.egress, self.ingress) if (wanted - s.allowed))
+        """The sides that deny the flow: with a connection asked about, the sides that do
+        not allow all of it; without one, the sides that allow nothing (or both, when each
+        allows something but never the same ports)."""
+        sides = (self.egress, self.ingress)
+        if self.is_allowed:
+            return ()
+        if self.asked is not None:
+            return tuple(s for s in sides if self.asked - s.allowed)
+        return tuple(s for s in sides if not s.allowed) or sides
 
     def verdict(self) -> str:
         what = str(self.asked) if self.asked is not None else "any connection"
-        if self.asked is not None:
-            if not (self.asked - self.allowed):
+        if self.is_allowed:
+            if self.asked is not None:
                 return f"ALLOWED: {self.src} => {self.dst} on {what}"
-            blockers = [s for s in (self.egress, self.ingress) if self.asked - s.allowed]
-            sides = " and ".join(
-                "the source's egress" if s.direction == EGRESS else "the destination's ingress"
-                for s in blockers
-            )
-            return f"DENIED: {self.src} => {self.dst} on {what}: blocked by {sides}"
-        if not self.allowed:
-            blockers = [s for s in (self.egress, self.ingress) if not s.allowed]
-            sides = " and ".join(
-                "the source's egress" if s.direction == EGRESS else "the destination's ingress"
-                for s in blockers
-            )
-            return f"DENIED: {self.src} => {self.dst}: blocked by {sides}"
-        return f"ALLOWED: {self.src} => {self.dst} : {self.allowed}"
+            return f"ALLOWED: {self.src} => {self.dst} : {self.allowed}"
+        sides = " and ".join(
+            "the source's egress" if s.direction == EGRESS else "the destination's ingress"
+            for s in self.blocking_sides
+        )
+        on = f" on {what}" if self.asked is not None else ""
+        return f"DENIED: {self.src} => {self.dst}{on}: blocked by {sides}"
 
     def text(self) -> str:
         return "\n".join((self.verdict(), self.egress.text(), self.ingress.text()))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from .model import LabelSelector, Requirement
 
-__all__ = ["format_selector", "matches", "requirement_matches"]
+__all__ = ["format_selector", "matches", "parse_selector", "requirement_matches"]
 
 
 def requirement_matches(req: Requirement, labels: Mapping[str, str]) -> bool:
@@ -50,3 +51,66 @@ def format_selector(selector: LabelSelector | None) -> str:
             }[req.operator]
         )
     return ",".join(parts) if parts else "{} (everything)"
+
+
+_KEY = r"(?:[A-Za-z0-9](?:[-A-Za-z0-9.]*[A-Za-z0-9])?/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?"
+_VALUE = r"(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?)?"
+_SET = re.compile(rf"(?P<key>{_KEY})\s+(?P<op>in|notin)\s*\((?P<values>[^()]*)\)")
+_COMPARE = re.compile(rf"(?P<key>{_KEY})\s*(?P<op>==|!=|=)\s*(?P<value>{_VALUE})")
+_EXISTS = re.compile(rf"(?P<not>!?)\s*(?P<key>{_KEY})")
+
+
+def _split_requirements(text: str) -> list[str]:
+    """Split at the commas that separate requirements, not those inside `in (a,b)`."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+            if depth > 1:
+                raise ValueError(f"unexpected '(' at character {i + 1}")
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                raise ValueError(f"unmatched ')' at character {i + 1}")
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    if depth:
+        raise ValueError("missing ')' to close the value list")
+    parts.append(text[start:])
+    return parts
+
+
+def parse_selector(text: str) -> LabelSelector:
+    """A kubectl-style label selector: `app=web,tier in (front,api),!legacy`.
+
+    Supports `key=value` (or `==`), `key!=value`, `key in (a,b)`, `key notin (a,b)`, `key`
+    and `!key`, with Kubernetes' meanings: `!=` and `notin` also match pods without the key.
+    Raises ValueError naming the requirement it could not read.
+    """
+    match_labels: list[tuple[str, str]] = []
+    expressions: list[Requirement] = []
+    for raw in _split_requirements(text):
+        part = raw.strip()
+        if not part:
+            raise ValueError("empty requirement: two commas in a row, or one at an end")
+        if m := _SET.fullmatch(part):
+            values = tuple(v.strip() for v in m["values"].split(","))
+            bad = [v for v in values if not re.fullmatch(_VALUE, v) or not v]
+            if bad:
+                raise ValueError(f"{part!r}: {bad[0]!r} is not a label value")
+            operator = "In" if m["op"] == "in" else "NotIn"
+            expressions.append(Requirement(m["key"], operator, values))
+        elif m := _COMPARE.fullmatch(part):
+            if m["op"] == "!=":
+                expressions.append(Requirement(m["key"], "NotIn", (m["value"],)))
+            else:
+                match_labels.append((m["key"], m["value"]))
+        elif m := _EXISTS.fullmatch(part):
+            expressions.append(Requirement(m["key"], "DoesNotExist" if m["not"] else "Exists"))
+        else:
+            raise ValueError(
+                f"{part!r}: expected key=value, key!=value, key in (a,b), key notin (a,b),"
+                " key or !key"
+            )
+    return LabelSelector(tuple(match_labels), tuple(expressions))

@@ -1,0 +1,1020 @@
+// The cluster page's connectivity graph: Cytoscape, the filters, the matrix and flow-table
+// tabs, and the inspector. The server filters and groups (graph.json takes the same query
+// string as the page), so a link to the page reproduces the view; this file draws, lays out and
+// keeps the URL in step with history.replaceState.
+//
+// Data from manifests (names, labels) only ever reaches the DOM through textContent, and
+// Cytoscape draws on a canvas; htmx swaps in server-rendered, autoescaped partials.
+//
+// Other scripts (the policy editor) use window.netviz: see the API at the end of this file.
+(function () {
+  "use strict";
+
+  const root = document.querySelector("[data-graph-root]");
+  if (!root || typeof window.cytoscape !== "function") return;
+
+  const container = root.querySelector("[data-testid=graph]");
+  const baseUrl = root.dataset.baseUrl;
+  const statusLine = root.querySelector("[data-graph-status]");
+  const loading = root.querySelector("[data-graph-loading]");
+  const filterErrors = root.querySelector("[data-filter-errors]");
+
+  // The view state and its defaults; only values that differ from these go into the URL.
+  const DEFAULTS = {
+    view: "graph", layout: "grouped", group: "auto", ns: "", sel: "", port: "", ext: "1",
+    focus: "", dir: "both", expand: "", q: "", mns: "", policy: "",
+  };
+  // The keys the server reads to filter and group; the rest only matter in the browser.
+  const SERVER_KEYS = ["group", "ns", "sel", "port", "ext", "focus", "dir", "expand"];
+
+  const state = { ...DEFAULTS };
+  const params = new URLSearchParams(window.location.search);
+  for (const key of Object.keys(DEFAULTS)) {
+    if (params.has(key)) state[key] = params.get(key);
+  }
+
+  // Colours shared with the legend in app.css (the graph section).
+  const STATE_STYLE = {
+    both: { fill: "#e3f4ea", border: "#1e7d4f", style: "solid", width: 3 },
+    ingress: { fill: "#e6effd", border: "#2f6fed", style: "double", width: 5 },
+    egress: { fill: "#fdf1dc", border: "#a35f00", style: "dotted", width: 3 },
+    open: { fill: "#fde8e6", border: "#c0362c", style: "dashed", width: 2.5 },
+  };
+  const STATES = Object.keys(STATE_STYLE);
+
+  function shortPorts(label) {
+    return label === "All Connections" ? "all ports" : label;
+  }
+
+  function workloadLabel(d) {
+    const replicas = d.replicas > 1 ? ` ×${d.replicas}` : "";
+    return `${d.label}\n${d.kind}${replicas}`;
+  }
+
+  function nodeWidth(text) {
+    const longest = Math.max(...text.split("\n").map((line) => line.length));
+    return Math.min(Math.max(70, longest * 6.6 + 22), 220);
+  }
+
+  // Element data as the server sends it, plus what the stylesheet reads (`display`, sizes).
+  function prepareNode(el) {
+    const d = el.data;
+    if (d.type === "workload") {
+      d.display = workloadLabel(d);
+      d.width = nodeWidth(d.display);
+    } else if (d.type === "namespace-aggregate") {
+      d.display = d.label;
+      d.size = Math.round(34 + 9 * Math.sqrt(d.workloads));
+      const counts = d.isolation_counts || {};
+      for (const s of STATES) d[`pie_${s}`] = (100 * (counts[s] || 0)) / Math.max(d.workloads, 1);
+    } else {
+      d.display = d.label;
+    }
+    return el;
+  }
+
+  function prepareEdge(el) {
+    const d = el.data;
+    d.all = d.label === "All Connections";
+    if (d.flows) {
+      d.display = `${d.flows} flow${d.flows === 1 ? "" : "s"} · ${shortPorts(d.label)}`;
+      d.weight = Math.min(1.5 + Math.log2(d.flows), 9);
+    } else {
+      d.display = d.all ? "" : d.label;
+      d.weight = d.all ? 2.5 : 1.6;
+    }
+    return el;
+  }
+
+  const stylesheet = [
+    {
+      selector: "node",
+      style: {
+        label: "data(display)",
+        "font-family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
+        "font-size": 11,
+        color: "#1c2430",
+        "text-wrap": "wrap",
+        "text-max-width": 200,
+        "min-zoomed-font-size": 6,
+      },
+    },
+    {
+      selector: "node[type='workload']",
+      style: {
+        shape: "round-rectangle",
+        width: "data(width)",
+        height: 38,
+        "text-valign": "center",
+        "text-halign": "center",
+        "line-height": 1.25,
+      },
+    },
+    ...STATES.map((s) => ({
+      selector: `node[isolation='${s}']`,
+      style: {
+        "background-color": STATE_STYLE[s].fill,
+        "border-color": STATE_STYLE[s].border,
+        "border-style": STATE_STYLE[s].style,
+        "border-width": STATE_STYLE[s].width,
+      },
+    })),
+    {
+      selector: "node[type='external']",
+      style: {
+        shape: "hexagon",
+        width: 44,
+        height: 40,
+        "background-color": "#eef1f5",
+        "border-color": "#5f6b7a",
+        "border-width": 2,
+        "text-valign": "bottom",
+        "text-margin-y": 5,
+        "text-max-width": 170,
+        "font-size": 10,
+        color: "#3b4a5e",
+      },
+    },
+    {
+      selector: "node[type='namespace']",
+      style: {
+        shape: "round-rectangle",
+        "background-color": "#f3f6fa",
+        "border-color": "#aab6c6",
+        "border-width": 1.5,
+        "text-valign": "top",
+        "text-halign": "center",
+        "text-margin-y": -4,
+        "font-size": 12,
+        "font-weight": 600,
+        color: "#3b4a5e",
+        padding: 14,
+      },
+    },
+    {
+      selector: "node[type='namespace'][?expanded]",
+      style: { "border-style": "dashed", "border-color": "#2f6fed" },
+    },
+    {
+      selector: "node[type='namespace-aggregate']",
+      style: {
+        shape: "ellipse",
+        width: "data(size)",
+        height: "data(size)",
+        "background-color": "#ffffff",
+        "border-color": "#3b4a5e",
+        "border-width": 2,
+        "text-valign": "bottom",
+        "text-margin-y": 5,
+        "font-size": 12,
+        "font-weight": 600,
+        "pie-size": "82%",
+        ...Object.fromEntries(
+          STATES.flatMap((s, i) => [
+            [`pie-${i + 1}-background-color`, STATE_STYLE[s].border],
+            [`pie-${i + 1}-background-size`, `data(pie_${s})`],
+          ]),
+        ),
+      },
+    },
+    {
+      selector: "edge",
+      style: {
+        "curve-style": "bezier",
+        width: "data(weight)",
+        "line-color": "#6b7888",
+        "target-arrow-color": "#6b7888",
+        "target-arrow-shape": "triangle",
+        "arrow-scale": 1.1,
+        label: "data(display)",
+        "font-size": 10,
+        color: "#243042",
+        "text-background-color": "#ffffff",
+        "text-background-opacity": 0.9,
+        "text-background-padding": 2,
+        "text-background-shape": "round-rectangle",
+        "min-zoomed-font-size": 8,
+        "loop-direction": "-45deg",
+        "loop-sweep": "-60deg",
+      },
+    },
+    {
+      selector: "edge[tlabel]",
+      style: {
+        "target-label": "data(tlabel)",
+        "target-text-offset": 46,
+        "font-weight": 600,
+      },
+    },
+    {
+      selector: "edge[?all]",
+      style: { "line-color": "#b6bfcb", "target-arrow-color": "#b6bfcb" },
+    },
+    // Thousands of summed edges between collapsed namespaces: faint until a node is pointed at.
+    { selector: "edge[flows]", style: { opacity: 0.3, "line-color": "#8593a5" } },
+    { selector: ".faded", style: { opacity: 0.07, "text-opacity": 0 } },
+    { selector: "edge.near", style: { opacity: 1, "z-index": 5 } },
+    {
+      selector: "node:selected",
+      style: { "overlay-color": "#2f6fed", "overlay-opacity": 0.18, "overlay-padding": 6 },
+    },
+    {
+      selector: "edge:selected",
+      style: {
+        "line-color": "#2f6fed",
+        "target-arrow-color": "#2f6fed",
+        width: 4,
+        opacity: 1,
+        "z-index": 10,
+      },
+    },
+    { selector: ".found", style: { "overlay-color": "#f5b400", "overlay-opacity": 0.35 } },
+    // Changes an edit would make (window.netviz.highlight); removed ones are dashed.
+    ...[
+      ["added", "#1e7d4f"],
+      ["removed", "#c0362c"],
+      ["changed", "#a35f00"],
+    ].map(([kind, colour]) => ({
+      selector: `edge.hl-${kind}`,
+      style: {
+        "line-color": colour,
+        "target-arrow-color": colour,
+        width: 4.5,
+        opacity: 1,
+        "z-index": 20,
+      },
+    })),
+    { selector: "edge.hl-removed", style: { "line-style": "dashed" } },
+    { selector: "edge.hl-temp", style: { "line-dash-pattern": [8, 5], "line-style": "dashed" } },
+  ];
+
+  const cy = window.cytoscape({
+    container,
+    style: stylesheet,
+    minZoom: 0.03,
+    maxZoom: 4,
+    boxSelectionEnabled: false,
+    selectionType: "single",
+  });
+
+  // --- URL ------------------------------------------------------------------------------------
+
+  function query(keys, extra = {}) {
+    const q = new URLSearchParams();
+    for (const key of keys) {
+      if (state[key] !== DEFAULTS[key]) q.set(key, state[key]);
+    }
+    for (const [key, value] of Object.entries(extra)) {
+      if (value !== "" && value != null) q.set(key, value);
+    }
+    return q;
+  }
+
+  function endpoint(path, q) {
+    const text = q.toString();
+    return `${baseUrl}${path}${text ? `?${text}` : ""}`;
+  }
+
+  function saveState() {
+    // Always the page's own path: the page may have been opened at a panel's no-JS address.
+    const q = query(Object.keys(DEFAULTS)).toString();
+    window.history.replaceState(null, "", `${baseUrl}${q ? `?${q}` : ""}`);
+  }
+
+  function setState(changes, { reload = true } = {}) {
+    Object.assign(state, changes);
+    saveState();
+    syncControls();
+    if (reload) refresh();
+  }
+
+  // --- loading and drawing the graph -----------------------------------------------------------
+
+  let loads = 0;
+  let sequence = 0;
+  let lastData = null;
+  let lastHighlight = null;
+
+  function setStatus(text, isError = false) {
+    statusLine.textContent = text;
+    statusLine.classList.toggle("error", isError);
+  }
+
+  async function loadGraph() {
+    const mine = ++sequence;
+    root.dataset.state = "loading";
+    loading.hidden = false;
+    try {
+      const response = await fetch(endpoint("graph.json", query(SERVER_KEYS)), {
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+      });
+      if (!response.ok) throw new Error(`the server answered ${response.status}`);
+      const data = await response.json();
+      if (mine !== sequence) return; // a newer request superseded this one
+      draw(data);
+    } catch (error) {
+      if (mine === sequence) setStatus(`Could not load the graph: ${error.message}`, true);
+    } finally {
+      if (mine === sequence) {
+        loading.hidden = true;
+        root.dataset.state = "ready";
+        loads += 1;
+        document.dispatchEvent(new CustomEvent("netviz:graph", { detail: { loads } }));
+      }
+    }
+  }
+
+  // Many flows into one workload on the same ports (every pod to DNS) carry one label, near
+  // that workload, instead of a pile of identical labels along the way.
+  function declutterLabels() {
+    const groups = new Map();
+    cy.edges().forEach((e) => {
+      if (!e.data("display") || e.data("flows")) return;
+      const key = `${e.data("target")}\u0000${e.data("label")}`;
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(e);
+    });
+    for (const edges of groups.values()) {
+      if (edges.length < 3) continue;
+      for (const e of edges) e.data("display", "");
+      edges[0].data("tlabel", edges[0].data("label"));
+    }
+  }
+
+  function draw(data) {
+    lastData = data;
+    cy.batch(() => {
+      cy.elements().remove();
+      cy.add(data.nodes.map(prepareNode));
+      cy.add(data.edges.map(prepareEdge));
+      declutterLabels();
+    });
+    showErrors(data.errors || {});
+    describe(data);
+    runLayout();
+    if (lastHighlight) highlight(lastHighlight);
+    if (state.q) find(state.q, { quiet: true });
+  }
+
+  function showErrors(errors) {
+    const names = { sel: "Labels", port: "Port", focus: "Focus", dir: "Direction", group: "Group" };
+    const lines = Object.entries(errors).map(([key, text]) => `${names[key] || key}: ${text}`);
+    filterErrors.textContent = lines.join(" · ");
+    filterErrors.hidden = lines.length === 0;
+    for (const key of ["sel", "port"]) {
+      const input = root.querySelector(`[data-control=${key}]`);
+      if (input) input.setAttribute("aria-invalid", key in errors ? "true" : "false");
+    }
+  }
+
+  function describe(data) {
+    const s = data.stats;
+    const n = (value) => value.toLocaleString("en");
+    let text;
+    if (data.mode === "aggregated") {
+      const groups = data.nodes.filter((el) => el.data.type === "namespace-aggregate").length;
+      text =
+        `Namespaces collapsed: ${n(groups)} namespaces, ${n(data.edges.length)} edges summing ` +
+        `${n(s.shown_flows)} flows among ${n(s.shown_workloads)} workloads. ` +
+        "Tap a namespace to expand it, or read the matrix.";
+    } else {
+      text = `${n(s.shown_workloads)} workloads, ${n(s.shown_flows)} allowed flows`;
+      if (s.shown_workloads !== s.workloads || s.shown_flows !== s.flows) {
+        text += ` (of ${n(s.workloads)} and ${n(s.flows)})`;
+      }
+      text += ".";
+    }
+    if (data.filter) text += ` Filter: ${data.filter}.`;
+    if (data.notice) text += ` ${data.notice}`;
+    setStatus(text);
+  }
+
+  const LAYOUTS = {
+    grouped: null, // groupedLayout() below
+    cose: (n) => ({
+      name: "cose",
+      animate: false,
+      randomize: true,
+      nodeDimensionsIncludeLabels: true,
+      padding: 30,
+      componentSpacing: 60,
+      nodeRepulsion: () => (n > 150 ? 60000 : 14000),
+      idealEdgeLength: () => (n > 150 ? 140 : 70),
+      edgeElasticity: () => 120,
+      nestingFactor: 1.1,
+      gravity: 0.6,
+      numIter: n > 150 ? 500 : 1200,
+    }),
+    dagre: () => ({
+      name: "dagre",
+      rankDir: "LR",
+      nodeSep: 18,
+      rankSep: 90,
+      edgeSep: 8,
+      padding: 30,
+      nodeDimensionsIncludeLabels: true,
+    }),
+    grid: () => ({
+      name: "grid",
+      padding: 30,
+      avoidOverlap: true,
+      nodeDimensionsIncludeLabels: true,
+    }),
+  };
+
+  // A linear order of nodes with few edges pointing backwards (Eades, Lin and Smyth's greedy
+  // heuristic): sinks go last, sources first, otherwise the node with the most out-minus-in.
+  function flowOrder(ids, links) {
+    const outs = new Map(ids.map((id) => [id, new Set()]));
+    const ins = new Map(ids.map((id) => [id, new Set()]));
+    for (const { data } of links) {
+      outs.get(data.source).add(data.target);
+      ins.get(data.target).add(data.source);
+    }
+    const left = [];
+    const right = [];
+    const remaining = new Set(ids);
+    const take = (id, list) => {
+      list.push(id);
+      remaining.delete(id);
+      for (const t of outs.get(id)) ins.get(t).delete(id);
+      for (const s of ins.get(id)) outs.get(s).delete(id);
+    };
+    while (remaining.size) {
+      let moved = true;
+      while (moved) {
+        moved = false;
+        for (const id of remaining) {
+          if (!outs.get(id).size) {
+            take(id, right);
+            moved = true;
+          } else if (!ins.get(id).size) {
+            take(id, left);
+            moved = true;
+          }
+        }
+      }
+      if (!remaining.size) break;
+      let best = null;
+      let score = -Infinity;
+      for (const id of remaining) {
+        const d = outs.get(id).size - ins.get(id).size;
+        if (d > score) {
+          best = id;
+          score = d;
+        }
+      }
+      take(best, left);
+    }
+    return [...left, ...right.reverse()];
+  }
+
+  // "Grouped": each namespace's workloads in a tidy grid inside its box, then the boxes (and
+  // external ranges, and collapsed namespaces) in rows, in the order of the flows, to the
+  // canvas's proportions. Force-directed layouts let compound namespaces overlap, and a ranked
+  // layout (dagre) draws one long strip and takes a minute on thousands of edges.
+  function groupedLayout() {
+    const GAP_X = 18;
+    const GAP_Y = 16;
+    const PAD = 14;
+    const LABEL = 22; // a namespace's title sits above its box
+    const GAP = 56; // between boxes
+    const boxes = new Map();
+    const offsets = new Map();
+    cy.nodes("[type='namespace']").forEach((ns) => {
+      const kids = ns.children().sort((a, b) => (a.id() < b.id() ? -1 : 1));
+      if (kids.empty()) return;
+      const cols = Math.ceil(Math.sqrt(kids.length * 1.5));
+      const rows = Math.ceil(kids.length / cols);
+      const cellW = Math.max(...kids.map((k) => k.outerWidth())) + GAP_X;
+      const cellH = Math.max(...kids.map((k) => k.outerHeight())) + GAP_Y;
+      const w = cols * cellW - GAP_X + 2 * PAD;
+      const h = rows * cellH - GAP_Y + 2 * PAD + LABEL;
+      kids.forEach((k, i) => {
+        offsets.set(k.id(), {
+          box: ns.id(),
+          dx: -w / 2 + PAD + (i % cols) * cellW + (cellW - GAP_X) / 2,
+          dy: -h / 2 + LABEL + PAD + Math.floor(i / cols) * cellH + (cellH - GAP_Y) / 2,
+        });
+      });
+      boxes.set(ns.id(), { w, h });
+    });
+    cy.nodes()
+      .orphans()
+      .filter((n) => n.data("type") !== "namespace")
+      .forEach((n) => {
+        const bb = n.boundingBox({ includeLabels: true });
+        boxes.set(n.id(), { w: bb.w, h: bb.h });
+      });
+    const top = (node) => (node.isChild() ? node.parent().id() : node.id());
+    const links = new Map();
+    cy.edges().forEach((e) => {
+      const a = top(e.source());
+      const b = top(e.target());
+      if (a !== b) links.set(`${a}->${b}`, { data: { source: a, target: b } });
+    });
+    // Pairs linked both ways (open namespaces) say nothing about direction, and flows out to
+    // external addresses would make cycles with flows in from them: external ranges are
+    // ordered as sources, where traffic enters the cluster.
+    const oneWay = [...links.values()].filter(
+      ({ data }) =>
+        !links.has(`${data.target}->${data.source}`) &&
+        cy.getElementById(data.target).data("type") !== "external",
+    );
+    const order = flowOrder([...boxes.keys()], oneWay);
+    let area = 0;
+    for (const { w, h } of boxes.values()) area += (w + GAP) * (h + GAP);
+    const aspect = Math.max(cy.width(), 100) / Math.max(cy.height(), 100);
+    const widest = Math.max(...[...boxes.values()].map((box) => box.w));
+    const rowWidth = Math.max(Math.sqrt(area * aspect) * 1.1, widest);
+    const centres = new Map();
+    let x = 0;
+    let y = 0;
+    let row = [];
+    const flush = () => {
+      const rowHeight = Math.max(...row.map((id) => boxes.get(id).h));
+      for (const id of row) centres.get(id).y = y + rowHeight / 2;
+      y += rowHeight + GAP;
+      x = 0;
+      row = [];
+    };
+    for (const id of order) {
+      const { w } = boxes.get(id);
+      if (row.length && x + w > rowWidth) flush();
+      centres.set(id, { x: x + w / 2, y: 0 });
+      x += w + GAP;
+      row.push(id);
+    }
+    if (row.length) flush();
+    cy.batch(() => {
+      cy.nodes().forEach((n) => {
+        if (n.isParent()) return;
+        const at = offsets.get(n.id());
+        const p = centres.get(at ? at.box : n.id());
+        n.position(at ? { x: p.x + at.dx, y: p.y + at.dy } : { x: p.x, y: p.y });
+      });
+    });
+    cy.fit(undefined, 30);
+  }
+
+  // Dagre and cose take seconds to minutes on thousands of edges (collapsed namespaces of a big
+  // cluster); above this the grouped layout stands in for them.
+  const SLOW_LAYOUT_EDGES = 1500;
+
+  function runLayout() {
+    const name = state.layout in LAYOUTS ? state.layout : "grouped";
+    if (name === "grouped" || (name !== "grid" && cy.edges().length > SLOW_LAYOUT_EDGES)) {
+      groupedLayout();
+      if (name !== "grouped") {
+        const which = name === "dagre" ? "hierarchical" : "force-directed";
+        const limit = SLOW_LAYOUT_EDGES.toLocaleString("en");
+        setStatus(
+          `${statusLine.textContent} The ${which} layout takes up to ${limit} edges; filter first.`,
+        );
+      }
+      return;
+    }
+    cy.layout({ ...LAYOUTS[name](cy.nodes().length), fit: true }).run();
+  }
+
+  // --- finding, focusing, expanding ------------------------------------------------------------
+
+  function resolve(text) {
+    // An id, `namespace/name`, or a name unique in the view.
+    const wanted = text.trim();
+    if (!wanted) return null;
+    const exact = cy.getElementById(wanted);
+    if (exact.nonempty()) return exact;
+    const workloads = cy.nodes("[type='workload']");
+    const byPath = workloads.filter((n) => `${n.data("namespace")}/${n.data("label")}` === wanted);
+    if (byPath.length === 1) return byPath[0];
+    const byName = workloads.filter((n) => n.data("label") === wanted);
+    return byName.length === 1 ? byName[0] : null;
+  }
+
+  function namespaceOf(text) {
+    const slash = text.indexOf("/");
+    return slash > 0 ? text.slice(0, slash) : "";
+  }
+
+  function find(text, { quiet = false } = {}) {
+    cy.nodes(".found").removeClass("found");
+    const node = resolve(text);
+    if (node) {
+      node.addClass("found");
+      cy.animate({ center: { eles: node }, zoom: Math.max(cy.zoom(), 1) }, { duration: 250 });
+      return node;
+    }
+    const ns = namespaceOf(text);
+    const collapsed = ns ? cy.getElementById(`ns:${ns}`) : cy.collection();
+    if (collapsed.nonempty() && collapsed.data("type") === "namespace-aggregate") {
+      // Still collapsed: open its namespace, and find it once the graph is back.
+      expand(ns);
+      return null;
+    }
+    if (!quiet) setStatus(`No workload “${text}” in this view (filters may hide it).`, true);
+    return null;
+  }
+
+  function expand(ns) {
+    const open = new Set(state.expand ? state.expand.split(",") : []);
+    open.add(ns);
+    setState({ expand: [...open].sort().join(",") });
+  }
+
+  function collapse(ns) {
+    const open = new Set(state.expand ? state.expand.split(",") : []);
+    open.delete(ns);
+    setState({ expand: [...open].sort().join(",") });
+  }
+
+  function focusOn(id, dir) {
+    setState({ focus: id, dir: dir || state.dir });
+  }
+
+  // --- the inspector ---------------------------------------------------------------------------
+
+  function showSideTab(name) {
+    for (const tab of root.querySelectorAll("[data-side-tab]")) {
+      tab.setAttribute("aria-selected", String(tab.dataset.sideTab === name));
+    }
+    for (const panel of root.querySelectorAll("[data-side-panel]")) {
+      panel.hidden = panel.dataset.sidePanel !== name;
+    }
+  }
+
+  function inspect(path, values) {
+    showSideTab("inspector");
+    return window.htmx.ajax("GET", endpoint(path, query([], values)), {
+      target: "#flow-inspector",
+      swap: "outerHTML",
+    });
+  }
+
+  function inspectFlow(src, dst, port) {
+    return inspect("explain/", { src, dst, port });
+  }
+
+  function inspectNode(id) {
+    return inspect("node/", { id });
+  }
+
+  function showPolicy(id) {
+    const [namespace, name] = id.split("/");
+    state.policy = id;
+    saveState();
+    // The editor may take over: it cancels this event and shows the policy its own way.
+    const event = new CustomEvent("netviz:policy", {
+      detail: { id, namespace, name },
+      cancelable: true,
+    });
+    showSideTab("policies");
+    if (!document.dispatchEvent(event)) return;
+    const view = root.querySelector("[data-policy-view]");
+    const source = document.querySelector(`[data-policy-source="${CSS.escape(id)}"]`);
+    if (!view) return;
+    view.hidden = false;
+    view.querySelector("[data-policy-title]").textContent = id;
+    view.querySelector("[data-policy-yaml]").textContent = source
+      ? source.textContent
+      : "This policy is not in this revision.";
+  }
+
+  // --- views: graph, matrix, flow table --------------------------------------------------------
+
+  function showView(name) {
+    for (const tab of root.querySelectorAll("[data-view]")) {
+      tab.setAttribute("aria-selected", String(tab.dataset.view === name));
+    }
+    for (const panel of root.querySelectorAll("[data-view-panel]")) {
+      panel.hidden = panel.dataset.viewPanel !== name;
+    }
+    for (const el of root.querySelectorAll("[data-graph-only]")) el.hidden = name !== "graph";
+    // The matrix shows the whole revision; the filters apply to the graph and the flow table.
+    root.querySelector("[data-graph-filters]").hidden = name === "matrix";
+    if (name === "matrix") loadMatrix();
+    if (name === "flows") loadFlows();
+    if (name === "graph") {
+      // The graph is drawn only while its tab shows: a hidden canvas has no size to lay out in.
+      cy.resize();
+      if (lastData) cy.fit(undefined, 30);
+      else loadGraph();
+    }
+  }
+
+  function loadMatrix() {
+    return window.htmx.ajax("GET", endpoint("matrix/", query([], { namespace: state.mns })), {
+      target: "#matrix-panel",
+      swap: "innerHTML",
+    });
+  }
+
+  function loadFlows() {
+    return window.htmx.ajax("GET", endpoint("flows/", query(SERVER_KEYS)), {
+      target: "#flows-panel",
+      swap: "innerHTML",
+    });
+  }
+
+  function refresh() {
+    if (state.view === "graph") loadGraph();
+    else lastData = null; // drawn again when its tab is shown
+    if (state.view === "flows") loadFlows();
+  }
+
+  // --- PNG export ------------------------------------------------------------------------------
+
+  function exportPng() {
+    const blob = cy.png({
+      output: "blob",
+      bg: "#ffffff",
+      full: true,
+      scale: 2,
+      maxWidth: 8000,
+      maxHeight: 8000,
+    });
+    const link = document.createElement("a");
+    const name = (root.dataset.clusterName || "cluster").replace(/[^A-Za-z0-9._-]+/g, "-");
+    link.href = URL.createObjectURL(blob);
+    link.download = `${name}-r${root.dataset.revision}-graph.png`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  }
+
+  // --- highlighting edges (for the policy editor's impact preview) ----------------------------
+
+  function endpointNode(id) {
+    const node = cy.getElementById(id);
+    if (node.nonempty() && node.data("type") !== "namespace") return node;
+    // A workload inside a collapsed namespace: its namespace node stands for it.
+    const ns = namespaceOf(id);
+    const group = ns ? cy.getElementById(`ns:${ns}`) : cy.collection();
+    return group.nonempty() && group.data("type") === "namespace-aggregate" ? group : null;
+  }
+
+  function clearHighlight() {
+    lastHighlight = null;
+    cy.batch(() => {
+      cy.edges(".hl-temp").remove();
+      cy.edges(".hl").removeClass("hl hl-added hl-removed hl-changed");
+    });
+  }
+
+  function highlight(edgesByKind) {
+    clearHighlight();
+    lastHighlight = edgesByKind || {};
+    const result = { highlighted: 0, temporary: 0, missing: [] };
+    cy.batch(() => {
+      for (const kind of ["added", "removed", "changed"]) {
+        for (const { src, dst } of lastHighlight[kind] || []) {
+          const a = endpointNode(src);
+          const b = endpointNode(dst);
+          if (!a || !b) {
+            result.missing.push({ kind, src, dst });
+            continue;
+          }
+          const existing = cy.getElementById(`${a.id()}->${b.id()}`);
+          if (existing.nonempty()) {
+            existing.addClass(`hl hl-${kind}`);
+            result.highlighted += 1;
+          } else {
+            // Not in the graph (a flow an edit removes from another revision, or adds):
+            // drawn for now, dashed, and gone with clearHighlight().
+            cy.add({
+              group: "edges",
+              data: {
+                id: `hl:${kind}:${a.id()}->${b.id()}`,
+                source: a.id(),
+                target: b.id(),
+                display: "",
+                weight: 3,
+              },
+              classes: `hl hl-${kind} hl-temp`,
+            });
+            result.temporary += 1;
+          }
+        }
+      }
+    });
+    return result;
+  }
+
+  // --- controls --------------------------------------------------------------------------------
+
+  function control(name) {
+    return root.querySelector(`[data-control=${name}]`);
+  }
+
+  function syncControls() {
+    for (const key of ["layout", "group", "sel", "port", "dir", "q"]) {
+      const el = control(key);
+      if (el && document.activeElement !== el) el.value = state[key];
+    }
+    const ns = control("ns");
+    if (state.ns && !Array.from(ns.options).some((o) => o.value === state.ns)) {
+      ns.add(new Option(state.ns, state.ns)); // several namespaces, from a shared link
+    }
+    ns.value = state.ns;
+    control("ext").checked = state.ext !== "0";
+    const chip = root.querySelector("[data-focus-chip]");
+    chip.hidden = !state.focus;
+    chip.querySelector("[data-focus-name]").textContent = state.focus;
+  }
+
+  function debounce(fn, ms) {
+    let timer;
+    return (...args) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => fn(...args), ms);
+    };
+  }
+
+  const typed = debounce((key, value) => setState({ [key]: value.trim() }), 400);
+
+  root.querySelector("[data-graph-filters]").addEventListener("submit", (e) => e.preventDefault());
+  control("sel").addEventListener("input", (e) => typed("sel", e.target.value));
+  control("port").addEventListener("input", (e) => typed("port", e.target.value));
+  control("ns").addEventListener("change", (e) => setState({ ns: e.target.value }));
+  control("dir").addEventListener("change", (e) => setState({ dir: e.target.value }));
+  control("group").addEventListener("change", (e) => {
+    setState({ group: e.target.value, expand: "" });
+  });
+  control("ext").addEventListener("change", (e) => setState({ ext: e.target.checked ? "1" : "0" }));
+  control("layout").addEventListener("change", (e) => {
+    setState({ layout: e.target.value }, { reload: false });
+    runLayout();
+  });
+  control("q").addEventListener("keydown", (e) => {
+    if (e.key !== "Enter") return;
+    e.preventDefault();
+    setState({ q: e.target.value.trim() }, { reload: false });
+    const node = find(state.q);
+    if (node) inspectNode(node.id());
+  });
+  control("q").addEventListener("change", (e) => {
+    setState({ q: e.target.value.trim() }, { reload: false });
+    if (state.q) find(state.q, { quiet: true });
+  });
+
+  const actions = {
+    fit: () => cy.animate({ fit: { padding: 30 } }, { duration: 200 }),
+    "zoom-in": () => cy.zoom({ level: cy.zoom() * 1.3, renderedPosition: center() }),
+    "zoom-out": () => cy.zoom({ level: cy.zoom() / 1.3, renderedPosition: center() }),
+    png: exportPng,
+    clear: () => {
+      const { view, layout, mns, policy } = state;
+      setState({ ...DEFAULTS, view, layout, mns, policy });
+    },
+    unfocus: () => setState({ focus: "" }),
+    "focus-found": () => {
+      const text = control("q").value.trim();
+      const node = resolve(text);
+      if (node) focusOn(node.id());
+      else if (text) focusOn(text); // the server resolves ids in collapsed namespaces too
+    },
+  };
+
+  function center() {
+    return { x: container.clientWidth / 2, y: container.clientHeight / 2 };
+  }
+
+  root.addEventListener("click", (e) => {
+    const button = e.target.closest("[data-action]");
+    if (button && actions[button.dataset.action]) {
+      e.preventDefault();
+      actions[button.dataset.action]();
+    }
+    const view = e.target.closest("[data-view]");
+    if (view) {
+      setState({ view: view.dataset.view }, { reload: false });
+      showView(state.view);
+    }
+    const side = e.target.closest("[data-side-tab]");
+    if (side) showSideTab(side.dataset.sideTab);
+  });
+
+  // Links and buttons inside swapped partials: policy links, matrix cells, inspector actions.
+  document.addEventListener("click", (e) => {
+    const policy = e.target.closest("a[data-policy]");
+    if (policy) {
+      e.preventDefault();
+      showPolicy(policy.dataset.policy);
+      return;
+    }
+    const matrixNs = e.target.closest("a[data-matrix-ns]");
+    if (matrixNs) {
+      e.preventDefault();
+      setState({ mns: matrixNs.dataset.matrixNs }, { reload: false });
+      loadMatrix();
+      return;
+    }
+    const cell = e.target.closest("td.cell[data-src]");
+    if (cell) {
+      inspectFlow(cell.dataset.src, cell.dataset.dst);
+      return;
+    }
+    const action = e.target.closest("[data-graph-action]");
+    if (!action) return;
+    const { node, namespace } = action.dataset;
+    switch (action.dataset.graphAction) {
+      case "focus":
+        focusOn(node);
+        break;
+      case "ask-from":
+        document.getElementById("ask-src").value = node;
+        document.getElementById("ask-dst").focus();
+        break;
+      case "expand":
+        if (state.view !== "graph") actions.graphTab();
+        expand(namespace);
+        break;
+      case "collapse":
+        collapse(namespace);
+        break;
+      case "only-namespace":
+        setState({ ns: namespace });
+        break;
+      case "matrix":
+        setState({ view: "matrix", mns: namespace }, { reload: false });
+        showView("matrix");
+        break;
+    }
+  });
+
+  actions.graphTab = () => {
+    setState({ view: "graph" }, { reload: false });
+    showView("graph");
+  };
+
+  cy.on("tap", "edge", (e) => {
+    const edge = e.target;
+    inspectFlow(edge.data("source"), edge.data("target"));
+  });
+  cy.on("tap", "node", (e) => {
+    const node = e.target;
+    const type = node.data("type");
+    if (type === "namespace-aggregate") {
+      inspectNode(node.id());
+      expand(node.data("namespace"));
+    } else {
+      inspectNode(node.id());
+    }
+  });
+  cy.on("dbltap", "node[type='workload']", (e) => focusOn(e.target.id()));
+
+  // Pointing at a node brings out its flows and dims the rest.
+  cy.on("mouseover", "node", (e) => {
+    const node = e.target;
+    if (node.data("type") === "namespace") return;
+    const near = node.closedNeighborhood();
+    cy.batch(() => {
+      cy.elements().not(near).not(node.ancestors()).addClass("faded");
+      near.edges().addClass("near");
+    });
+  });
+  cy.on("mouseout", "node", () => {
+    cy.batch(() => cy.elements(".faded, .near").removeClass("faded near"));
+  });
+
+  // --- start -----------------------------------------------------------------------------------
+
+  const api = {
+    cy,
+    highlight,
+    clearHighlight,
+    reload: loadGraph,
+    focus: focusOn,
+    expand,
+    collapse,
+    find,
+    inspectFlow,
+    inspectNode,
+    showPolicy,
+    showView: (name) => {
+      setState({ view: name }, { reload: false });
+      showView(name);
+    },
+    state: () => ({ ...state }),
+    setState,
+    get loads() {
+      return loads;
+    },
+    get data() {
+      return lastData;
+    },
+  };
+  // Keep what another script may have put on window.netviz first; ours wins on a clash.
+  for (const [key, value] of Object.entries(window.netviz || {})) {
+    if (!(key in api)) api[key] = value;
+  }
+  window.netviz = api;
+
+  syncControls();
+  saveState();
+  showView(state.view);
+  if (state.policy) showPolicy(state.policy);
+  document.dispatchEvent(new CustomEvent("netviz:ready", { detail: { cy } }));
+})();

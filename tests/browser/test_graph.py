@@ -1,0 +1,256 @@
+"""What only a browser shows: the graph draws the demo, tapping explains, filters and focus
+change the view, a big cluster opens collapsed and as a matrix, and no script breaks.
+
+Expectations come from the engine, not from numbers written down here.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from policies import engine, graphs, services
+from policies.engine.explain import explain
+from policies.models import RevisionGraph
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+EDGE_PROXY = "shop-frontend/edge-proxy[Deployment]"
+STOREFRONT = "shop-frontend/storefront[Deployment]"
+CHECKOUT = "shop-backend/checkout[Deployment]"
+POSTGRES = "shop-data/postgres[StatefulSet]"
+
+SHOWN = """() => {
+  const cy = window.netviz.cy;
+  return {
+    mode: window.netviz.data.mode,
+    endpoints: cy.nodes().filter((n) => !n.data("type").startsWith("namespace")).map((n) => n.id()),
+    workloads: cy.nodes("[type='workload']").map((n) => n.id()),
+    namespaces: cy.nodes("[type='namespace']").map((n) => n.id()),
+    groups: cy.nodes("[type='namespace-aggregate']").map((n) => n.id()),
+    edges: cy.edges().map((e) => e.id()),
+  };
+}"""
+
+
+def open_graph(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_function("() => window.netviz && window.netviz.loads >= 1")
+
+
+def after_reload(page, action) -> None:
+    """Do something that reloads the graph, and wait until the new graph is drawn."""
+    before = page.evaluate("() => window.netviz.loads")
+    action()
+    page.wait_for_function("n => window.netviz.loads > n", arg=before)
+
+
+def tap(page, element_id: str) -> None:
+    # Braces: returning the Cytoscape collection would make Playwright serialise all of it.
+    page.evaluate("id => { window.netviz.cy.getElementById(id).emit('tap'); }", element_id)
+
+
+@pytest.fixture
+def demo(user):
+    cluster = services.load_demo(user)
+    return cluster, engine.evaluate(services.revision_snapshot(cluster.head))
+
+
+def test_the_demo_graph_shows_every_workload_and_every_allowed_flow(page, demo):
+    cluster, conn = demo
+    open_graph(page, f"/clusters/{cluster.pk}/")
+    shown = page.evaluate(SHOWN)
+    assert shown["mode"] == "full"
+    assert sorted(shown["workloads"]) == sorted(w.id for w in conn.snapshot.workloads)
+    assert sorted(shown["endpoints"]) == sorted(ep.id for ep in conn.endpoints)
+    assert sorted(shown["edges"]) == sorted(f"{f.src.id}->{f.dst.id}" for f in conn.flows())
+    assert sorted(shown["namespaces"]) == sorted(
+        {f"ns:{w.namespace}" for w in conn.snapshot.workloads}
+    )
+    # laid out inside a canvas of a usable size, every node within the view
+    box = page.locator("[data-testid=graph]").bounding_box()
+    assert box["width"] > 800
+    assert box["height"] > 350
+    inside = page.evaluate(
+        """() => {
+          const cy = window.netviz.cy, ext = cy.extent();
+          return cy.nodes().every((n) => {
+            const p = n.position();
+            return p.x >= ext.x1 && p.x <= ext.x2 && p.y >= ext.y1 && p.y <= ext.y2;
+          });
+        }"""
+    )
+    assert inside
+
+
+def test_tapping_an_edge_names_the_policies_of_both_sides(page, demo):
+    cluster, conn = demo
+    open_graph(page, f"/clusters/{cluster.pk}/")
+    tap(page, f"{EDGE_PROXY}->{STOREFRONT}")
+    inspector = page.locator("[data-testid=flow-inspector]")
+    expect(inspector.locator("[data-testid=verdict]")).to_contain_text("ALLOWED")
+    why = explain(conn.snapshot, EDGE_PROXY, STOREFRONT)
+    text = inspector.inner_text()
+    for policy in (*why.egress.policies, *why.ingress.policies):
+        assert policy.id in text
+    assert "TCP 8080" in text
+    # a policy link opens that policy in the side panel, and in the URL
+    inspector.locator('a[data-policy="shop-frontend/storefront"]').first.click()
+    expect(page.locator("[data-policy-yaml]")).to_contain_text("name: storefront")
+    assert "policy=shop-frontend%2Fstorefront" in page.url
+
+
+def test_asking_about_a_pair_without_an_edge_names_the_side_that_blocks(page, demo):
+    cluster, _ = demo
+    open_graph(page, f"/clusters/{cluster.pk}/")
+    form = page.locator("[data-testid=ask-form]")
+    form.locator("[name=src]").fill("storefront")
+    form.locator("[name=dst]").fill(CHECKOUT)
+    form.locator("[name=port]").fill("tcp 8080")
+    form.locator("button[type=submit]").click()
+    inspector = page.locator("[data-testid=flow-inspector]")
+    expect(inspector.locator("[data-testid=verdict]")).to_contain_text("DENIED")
+    expect(inspector.locator("[data-testid=side-ingress]")).to_contain_text("blocks it")
+    expect(inspector.locator("[data-testid=side-ingress]")).to_contain_text("shop-backend/checkout")
+    expect(inspector.locator("[data-testid=side-egress]")).not_to_contain_text("blocks it")
+
+
+def test_tapping_a_workload_shows_what_selects_it(page, demo):
+    cluster, conn = demo
+    open_graph(page, f"/clusters/{cluster.pk}/")
+    tap(page, POSTGRES)
+    inspector = page.locator("[data-testid=flow-inspector]")
+    workload = next(w for w in conn.snapshot.workloads if w.id == POSTGRES)
+    ingress, egress = conn.selecting_policies(workload)
+    for policy in (*ingress, *egress):
+        expect(inspector).to_contain_text(policy.id)
+    expect(inspector).to_contain_text("app=postgres")
+
+
+def test_the_namespace_filter_and_focus_change_what_is_shown(page, demo):
+    cluster, conn = demo
+    open_graph(page, f"/clusters/{cluster.pk}/")
+
+    after_reload(page, lambda: page.select_option("#graph-ns", "shop-data"))
+    shown = page.evaluate(SHOWN)
+    assert sorted(shown["workloads"]) == sorted(
+        w.id for w in conn.snapshot.workloads if w.namespace == "shop-data"
+    )
+    assert "ns=shop-data" in page.url
+    after_reload(page, lambda: page.select_option("#graph-ns", ""))
+
+    def focus() -> None:
+        page.fill("#graph-find", POSTGRES)
+        page.click("[data-action=focus-found]")
+
+    after_reload(page, focus)
+    flows = list(conn.flows())
+    sources = {f.src.id for f in flows if f.dst.id == POSTGRES}
+    destinations = {f.dst.id for f in flows if f.src.id == POSTGRES}
+    assert set(page.evaluate(SHOWN)["endpoints"]) == {POSTGRES} | sources | destinations
+    expect(page.locator("[data-focus-chip]")).to_be_visible()
+
+    after_reload(page, lambda: page.select_option("#graph-dir", "in"))
+    assert set(page.evaluate(SHOWN)["endpoints"]) == {POSTGRES} | sources
+    assert "dir=in" in page.url
+
+    # the URL holds the view: opening it again shows the same
+    open_graph(page, page.url)
+    assert set(page.evaluate(SHOWN)["endpoints"]) == {POSTGRES} | sources
+    expect(page.locator("#graph-dir")).to_have_value("in")
+
+
+def test_the_editor_can_highlight_flows_an_edit_adds_removes_or_changes(page, demo):
+    cluster, _ = demo
+    open_graph(page, f"/clusters/{cluster.pk}/")
+    result = page.evaluate(
+        """([kept, missing]) => window.netviz.highlight({
+             changed: [kept], removed: [missing], added: [{src: "nope", dst: "nothing"}],
+           })""",
+        [{"src": EDGE_PROXY, "dst": STOREFRONT}, {"src": STOREFRONT, "dst": CHECKOUT}],
+    )
+    assert result["highlighted"] == 1
+    assert result["temporary"] == 1
+    assert len(result["missing"]) == 1
+    classes = page.evaluate(
+        """([a, b]) => {
+          const cy = window.netviz.cy;
+          return {
+            kept: cy.getElementById(a).classes(),
+            temp: cy.edges(".hl-temp").map((e) => [e.data("source"), e.data("target"), e.classes()]),
+          };
+        }""",
+        [f"{EDGE_PROXY}->{STOREFRONT}", ""],
+    )
+    assert "hl-changed" in classes["kept"]
+    assert classes["temp"] == [[STOREFRONT, CHECKOUT, ["hl", "hl-removed", "hl-temp"]]]
+    page.evaluate("() => window.netviz.clearHighlight()")
+    assert page.evaluate("() => window.netviz.cy.edges('.hl').length") == 0
+
+
+def test_a_cluster_of_two_thousand_workloads_opens_collapsed_and_as_a_matrix(
+    page, user, big_cluster_parts
+):
+    snapshot, graph = big_cluster_parts
+    cluster = services.create_cluster(user, "big", snapshot)
+    # The graph as the first visit would have stored it (tests/web covers computing it).
+    RevisionGraph.objects.create(revision=cluster.head, version=graphs.CACHE_VERSION, data=graph)
+    namespaces = sorted({w.namespace for w in snapshot.workloads})
+    assert len(snapshot.workloads) > 2000
+
+    open_graph(page, f"/clusters/{cluster.pk}/")
+    shown = page.evaluate(SHOWN)
+    assert shown["mode"] == "aggregated"
+    assert sorted(shown["groups"]) == [f"ns:{ns}" for ns in namespaces]
+    assert shown["workloads"] == []
+    fetched = page.evaluate(
+        """() => performance.getEntriesByType("resource")
+             .filter((r) => r.name.includes("graph.json"))
+             .map((r) => ({ms: r.responseEnd - r.requestStart, bytes: r.encodedBodySize}))[0]"""
+    )
+    assert fetched["bytes"] < 2_000_000
+    assert fetched["ms"] < 1000
+
+    # a tap expands one namespace into its workloads
+    first = namespaces[0]
+    after_reload(page, lambda: tap(page, f"ns:{first}"))
+    shown = page.evaluate(SHOWN)
+    assert sorted(shown["workloads"]) == sorted(
+        w.id for w in snapshot.workloads if w.namespace == first
+    )
+    assert shown["namespaces"] == [f"ns:{first}"]
+    expect(page.locator("[data-testid=flow-inspector]")).to_contain_text(first)
+
+    page.click("[data-testid=view-matrix]")
+    matrix = page.locator("[data-testid=matrix] table")
+    expect(matrix).to_be_visible()
+    assert matrix.locator("tbody tr").count() == len(namespaces)
+    assert "view=matrix" in page.url
+
+
+def test_every_view_runs_without_script_errors_or_csp_violations(page, demo, page_errors):
+    cluster, _ = demo
+    open_graph(page, f"/clusters/{cluster.pk}/")
+    for layout in ("cose", "dagre", "grid", "grouped"):
+        page.select_option("#graph-layout", layout)
+    page.click("[data-action=fit]")
+    page.click("[data-action=zoom-in]")
+    with page.expect_download() as download:
+        page.click("[data-testid=export-png]")
+    assert download.value.suggested_filename == "demo-shop-r1-graph.png"
+    with open(download.value.path(), "rb") as png:
+        assert png.read(8) == b"\x89PNG\r\n\x1a\n"
+    tap(page, "ns:shop-data")
+    expect(page.locator("[data-testid=flow-inspector]")).to_contain_text("shop-data")
+    page.click("[data-testid=view-matrix]")
+    page.locator("[data-testid=matrix] a[data-matrix-ns='shop-backend']").first.click()
+    expect(page.locator("[data-testid=matrix]")).to_contain_text("workload by workload")
+    page.locator(f"td.cell[data-src='{CHECKOUT}']").first.click()
+    expect(page.locator("[data-testid=flow-inspector] [data-testid=verdict]")).to_be_visible()
+    page.click("[data-testid=view-flows]")
+    expect(page.locator("[data-testid=flow-table]")).to_contain_text("Flows 1")
+    page.locator("[data-testid=flow-table] a", has_text="why").first.click()
+    page.click("[data-view=graph]")
+    page.fill("#graph-sel", "tier in (data")  # a typo: reported, not thrown
+    expect(page.locator("[data-filter-errors]")).to_contain_text("missing ')'")
+    assert page_errors == []
