@@ -28,6 +28,7 @@ from .services import (
     _next_revision,
     _store,
     revision_snapshot,
+    warm_caches,
 )
 
 __all__ = [
@@ -227,7 +228,8 @@ def save_edit(
         _check_conflict(cluster, head, base_number, [*names, *removed])
         before, conn = revision_state(head)
         after = _after(before, parsed.policies, set(removed))
-        _, summary = _impact(conn, after)
+        after_conn = reevaluate(conn, after)
+        summary = engine.diff(conn, after_conn).summary()
         label = ", ".join(f"{ns}/{n}" for ns, n in names)
         snapshot, origins = _edited_snapshot(head, changed=parsed.policies, removed=removed)
         revision = _next_revision(
@@ -238,6 +240,7 @@ def save_edit(
             head,
         )
         _store(revision, snapshot, origins)
+        transaction.on_commit(lambda: warm_caches(revision, after, after_conn))
     return revision, summary
 
 

@@ -70,6 +70,12 @@ class _Memo:
         self._items: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.Lock()
 
+    def put(self, revision: Revision, value: Any) -> None:
+        with self._lock:
+            self._items[(revision.pk, revision.created)] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
     def get(self, revision: Revision, make: Callable[[], Any]) -> Any:
         key = (revision.pk, revision.created)
         with self._lock:
@@ -115,6 +121,15 @@ _graphs = _Memo(4)
 def analysis(revision: Revision) -> Analysis:
     """The engine's view of a stored revision (parsing it again costs ~2 s at 2,400 policies)."""
     return _analyses.get(revision, lambda: Analysis(services.revision_snapshot(revision)))
+
+
+def warm(
+    revision: Revision, snapshot: engine.Snapshot, conn: engine.Connectivity | None = None
+) -> None:
+    """Prime the caches of a revision just written from `snapshot` (and its evaluation, when
+    the writer has it), so that its first graph view neither re-parses nor re-evaluates."""
+    _analyses.put(revision, Analysis(snapshot, conn))
+    _stored_graph(revision)
 
 
 # --- the cached graph ------------------------------------------------------------------------

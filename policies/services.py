@@ -8,6 +8,7 @@ failed upload or edit stores nothing and history is never overwritten.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ __all__ = [
     "save_policy",
     "upload_revision",
 ]
+
+logger = logging.getLogger(__name__)
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 DEMO_CLUSTER_NAME = "demo-shop"
@@ -329,6 +332,17 @@ def _diagnostics(
     return [*extra, *(d.as_dict() for d in snapshot.diagnostics)]
 
 
+def warm_caches(revision: Revision, snapshot: engine.Snapshot, conn=None) -> None:
+    """Compute the graph of a revision once it is committed, from the snapshot in hand, so
+    that nobody waits for it on the first view (and a failure here loses nothing)."""
+    from . import graphs  # graphs builds on this module; importing it at the top would cycle
+
+    try:
+        graphs.warm(revision, snapshot, conn)
+    except Exception:  # the revision is stored; its graph is simply computed on first view
+        logger.exception("could not precompute the graph of revision %s", revision.pk)
+
+
 @transaction.atomic
 def create_cluster(
     owner: AbstractBaseUser,
@@ -344,6 +358,7 @@ def create_cluster(
         cluster, owner, message or "Initial upload", _diagnostics(snapshot, warnings)
     )
     _store(revision, snapshot)
+    transaction.on_commit(lambda: warm_caches(revision, snapshot))
     return cluster
 
 
@@ -361,6 +376,7 @@ def upload_revision(
         cluster, author, message or "Uploaded manifests", _diagnostics(snapshot, warnings)
     )
     _store(revision, snapshot)
+    transaction.on_commit(lambda: warm_caches(revision, snapshot))
     return revision
 
 

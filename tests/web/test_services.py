@@ -264,3 +264,11 @@ def test_load_demo_loads_the_demo_shop(owner):
     # loading it again makes a new revision, not a second cluster
     assert services.load_demo(owner).pk == cluster.pk
     assert cluster.head.number == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_revisions_graph_is_computed_when_it_is_committed(owner, shop_files) -> None:
+    from policies.models import RevisionGraph
+
+    cluster = services.create_cluster(owner, "warm", services.parse_manifests(shop_files))
+    assert RevisionGraph.objects.filter(revision=cluster.head).exists()
