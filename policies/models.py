@@ -43,6 +43,14 @@ class Cluster(models.Model):
         return self.revisions.order_by("-number").first()
 
 
+class RevisionManager(models.Manager["Revision"]):
+    """Leaves the connectivity cache (megabytes at a few thousand workloads) unread until it
+    is asked for: pages load revisions for their number, author and message."""
+
+    def get_queryset(self) -> models.QuerySet[Revision]:
+        return super().get_queryset().defer("connectivity")
+
+
 class Revision(models.Model):
     """One state of a cluster: who made it, when, why, and what it was made from.
 
@@ -67,6 +75,8 @@ class Revision(models.Model):
     message = models.CharField(max_length=500, blank=True)
     diagnostics = models.JSONField(default=list, blank=True)
     connectivity = models.JSONField(null=True, blank=True, editable=False)
+
+    objects = RevisionManager()
 
     class Meta:
         ordering = ["cluster", "-number"]
