@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
 from .connectivity import Flow, evaluate
 from .errors import ManifestErrors
-from .formats import FORMATS, render
+from .formats import FORMATS, write
 from .intervals import PortSet
 from .manifests import load_paths
 
@@ -77,13 +77,12 @@ def focus(
     peers: Sequence[str] = (),
     direction: str | None = None,
     conn: PortSet | None = None,
-) -> list[Flow]:
+) -> Iterator[Flow]:
     """The flows the --focus-* options keep (conns narrowed to --focus-conn).
 
     As in netpol-analyzer, peers and direction apply only together with focus workloads.
     """
     workloads, peers = _names(workloads), _names(peers)
-    out = []
     for f in flows:
         if workloads:
             as_src = _matches_name(f.src.id, workloads)
@@ -104,8 +103,7 @@ def focus(
             if not narrowed:
                 continue
             f = Flow(f.src, f.dst, narrowed)
-        out.append(f)
-    return out
+        yield f
 
 
 def _print_errors(exc: ManifestErrors, stderr: TextIO) -> None:
@@ -140,19 +138,22 @@ def run_analyze(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
         args.focus_direction,
         conn_filter,
     )
-    text = render(flows, args.format)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            _write(args, snapshot, conn, flows, conn_filter, fh)
+    else:
+        _write(args, snapshot, conn, flows, conn_filter, stdout)
+    return EXIT_OK
+
+
+def _write(args, snapshot, conn, flows, conn_filter, out: TextIO) -> None:
+    write(flows, args.format, out)
     if args.explain:
         from .explain import explain_text
 
-        text += explain_text(
-            snapshot, conn, args.focus_workload, args.focus_workload_peer, conn_filter
+        out.write(
+            explain_text(snapshot, conn, args.focus_workload, args.focus_workload_peer, conn_filter)
         )
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    else:
-        stdout.write(text)
-    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
