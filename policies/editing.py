@@ -25,10 +25,8 @@ from .services import (
     InputErrors,
     _edited_snapshot,
     _locked_head,
-    _next_revision,
-    _store,
+    _write_revision,
     revision_snapshot,
-    warm_caches,
 )
 
 __all__ = [
@@ -232,15 +230,16 @@ def save_edit(
         summary = engine.diff(conn, after_conn).summary()
         label = ", ".join(f"{ns}/{n}" for ns, n in names)
         snapshot, origins = _edited_snapshot(head, changed=parsed.policies, removed=removed)
-        revision = _next_revision(
+        # The new revision's graph comes from the evaluation made for the impact.
+        revision = _write_revision(
             cluster,
             author,
             message or f"Edited {label}",
-            [d.as_dict() for d in snapshot.diagnostics],
-            head,
+            snapshot,
+            head=head,
+            origins=origins,
+            conn=after_conn,
         )
-        _store(revision, snapshot, origins)
-        transaction.on_commit(lambda: warm_caches(revision, after, after_conn))
     return revision, summary
 
 
@@ -255,14 +254,9 @@ def delete_edit(
         if _policy_text(head, namespace, name) is None:
             raise InputErrors.single(f"no policy {namespace}/{name} in revision {head.number}")
         snapshot, origins = _edited_snapshot(head, removed=[(namespace, name)])
-        revision = _next_revision(
-            cluster,
-            author,
-            f"Deleted {namespace}/{name}",
-            [d.as_dict() for d in snapshot.diagnostics],
-            head,
+        revision = _write_revision(
+            cluster, author, f"Deleted {namespace}/{name}", snapshot, head=head, origins=origins
         )
-        _store(revision, snapshot, origins)
     return revision
 
 
@@ -282,14 +276,9 @@ def revert_to(cluster: Cluster, author: AbstractBaseUser, number: int) -> Revisi
         origins = {
             (row.namespace, row.name): (row.source_file, row.line) for row in target.policies.all()
         }
-        revision = _next_revision(
-            cluster,
-            author,
-            f"Reverted to revision {number}",
-            [d.as_dict() for d in snapshot.diagnostics],
-            head,
+        revision = _write_revision(
+            cluster, author, f"Reverted to revision {number}", snapshot, head=head, origins=origins
         )
-        _store(revision, snapshot, origins)
     return revision
 
 

@@ -332,6 +332,27 @@ def _diagnostics(
     return [*extra, *(d.as_dict() for d in snapshot.diagnostics)]
 
 
+def _write_revision(
+    cluster: Cluster,
+    author: AbstractBaseUser | None,
+    message: str,
+    snapshot: engine.Snapshot,
+    *,
+    head: Revision | None = None,
+    origins: dict[tuple[str, str], tuple[str, int]] | None = None,
+    warnings: Iterable[dict[str, object]] = (),
+    conn: engine.Connectivity | None = None,
+) -> Revision:
+    """Store `snapshot` as the revision after `head`, and precompute its graph once committed.
+
+    Call inside a transaction; pass `head` only when it came from `_locked_head()` in it.
+    """
+    revision = _next_revision(cluster, author, message, _diagnostics(snapshot, warnings), head)
+    _store(revision, snapshot, origins)
+    transaction.on_commit(lambda: warm_caches(revision, snapshot, conn))
+    return revision
+
+
 def warm_caches(revision: Revision, snapshot: engine.Snapshot, conn=None) -> None:
     """Compute the graph of a revision once it is committed, from the snapshot in hand, so
     that nobody waits for it on the first view (and a failure here loses nothing)."""
@@ -354,11 +375,7 @@ def create_cluster(
 ) -> Cluster:
     """Create a cluster whose first revision holds `snapshot`."""
     cluster = Cluster.objects.create(owner=owner, name=name)
-    revision = _next_revision(
-        cluster, owner, message or "Initial upload", _diagnostics(snapshot, warnings)
-    )
-    _store(revision, snapshot)
-    transaction.on_commit(lambda: warm_caches(revision, snapshot))
+    _write_revision(cluster, owner, message or "Initial upload", snapshot, warnings=warnings)
     return cluster
 
 
@@ -372,12 +389,9 @@ def upload_revision(
     warnings: Iterable[dict[str, object]] = (),
 ) -> Revision:
     """Replace a cluster's manifests with `snapshot`, as a new revision."""
-    revision = _next_revision(
-        cluster, author, message or "Uploaded manifests", _diagnostics(snapshot, warnings)
+    return _write_revision(
+        cluster, author, message or "Uploaded manifests", snapshot, warnings=warnings
     )
-    _store(revision, snapshot)
-    transaction.on_commit(lambda: warm_caches(revision, snapshot))
-    return revision
 
 
 def _edited_snapshot(
@@ -436,10 +450,14 @@ def save_policy(
         assert head is not None  # a cluster is created with its first revision
         created = not head.policies.filter(namespace=namespace, name=name).exists()
         snapshot, origins = _edited_snapshot(head, changed=[policy])
-        revision = _next_revision(
-            cluster, author, f"Saved policy {namespace}/{name}", _diagnostics(snapshot), head
+        revision = _write_revision(
+            cluster,
+            author,
+            f"Saved policy {namespace}/{name}",
+            snapshot,
+            head=head,
+            origins=origins,
         )
-        _store(revision, snapshot, origins)
     return revision, created
 
 
@@ -452,10 +470,14 @@ def delete_policy(
         if head is None or not head.policies.filter(namespace=namespace, name=name).exists():
             return None
         snapshot, origins = _edited_snapshot(head, removed=[(namespace, name)])
-        revision = _next_revision(
-            cluster, author, f"Deleted policy {namespace}/{name}", _diagnostics(snapshot), head
+        revision = _write_revision(
+            cluster,
+            author,
+            f"Deleted policy {namespace}/{name}",
+            snapshot,
+            head=head,
+            origins=origins,
         )
-        _store(revision, snapshot, origins)
     return revision
 
 

@@ -108,6 +108,29 @@ def _pod_selector(w: Workload) -> dict:
     return {"matchLabels": dict(w.labels)} if w.labels else {}
 
 
+def _one_side(
+    subject: Workload, peer: Workload, direction: str, ports: PortSet, what: str, suffix: str
+) -> str:
+    """A policy on `subject` allowing `peer` in (Ingress) or out (Egress) on `ports`."""
+    rule: dict = {
+        "from" if direction == "Ingress" else "to": [
+            {
+                "namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: peer.namespace}},
+                "podSelector": _pod_selector(peer),
+            }
+        ]
+    }
+    if not ports.is_all:
+        rule["ports"] = _ports(ports)
+    spec = {
+        "podSelector": _pod_selector(subject),
+        "policyTypes": [direction],
+        direction.lower(): [rule],
+    }
+    prefix = "allow-in" if direction == "Ingress" else "allow-out"
+    return _doc(subject.namespace, f"{prefix}-{suffix}"[:63], spec, what)
+
+
 def allow_flow(snapshot: Snapshot, conn, src: Workload, dst: Workload, ports: PortSet) -> list[str]:
     """The policies (YAML) that allow exactly src → dst on `ports`, and nothing else.
 
@@ -115,49 +138,11 @@ def allow_flow(snapshot: Snapshot, conn, src: Workload, dst: Workload, ports: Po
     one would isolate it and cut its other flows). Pods are selected by all their labels,
     and the peer by its namespace's name label AND its labels.
     """
-    out = []
-    ingress_isolated = conn.isolation(dst)[0]
-    egress_isolated = conn.isolation(src)[1]
-    port_list = _ports(ports) if not ports.is_all else []
+    what = f"allow {src.id} -> {dst.id}: {ports}"
     suffix = _dns_name(f"{src.name}-to-{dst.name}")
-    if ingress_isolated:
-        rule: dict = {
-            "from": [
-                {
-                    "namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: src.namespace}},
-                    "podSelector": _pod_selector(src),
-                }
-            ]
-        }
-        if port_list:
-            rule["ports"] = port_list
-        spec = {"podSelector": _pod_selector(dst), "policyTypes": ["Ingress"], "ingress": [rule]}
-        out.append(
-            _doc(
-                dst.namespace,
-                f"allow-in-{suffix}"[:63],
-                spec,
-                f"allow {src.id} -> {dst.id}: {ports}",
-            )
-        )
-    if egress_isolated:
-        rule = {
-            "to": [
-                {
-                    "namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: dst.namespace}},
-                    "podSelector": _pod_selector(dst),
-                }
-            ]
-        }
-        if port_list:
-            rule["ports"] = port_list
-        spec = {"podSelector": _pod_selector(src), "policyTypes": ["Egress"], "egress": [rule]}
-        out.append(
-            _doc(
-                src.namespace,
-                f"allow-out-{suffix}"[:63],
-                spec,
-                f"allow {src.id} -> {dst.id}: {ports}",
-            )
-        )
+    out = []
+    if conn.isolation(dst)[0]:
+        out.append(_one_side(dst, src, "Ingress", ports, what, suffix))
+    if conn.isolation(src)[1]:
+        out.append(_one_side(src, dst, "Egress", ports, what, suffix))
     return out
