@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
@@ -121,16 +123,20 @@ def run_analyze(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
         except ValueError as exc:
             print(f"error: --focus-conn {exc}", file=stderr)
             return EXIT_INPUT
+    progress = _Progress(stderr, enabled=not args.quiet and stderr.isatty())
+    progress.step("reading manifests")
     try:
         snapshot = load_paths(args.paths)
     except ManifestErrors as exc:
+        progress.done()
         _print_errors(exc, stderr)
         return EXIT_INPUT
-    if not args.quiet:
-        for d in snapshot.diagnostics:
-            if d.severity == "warning":
-                print(f"warning: {d}", file=stderr)
+    progress.step(
+        f"evaluating {len(snapshot.workloads)} workloads and {len(snapshot.policies)} policies"
+    )
     conn = evaluate(snapshot)
+    conn.class_pairs()
+    progress.step("writing")
     flows = focus(
         conn.flows(),
         args.focus_workload,
@@ -139,11 +145,39 @@ def run_analyze(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
         conn_filter,
     )
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
+        # Written beside the target and renamed over it, so a failure never leaves half a file
+        # where the last good answer was.
+        partial = f"{args.output}.partial"
+        with open(partial, "w", encoding="utf-8") as fh:
             _write(args, snapshot, conn, flows, conn_filter, fh)
+        os.replace(partial, args.output)
     else:
         _write(args, snapshot, conn, flows, conn_filter, stdout)
+    progress.done()
+    if not args.quiet:
+        for d in snapshot.diagnostics:
+            if d.severity == "warning":
+                print(f"warning: {d}", file=stderr)
     return EXIT_OK
+
+
+class _Progress:
+    """One status line on a terminal (never in a pipe or a CI log): what is being done."""
+
+    def __init__(self, out: TextIO, enabled: bool) -> None:
+        self.out, self.enabled = out, enabled
+        self.started = time.perf_counter()
+
+    def step(self, what: str) -> None:
+        if self.enabled:
+            elapsed = time.perf_counter() - self.started
+            self.out.write(f"\r\033[K[{elapsed:5.1f}s] {what}…")
+            self.out.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            self.out.write("\r\033[K")
+            self.out.flush()
 
 
 def _write(args, snapshot, conn, flows, conn_filter, out: TextIO) -> None:

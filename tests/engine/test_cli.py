@@ -47,6 +47,7 @@ def test_output_file(cluster, tmp_path, capsys) -> None:
     target = tmp_path / "out.json"
     assert _run(["analyze", str(cluster), "--format", "json", "-o", str(target)], capsys)[0] == 0
     assert json.loads(target.read_text())["connections"]
+    assert not (tmp_path / "out.json.partial").exists()  # written aside, then renamed
 
 
 def test_input_errors_exit_2_and_list_every_error(tmp_path, capsys) -> None:
