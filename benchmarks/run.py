@@ -465,8 +465,9 @@ missed, ?: not measured.
 - **engine**: `benchmarks/engine_probe.py` loads the snapshot untimed, then times
   `evaluate(snapshot)` plus `list(conn.flows())`; memory is that process's peak RSS.
   "flows" is how many flows it listed.
-- **re-eval**: `policies.engine.connectivity.reevaluate(conn, snapshot_after)` plus its flows,
-  after one policy gained a port (`generate.edit_one_policy`); "n/a" until the engine has it.
+- **re-eval**: what the editor's impact preview costs after one policy gained a port
+  (`generate.edit_one_policy`): `reevaluate(conn, snapshot_after)` with the unchanged policies
+  kept as the same objects, plus `diff(conn, after)`, the impact it shows.
 - **NCA**: network-config-analyzer in its own venv (`.bench/nca-venv`),
   `nca --connectivity DIR --ns_list DIR --pod_list DIR --output_format txt_no_fw_rules
   --file_out /dev/null`, one run, at S and M only: it allots at most 10,000 pod peers (two
@@ -485,6 +486,59 @@ namespaces without any policy.
 """
 
 
+WEB_SIZE = "L"
+WEB_TARGETS = (
+    ("upload_s", 15.0, "upload through the API ≤15 s"),
+    ("graph_first_s", 1.0, "aggregated graph JSON ≤1 s (first fetch)"),
+    ("graph_bytes", 2_000_000, "graph JSON ≤2 MB"),
+    ("page_interactive_s", 3.0, "cluster page interactive ≤3 s"),
+)
+
+
+def bench_web(cluster: Path) -> dict | str:
+    """benchmarks/web_probe.py on one generated cluster: its JSON, or why it failed."""
+    cmd = [str(PYTHON), str(ROOT / "benchmarks" / "web_probe.py"), str(cluster)]
+    try:
+        out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        return "timed out after 600 s"
+    if out.returncode != 0:
+        return f"failed: {_tail(out.stderr)}"
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def web_summary(web: dict | str) -> str:
+    if isinstance(web, str):
+        return web
+    return (
+        f"upload {web['upload_s']:.2f} s, graph JSON {web['graph_first_s']:.2f} s first /"
+        f" {web['graph_s']:.3f} s then, {web['graph_bytes'] / 1e6:.2f} MB ({web['graph_mode']}),"
+        f" page interactive {web['page_interactive_s']:.2f} s"
+    )
+
+
+def web_report(web: dict | str) -> str:
+    """The web section of BENCHMARKS.md."""
+    if isinstance(web, str):
+        return f"\n## Web at {WEB_SIZE}\n\nNot measured: {web}\n"
+    rows = [
+        (label, f"{web[key]:,.3f}" if key != "graph_bytes" else f"{web[key]:,}",
+         "✓" if web[key] is not None and web[key] <= limit else "✗")
+        for key, limit, label in WEB_TARGETS
+    ]  # fmt: skip
+    return f"""
+## Web at {WEB_SIZE}
+
+`benchmarks/web_probe.py`: gunicorn (one worker) on a throwaway SQLite database; the upload
+of every file through `POST /api/clusters/` (token auth; it includes computing the revision's
+graph on commit); the graph JSON fetched twice (the first fetch builds the view from the
+stored graph, the second comes from the process's memo); and the cluster page in Debian's
+chromium, from navigation to the graph's `netviz:ready` event. {web_summary(web)}.
+
+{markdown_table(("target", "measured", "met"), rows)}
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run the benchmarks, print the table, write BENCHMARKS.md."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -495,6 +549,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"comma-separated sizes out of {', '.join(generate.SIZES)} (default: all)",
     )
     parser.add_argument("--skip-nca", action="store_true", help="do not install or run NCA")
+    parser.add_argument(
+        "--skip-web", action="store_true", help="do not run the web probe (server + chromium)"
+    )
     parser.add_argument(
         "--repeat", type=int, default=3, help="runs per netviz measurement (median reported)"
     )
@@ -528,9 +585,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append(bench_size(size, nca, args.repeat))
         shutil.rmtree(BENCH / f"{size}-edited", ignore_errors=True)
 
+    web = None
+    if not args.skip_web and WEB_SIZE in sizes:
+        print(f"[web at {WEB_SIZE}]", flush=True)
+        web = bench_web(BENCH / WEB_SIZE)
+        print(f"  {web_summary(web)}", flush=True)
+
     print()
     print(plain_table(table_rows(rows)))
-    args.output.write_text(report(rows, argv, nca_info, netviz_how), encoding="utf-8")
+    text = report(rows, argv, nca_info, netviz_how)
+    if web is not None:
+        text += web_report(web)
+    args.output.write_text(text, encoding="utf-8")
     print(f"\nwrote {args.output}")
     return 0
 

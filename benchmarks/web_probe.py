@@ -1,0 +1,174 @@
+"""Web timings for one generated cluster, against a real server and Debian's chromium.
+
+    python benchmarks/web_probe.py DIR
+
+Starts gunicorn on a throwaway SQLite database, then measures: the upload of every file of
+DIR through the JSON API (`POST /api/clusters/`, token auth), the first and a repeated fetch
+of the graph JSON (aggregated above 300 workloads) and its size, and how long the cluster
+page takes in chromium until its graph is interactive (`netviz:ready`). Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = Path(sys.executable)
+CHROMIUM = "/usr/bin/chromium"
+USER, PASSWORD = "bench", "bench-" + secrets.token_hex(8)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _manage(env: dict[str, str], *args: str) -> str:
+    out = subprocess.run(
+        [str(PYTHON), "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    return out.stdout.strip()
+
+
+def _multipart(fields: dict[str, str], files: list[Path]) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts: list[bytes] = []
+    for name, value in fields.items():
+        disposition = f'Content-Disposition: form-data; name="{name}"'
+        parts.append(f"--{boundary}\r\n{disposition}\r\n\r\n{value}\r\n".encode())
+    for path in files:
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files";'
+            f' filename="{path.name}"\r\nContent-Type: application/yaml\r\n\r\n'
+        )
+        parts.append(head.encode() + path.read_bytes() + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def _wait_for(url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the server did not answer at {url}")
+
+
+def probe(cluster: Path) -> dict[str, Any]:
+    """Measure one cluster; the result is what the probe prints."""
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="netviz-web-"))
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{work / 'web.sqlite3'}",
+        "NETVIZ_DEBUG": "true",  # static files from the app folders, cookies over plain http
+    }
+    _manage(env, "migrate", "--noinput", "-v0")
+    _manage(
+        env,
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User;"
+        f"User.objects.create_user({USER!r}, password={PASSWORD!r})",
+    )
+    token = _manage(env, "create_api_token", USER).splitlines()[-1]
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [str(PYTHON.parent / "gunicorn"), "netviz.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", "1", "--timeout", "300"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait_for(f"{base}/accounts/login/")
+        body, content_type = _multipart({"name": "bench"}, sorted(cluster.glob("*.yaml")))
+        request = urllib.request.Request(
+            f"{base}/api/clusters/",
+            data=body,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
+        )
+        t0 = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=300) as response:
+            cluster_id = json.load(response)["id"]
+        upload_s = time.perf_counter() - t0
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+            )
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.goto(f"{base}/accounts/login/")
+            page.fill("input[name=username]", USER)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/")
+            graph_url = f"{base}/clusters/{cluster_id}/graph.json"
+            timings = []
+            for _ in range(2):  # the first may build the cache; the second is what users get
+                t0 = time.perf_counter()
+                graph = page.request.get(graph_url)
+                timings.append(time.perf_counter() - t0)
+                size = len(graph.body())
+            mode = graph.json().get("mode")
+            page.add_init_script(
+                "document.addEventListener('netviz:ready', () =>"
+                " { window.__netvizReady = performance.now(); });"
+            )
+            page.goto(f"{base}/clusters/{cluster_id}/", wait_until="commit")
+            # Polled with evaluate(): wait_for_function() would eval() a string, which the
+            # page's Content Security Policy refuses.
+            interactive_ms = None
+            deadline = time.monotonic() + 120
+            while interactive_ms is None and time.monotonic() < deadline:
+                interactive_ms = page.evaluate("window.__netvizReady")
+                if interactive_ms is None:
+                    page.wait_for_timeout(50)
+            browser.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    return {
+        "upload_s": upload_s,
+        "graph_first_s": timings[0],
+        "graph_s": timings[1],
+        "graph_bytes": size,
+        "graph_mode": mode,
+        "page_interactive_s": interactive_ms / 1000 if interactive_ms is not None else None,
+    }
+
+
+def main(argv: list[str]) -> int:
+    """Command line: print the measurements for the cluster in argv[0]."""
+    if len(argv) != 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    print(json.dumps(probe(Path(argv[0]))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
