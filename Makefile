@@ -56,7 +56,7 @@ test-postgres: install
 # browser layer, which does not touch the database engine in any way SQLite does not.
 test: lint test-sqlite test-postgres
 
-bench: install
+bench: install browser-deps
 	$(PY) benchmarks/run.py
 
 vendor:
