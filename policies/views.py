@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -12,6 +14,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from . import services, tokens, uploads
+from .engine.synthesis import TEMPLATES
 from .forms import ApiTokenForm, ShareForm, UploadForm
 from .models import ApiToken, Cluster, ClusterShare, Revision
 from .permissions import Access, get_cluster
@@ -113,10 +116,13 @@ def cluster_upload(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _landed(request, cluster.get_absolute_url())
 
 
-def _cluster_page(
-    request: HtmxHttpRequest, cluster: Cluster, access: Access, revision: Revision | None
-) -> HttpResponse:
+def cluster_page_context(
+    request: HttpRequest, cluster: Cluster, access: Access, revision: Revision | None
+) -> dict[str, Any]:
+    """Everything the cluster page shows: the revision, the user's rights, the forms, and what
+    the policy editor needs (the templates it offers)."""
     context = services.revision_overview(cluster, revision)
+    on_head = revision is None or bool(context.get("is_head"))
     context.update(
         access=access,
         can_edit=access >= Access.EDIT,
@@ -124,12 +130,30 @@ def _cluster_page(
         upload_form=UploadForm(owner=request.user, cluster=cluster),
         share_form=ShareForm(cluster=cluster),
         shares=cluster.shares.select_related("user"),
+        # The page's own address, which the graph's and the editor's requests hang off.
+        page_url=cluster.get_absolute_url() if on_head else revision.get_absolute_url(),
+        policy_templates=[
+            {"name": name, "label": label, "fields": fields}
+            for name, (label, fields) in TEMPLATES.items()
+        ],
     )
+    return context
+
+
+def _cluster_page(
+    request: HtmxHttpRequest, cluster: Cluster, access: Access, revision: Revision | None
+) -> HttpResponse:
+    context = cluster_page_context(request, cluster, access, revision)
+    if request.htmx.target == "policy-index":
+        # The editor refreshes its policy list after a save; the same partial also swaps the
+        # revision line, the counts and the history out of band.
+        return render(request, "policies/cluster.html#editor-refresh", context)
     return render(request, "policies/cluster.html", context)
 
 
 @require_GET
 @login_required
+@vary_on_headers("HX-Request", "HX-Target")
 def cluster_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A cluster's latest revision: namespaces, workloads, policies and warnings."""
     cluster, access = get_cluster(request.user, pk)
@@ -138,6 +162,7 @@ def cluster_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
+@vary_on_headers("HX-Request", "HX-Target")
 def revision_detail(request: HtmxHttpRequest, pk: int, number: int) -> HttpResponse:
     """Any revision of a cluster, as it was."""
     cluster, access = get_cluster(request.user, pk)

@@ -17,11 +17,10 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from . import graphs, services
-from .forms import ShareForm, UploadForm
+from . import graphs
 from .models import Cluster, Revision
 from .permissions import Access, get_cluster
-from .views import HtmxHttpRequest
+from .views import HtmxHttpRequest, cluster_page_context
 
 FLOWS_PER_PAGE = 100
 
@@ -51,17 +50,8 @@ def _panel(
     if request.htmx:
         return render(request, f"policies/cluster.html#{partial}", context)
     # The same context as views.cluster_detail builds, plus this panel's.
-    page = services.revision_overview(cluster, revision)
-    page.update(
-        access=access,
-        can_edit=access >= Access.EDIT,
-        is_owner=access == Access.OWN,
-        is_head=is_head,
-        upload_form=UploadForm(owner=request.user, cluster=cluster),
-        share_form=ShareForm(cluster=cluster),
-        shares=cluster.shares.select_related("user"),
-        **context,
-    )
+    page = cluster_page_context(request, cluster, access, revision)
+    page.update(context)
     return render(request, "policies/cluster.html", page)
 
 

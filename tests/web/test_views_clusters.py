@@ -135,3 +135,51 @@ def test_pages_follow_the_content_security_policy(browser, shop_cluster):
         assert " style=" not in page, url
         assert '<script src="/static/vendor/htmx.min.js" defer></script>' in page
         assert 'hx-headers=\'{"X-CSRFToken": "' in page
+
+
+# --- the policy editor's part of the page --------------------------------------------------------
+
+
+def test_the_cluster_page_gives_the_editor_its_endpoints_templates_and_rights(
+    client_for, users_by_role, shop_cluster
+):
+    page = client_for(users_by_role["editor"]).get(f"/clusters/{shop_cluster.pk}/")
+    assertContains(page, f'data-check-url="/clusters/{shop_cluster.pk}/editor/check"')
+    assertContains(page, 'data-can-edit="true"')
+    assertContains(page, '<option value="allow-from-namespace" data-fields="namespace peer">')
+    assertContains(page, 'data-testid="save"')
+    assertContains(page, f'href="/clusters/{shop_cluster.pk}/export.zip"')
+    assertContains(page, f'href="/clusters/{shop_cluster.pk}/history/"')
+    viewer = client_for(users_by_role["viewer"]).get(f"/clusters/{shop_cluster.pk}/")
+    assertContains(viewer, 'data-can-edit="false"')
+    assertNotContains(viewer, 'data-testid="save"')
+
+
+def test_an_old_revision_is_read_only_in_the_editor_and_exports_as_it_was(
+    browser, shop_cluster, owner
+):
+    services.delete_policy(shop_cluster, owner, "shop", "default-deny")
+    page = browser.get(f"/clusters/{shop_cluster.pk}/revisions/1/")
+    assertContains(page, 'data-can-edit="false"')
+    assertContains(page, f'href="/clusters/{shop_cluster.pk}/export.yaml?revision=1"')
+    assertNotContains(page, "data-new-policy-form")
+
+
+def test_after_a_save_the_editor_refreshes_its_list_and_the_revision_out_of_band(
+    browser, shop_cluster, owner
+):
+    services.delete_policy(shop_cluster, owner, "shop", "default-deny")
+    response = browser.get(
+        f"/clusters/{shop_cluster.pk}/", headers={"HX-Request": "true", "HX-Target": "policy-index"}
+    )
+    assert "HX-Target" in response["Vary"]
+    page = response.content.decode()
+    assert "<html" not in page
+    index, rest = page.strip().split("</section>", 1)
+    assert index.startswith('<section id="policy-index"')
+    assert 'data-policy="shop/backend-from-frontend"' in index
+    assert "default-deny" not in index
+    assert "revision 2" in index
+    for oob in ("revision-meta", "revision-stats", "policy-table", "history-card"):
+        assert re.search(f'id="{oob}"[^>]*hx-swap-oob="true"', rest), oob
+    assert "Revision 2 of 2" in rest
