@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -144,13 +145,16 @@ def run_analyze(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
         args.focus_direction,
         conn_filter,
     )
-    if args.output:
+    if args.output and _is_regular_target(args.output):
         # Written beside the target and renamed over it, so a failure never leaves half a file
         # where the last good answer was.
         partial = f"{args.output}.partial"
         with open(partial, "w", encoding="utf-8") as fh:
             _write(args, snapshot, conn, flows, conn_filter, fh)
         os.replace(partial, args.output)
+    elif args.output:  # a device or a pipe (-o /dev/null, -o /dev/stdout): write to it
+        with open(args.output, "w", encoding="utf-8") as fh:
+            _write(args, snapshot, conn, flows, conn_filter, fh)
     else:
         _write(args, snapshot, conn, flows, conn_filter, stdout)
     progress.done()
@@ -159,6 +163,14 @@ def run_analyze(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
             if d.severity == "warning":
                 print(f"warning: {d}", file=stderr)
     return EXIT_OK
+
+
+def _is_regular_target(path: str) -> bool:
+    """A regular file or a new one: never rename over a device such as /dev/null."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return True
 
 
 class _Progress:

@@ -222,3 +222,21 @@ def test_manage_py_diff_exits_2_on_bad_input(cluster, tmp_path) -> None:
     )  # fmt: skip
     assert proc.returncode == 2
     assert "x.yaml:2: invalid YAML" in proc.stderr
+
+
+def test_output_to_a_device_writes_to_it_and_leaves_it_a_device(cluster, tmp_path, capsys) -> None:
+    import os
+    import stat
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    # Reading the pipe in a thread: opening a FIFO for writing waits for a reader.
+    import threading
+
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    assert _run(["analyze", str(cluster), "-o", str(fifo)], capsys)[0] == 0
+    reader.join(timeout=10)
+    assert b"default/web[Pod] => default/db[Pod] : TCP 5432" in got[0]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # not replaced by a regular file
