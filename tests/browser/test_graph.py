@@ -211,8 +211,8 @@ def test_a_cluster_of_two_thousand_workloads_opens_collapsed_and_as_a_matrix(
              .filter((r) => r.name.includes("graph.json"))
              .map((r) => ({ms: r.responseEnd - r.requestStart, bytes: r.encodedBodySize}))[0]"""
     )
+    # Its time is measured by `make bench` (benchmarks/web_probe.py), never asserted here.
     assert fetched["bytes"] < 2_000_000
-    assert fetched["ms"] < 1000
 
     # a tap expands one namespace into its workloads
     first = namespaces[0]
