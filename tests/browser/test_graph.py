@@ -226,8 +226,8 @@ def test_a_cluster_of_two_thousand_workloads_opens_collapsed_and_as_a_matrix(
 
     page.click("[data-testid=view-matrix]")
     matrix = page.locator("[data-testid=matrix] table")
-    # The live server answers one request at a time, and the page of 2,000 workloads queues a
-    # few heavy ones (the editor's policy list among them) ahead of the matrix.
+    # Rendering the matrix of a 2,000-workload page can take the browser a while on a loaded
+    # machine (the server answers in well under a second); allow for it.
     expect(matrix).to_be_visible(timeout=90_000)
     assert matrix.locator("tbody tr").count() == len(namespaces)
     assert "view=matrix" in page.url
