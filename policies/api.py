@@ -101,13 +101,7 @@ def clusters(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES, owner=request.user)
     if not form.is_valid():
         return JsonResponse({"errors": form.errors_for_api()}, status=400)
-    cluster = services.create_cluster(
-        request.user,
-        form.cleaned_data["name"],
-        form.snapshot,
-        message=form.cleaned_data["message"],
-        warnings=form.upload_warnings,
-    )
+    cluster = form.save()
     return JsonResponse({"id": cluster.pk}, status=201)
 
 

@@ -110,6 +110,17 @@ class UploadForm(forms.Form):
             )
         return cleaned
 
+    def save(self) -> Cluster:
+        """Store the validated upload: a new cluster, or a new revision of the form's cluster
+        (uploaded by `owner`, the user who sent it)."""
+        kwargs = {"message": self.cleaned_data["message"], "warnings": self.upload_warnings}
+        if self.cluster is None:
+            return services.create_cluster(
+                self.owner, self.cleaned_data["name"], self.snapshot, **kwargs
+            )
+        services.upload_revision(self.cluster, self.owner, self.snapshot, **kwargs)
+        return self.cluster
+
     def add_located_error(self, error: uploads.UploadError) -> None:
         """Report a problem found before the form could read the request (its size).
 

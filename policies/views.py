@@ -82,13 +82,7 @@ def cluster_new(request: HtmxHttpRequest) -> HttpResponse:
     form = _upload_form(request, None)
     if not form.is_bound or not form.is_valid():
         return _upload_failed(request, form, None)
-    cluster = services.create_cluster(
-        request.user,
-        form.cleaned_data["name"],
-        form.snapshot,
-        message=form.cleaned_data["message"],
-        warnings=form.upload_warnings,
-    )
+    cluster = form.save()
     _summary_message(request, cluster.head)
     return _landed(request, cluster.get_absolute_url())
 
@@ -105,14 +99,8 @@ def cluster_upload(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     form = _upload_form(request, cluster)
     if not form.is_bound or not form.is_valid():
         return _upload_failed(request, form, cluster)
-    revision = services.upload_revision(
-        cluster,
-        request.user,
-        form.snapshot,
-        message=form.cleaned_data["message"],
-        warnings=form.upload_warnings,
-    )
-    _summary_message(request, revision)
+    form.save()
+    _summary_message(request, cluster.head)
     return _landed(request, cluster.get_absolute_url())
 
 
