@@ -99,12 +99,13 @@ def lint(snapshot: Snapshot) -> Iterator[Diagnostic]:
                     )
                     if not declared:
                         path = f"spec.{direction}[{ri}].ports[{pk}].port"
+                        line = (port.location or rule_loc).line
                         yield Diagnostic(
                             "warning",
                             f"named port {port.port!r} ({port.protocol}) is declared by no"
                             f" {'selected pod' if direction == 'ingress' else 'destination'}:"
                             " this port allows nothing",
-                            Location(rule_loc.file, rule_loc.line, path),
+                            Location(rule_loc.file, line, path),
                             subject,
                         )
 

@@ -675,7 +675,7 @@ class _Loader:
             elif not number <= end <= 65535:
                 o.error(port, "endPort", f"{path}.endPort", f"{end} must be within {number}-65535")
                 return None
-        return PolicyPort(protocol, number, end)
+        return PolicyPort(protocol, number, end, o.loc(port, "port", f"{path}.port"))
 
 
 def _is_object(value: Any) -> bool:

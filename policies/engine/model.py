@@ -141,6 +141,8 @@ class PolicyPort:
     protocol: str = "TCP"
     port: int | str | None = None
     end_port: int | None = None
+    # Where it was written; not part of its identity (equal ports allow the same thing).
+    location: Location | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,11 +157,11 @@ def test_unchanged_policies_keep_pointing_at_their_original_file_and_line(shop_c
 def test_warnings_of_a_rebuilt_revision_point_at_the_users_file_and_line(owner):
     cluster = services.load_demo(owner)
     [warning] = cluster.head.warnings
-    assert (warning["file"], warning["line"]) == ("demo/policies-backend.yaml", 131)
+    assert (warning["file"], warning["line"]) == ("demo/policies-backend.yaml", 144)
     text = NEW_POLICY.format(namespace="shop-data", name="extra")
     revision, _ = services.save_policy(cluster, owner, "shop-data", "extra", text)
     # the policy is re-read from the database, yet its warning is where the user wrote it
-    assert ("demo/policies-backend.yaml", 131) in [
+    assert ("demo/policies-backend.yaml", 144) in [
         (w["file"], w["line"]) for w in revision.warnings
     ]
 
