@@ -6,6 +6,8 @@ impact on connectivity. Saving checks that nobody changed the same policy meanwh
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -53,6 +55,21 @@ def _errors(exc: InputErrors, status: int = 400) -> JsonResponse:
     return JsonResponse({"errors": exc.errors}, status=status)
 
 
+def _revising(request: HttpRequest, write: Callable[[int], JsonResponse]) -> JsonResponse:
+    """Run a write made from the revision the editor loaded (`base_revision`), answering
+    400 for bad input and 409, with the other change, on a conflict."""
+    try:
+        base = int(request.POST.get("base_revision", ""))
+    except ValueError:
+        return JsonResponse({"errors": [{"message": "base_revision is required"}]}, status=400)
+    try:
+        return write(base)
+    except InputErrors as exc:
+        return _errors(exc)
+    except editing.EditConflict as exc:
+        return JsonResponse({"conflict": exc.as_dict()}, status=409)
+
+
 @require_POST
 @login_required
 def editor_check(request: HttpRequest, pk: int) -> JsonResponse:
@@ -69,11 +86,8 @@ def editor_check(request: HttpRequest, pk: int) -> JsonResponse:
 def editor_save(request: HttpRequest, pk: int) -> JsonResponse:
     """Save as a new revision: 200 with the revision, 400 with errors, 409 on a conflict."""
     cluster, _ = get_cluster(request.user, pk, Access.EDIT)
-    try:
-        base = int(request.POST.get("base_revision", ""))
-    except ValueError:
-        return JsonResponse({"errors": [{"message": "base_revision is required"}]}, status=400)
-    try:
+
+    def save(base: int) -> JsonResponse:
         revision, summary = editing.save_edit(
             cluster,
             request.user,
@@ -82,13 +96,11 @@ def editor_save(request: HttpRequest, pk: int) -> JsonResponse:
             original=_split(request.POST.get("original", "")),
             message=request.POST.get("message", "").strip(),
         )
-    except InputErrors as exc:
-        return _errors(exc)
-    except editing.EditConflict as exc:
-        return JsonResponse({"conflict": exc.as_dict()}, status=409)
-    return JsonResponse(
-        {"revision": revision.number, "summary": summary, "message": revision.message}
-    )
+        return JsonResponse(
+            {"revision": revision.number, "summary": summary, "message": revision.message}
+        )
+
+    return _revising(request, save)
 
 
 @require_POST
@@ -102,16 +114,12 @@ def editor_delete(request: HttpRequest, pk: int) -> JsonResponse:
         cluster, _ = get_cluster(request.user, pk)
         return JsonResponse(editing.delete_impact(_revision(cluster, None), *key))
     cluster, _ = get_cluster(request.user, pk, Access.EDIT)
-    try:
-        base = int(request.POST.get("base_revision", ""))
+
+    def delete(base: int) -> JsonResponse:
         revision = editing.delete_edit(cluster, request.user, *key, base_number=base)
-    except ValueError:
-        return JsonResponse({"errors": [{"message": "base_revision is required"}]}, status=400)
-    except InputErrors as exc:
-        return _errors(exc)
-    except editing.EditConflict as exc:
-        return JsonResponse({"conflict": exc.as_dict()}, status=409)
-    return JsonResponse({"revision": revision.number, "message": revision.message})
+        return JsonResponse({"revision": revision.number, "message": revision.message})
+
+    return _revising(request, delete)
 
 
 @require_GET
