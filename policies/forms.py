@@ -9,8 +9,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 
-from . import services, uploads
+from . import revisions, uploads
+from .errors import InputErrors
 from .models import Cluster, ClusterShare
+from .snapshots import parse_manifests
 
 __all__ = ["ApiTokenForm", "ShareForm", "UploadForm"]
 
@@ -96,10 +98,10 @@ class UploadForm(forms.Form):
             raise forms.ValidationError("Choose or drop manifest files, or paste YAML.")
         try:
             unpacked = uploads.unpack(((f.name, f) for f in files), pasted)
-            self.snapshot = services.parse_manifests(unpacked.files)
+            self.snapshot = parse_manifests(unpacked.files)
         except uploads.UploadErrors as exc:
             self.located_errors = exc.as_dicts()
-        except services.InputErrors as exc:
+        except InputErrors as exc:
             self.located_errors = exc.errors
         else:
             self.upload_warnings = unpacked.warnings
@@ -115,10 +117,10 @@ class UploadForm(forms.Form):
         (uploaded by `owner`, the user who sent it)."""
         kwargs = {"message": self.cleaned_data["message"], "warnings": self.upload_warnings}
         if self.cluster is None:
-            return services.create_cluster(
+            return revisions.create_cluster(
                 self.owner, self.cleaned_data["name"], self.snapshot, **kwargs
             )
-        services.upload_revision(self.cluster, self.owner, self.snapshot, **kwargs)
+        revisions.upload_revision(self.cluster, self.owner, self.snapshot, **kwargs)
         return self.cluster
 
     def add_located_error(self, error: uploads.UploadError) -> None:
@@ -134,12 +136,8 @@ class UploadForm(forms.Form):
 
     def errors_for_api(self) -> list[dict[str, object]]:
         """Every error as `{"file", "line", "path", "message"}`, field errors included."""
-        located = [
-            {key: error[key] for key in ("file", "line", "path", "message")}
-            for error in self.located_errors
-        ]
-        if located:
-            return located
+        if self.located_errors:
+            return InputErrors(self.located_errors).as_json()
         return [
             {"file": "", "line": 0, "path": field if field != "__all__" else "", "message": m}
             for field, messages in self.errors.items()

@@ -56,7 +56,9 @@ class Revision(models.Model):
 
     `connectivity` caches the engine's result for this revision (derived data only; it is
     recomputed when empty). `diagnostics` keeps the warnings found when the revision was made,
-    located in the files the user uploaded.
+    located in the files the user uploaded. `impact` is its change in connectivity against
+    its parent (counts, summary and a sample), stored when it is written so that history
+    pages evaluate nothing; None for a first revision, or when it could not be computed.
     """
 
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="revisions")
@@ -75,6 +77,7 @@ class Revision(models.Model):
     message = models.CharField(max_length=500, blank=True)
     diagnostics = models.JSONField(default=list, blank=True)
     connectivity = models.JSONField(null=True, blank=True, editable=False)
+    impact = models.JSONField(null=True, blank=True, editable=False)
 
     objects = RevisionManager()
 
@@ -199,6 +202,12 @@ class Policy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    # What the engine's exporters read of a policy (with namespace and name), so that rows
+    # export without being parsed.
+    @property
+    def source(self) -> str:
+        return self.yaml
 
     def clean(self) -> None:
         """The engine decides validity: the YAML must be exactly this one NetworkPolicy."""

@@ -1,60 +1,66 @@
-"""URLs of the policies app: pages, then the JSON API (whose paths are a fixed contract)."""
+"""URLs of the policies app: pages, the editor's endpoints, then the JSON API (whose paths are a
+fixed contract)."""
 
-from django.urls import path
+from django.urls import URLPattern, path
 
-from . import api, urls_editor, views, views_graph
+from .views import api, clusters, editor, graph, help, history
 
 app_name = "policies"
 
+# The graph's views serve the latest revision and any revision alike: each is routed under
+# both prefixes, as `cluster-<name>` and `revision-<name>`.
+REVISION_VIEWS = [
+    ("", clusters.cluster_detail, "detail"),
+    ("graph.json", graph.graph_json, "graph"),
+    ("flows/", graph.flow_table, "flows"),
+    ("matrix/", graph.flow_matrix, "matrix"),
+    ("explain/", graph.flow_explain, "explain"),
+    ("node/", graph.node_inspect, "node"),
+]
+
+
+def _under_both_prefixes() -> list[URLPattern]:
+    prefixes = (
+        ("clusters/<int:pk>/", "cluster"),
+        ("clusters/<int:pk>/revisions/<int:number>/", "revision"),
+    )
+    return [
+        path(f"{prefix}{route}", view, name=f"{kind}-{name}")
+        for prefix, kind in prefixes
+        for route, view, name in REVISION_VIEWS
+    ]
+
+
 urlpatterns = [
-    path("", views.cluster_list, name="cluster-list"),
-    path("clusters/new/", views.cluster_new, name="cluster-new"),
-    path("clusters/<int:pk>/", views.cluster_detail, name="cluster-detail"),
-    path("clusters/<int:pk>/upload/", views.cluster_upload, name="cluster-upload"),
-    path(
-        "clusters/<int:pk>/revisions/<int:number>/",
-        views.revision_detail,
-        name="revision-detail",
-    ),
-    path("clusters/<int:pk>/shares/", views.cluster_share, name="cluster-share"),
+    path("", clusters.cluster_list, name="cluster-list"),
+    path("clusters/new/", clusters.cluster_new, name="cluster-new"),
+    *_under_both_prefixes(),
+    path("clusters/<int:pk>/upload/", clusters.cluster_upload, name="cluster-upload"),
+    path("clusters/<int:pk>/shares/", clusters.cluster_share, name="cluster-share"),
     path(
         "clusters/<int:pk>/shares/<int:share_pk>/delete/",
-        views.share_delete,
+        clusters.share_delete,
         name="share-delete",
     ),
-    # the connectivity graph of the latest revision, and of any revision
-    path("clusters/<int:pk>/graph.json", views_graph.graph_json, name="cluster-graph"),
-    path("clusters/<int:pk>/flows/", views_graph.flow_table, name="cluster-flows"),
-    path("clusters/<int:pk>/matrix/", views_graph.flow_matrix, name="cluster-matrix"),
-    path("clusters/<int:pk>/explain/", views_graph.flow_explain, name="cluster-explain"),
-    path("clusters/<int:pk>/node/", views_graph.node_inspect, name="cluster-node"),
+    path("settings/tokens/", clusters.api_tokens, name="api-tokens"),
+    path("settings/tokens/<int:pk>/delete/", clusters.api_token_delete, name="api-token-delete"),
+    path("help/semantics/", help.semantics, name="semantics"),
+    # the policy editor and export downloads
+    path("clusters/<int:pk>/editor/check", editor.editor_check, name="editor-check"),
+    path("clusters/<int:pk>/editor/save", editor.editor_save, name="editor-save"),
+    path("clusters/<int:pk>/editor/delete", editor.editor_delete, name="editor-delete"),
+    path("clusters/<int:pk>/editor/policy", editor.editor_policy, name="editor-policy"),
+    path("clusters/<int:pk>/editor/template", editor.editor_template, name="editor-template"),
+    path("clusters/<int:pk>/editor/allow-flow", editor.editor_allow_flow, name="editor-allow-flow"),
+    path("clusters/<int:pk>/export.<str:fmt>", editor.export_download, name="export"),
+    # history
+    path("clusters/<int:pk>/history/", history.revision_history, name="revision-history"),
+    path("clusters/<int:pk>/compare/", history.revision_compare, name="revision-compare"),
     path(
-        "clusters/<int:pk>/revisions/<int:number>/graph.json",
-        views_graph.graph_json,
-        name="revision-graph",
+        "clusters/<int:pk>/revisions/<int:number>/revert/",
+        history.revision_revert,
+        name="revision-revert",
     ),
-    path(
-        "clusters/<int:pk>/revisions/<int:number>/flows/",
-        views_graph.flow_table,
-        name="revision-flows",
-    ),
-    path(
-        "clusters/<int:pk>/revisions/<int:number>/matrix/",
-        views_graph.flow_matrix,
-        name="revision-matrix",
-    ),
-    path(
-        "clusters/<int:pk>/revisions/<int:number>/explain/",
-        views_graph.flow_explain,
-        name="revision-explain",
-    ),
-    path(
-        "clusters/<int:pk>/revisions/<int:number>/node/",
-        views_graph.node_inspect,
-        name="revision-node",
-    ),
-    path("settings/tokens/", views.api_tokens, name="api-tokens"),
-    path("settings/tokens/<int:pk>/delete/", views.api_token_delete, name="api-token-delete"),
     # JSON API
     path("api/clusters/", api.clusters, name="api-clusters"),
     path("api/clusters/<int:pk>/connections", api.cluster_connections, name="api-connections"),
@@ -66,5 +72,3 @@ urlpatterns = [
     ),
     path("api/clusters/<int:pk>/preview", api.cluster_preview, name="api-preview"),
 ]
-
-urlpatterns += urls_editor.urlpatterns

@@ -70,7 +70,7 @@ def clean_policy_yaml(source: str, name: str = "policy.yaml") -> str:
 def export_policies(policies: Iterable[NetworkPolicy]) -> str:
     """Every policy as one multi-document YAML stream, sorted by namespace and name."""
     texts = [
-        clean_policy_yaml(p.source, f"{p.id}.yaml").strip("\n")
+        clean_policy_yaml(p.source, f"{p.namespace}/{p.name}.yaml").strip("\n")
         for p in sorted(policies, key=lambda p: (p.namespace, p.name))
     ]
     return "---\n" + "\n---\n".join(texts) + "\n" if texts else ""

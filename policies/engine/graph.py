@@ -1,32 +1,44 @@
-"""Connectivity → a networkx DiGraph, Cytoscape elements, and the aggregated views.
+"""The graph views of an evaluation, over one compact flow index.
 
-networkx stays inside this module: callers get plain dicts ready for JSON.
+`FlowIndex` holds every endpoint once (as the node data Cytoscape draws), every distinct port
+set once, and every flow as an index triple (source, destination, port set). It is built
+straight from `Connectivity`, stored as JSON by the web app, and answers every view from
+there: the full graph (namespaces as compound nodes), namespaces aggregated, and the matrix.
+Filtering and regrouping an index takes milliseconds where evaluating a cluster of a few
+thousand workloads again takes seconds.
+
+networkx is not on this path; `to_networkx` stays as an export for people who want one.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-
-import networkx as nx
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from functools import reduce
+from operator import or_
+from typing import Any
 
 from .connectivity import Connectivity, Endpoint
 from .intervals import PortSet
 
 __all__ = [
     "AGGREGATE_ABOVE",
-    "aggregate",
-    "cytoscape_elements",
+    "Edge",
+    "FlowIndex",
+    "external_label",
     "isolation_state",
-    "matrix",
     "to_networkx",
 ]
 
 AGGREGATE_ABOVE = 300  # workloads; above this the first view shows namespaces collapsed
 INTERNET = "0.0.0.0-255.255.255.255"
+ALL = "All Connections"
+
+Edge = tuple[int, int, int]  # (source node, destination node, port set), indexes into FlowIndex
 
 
 def isolation_state(conn: Connectivity, endpoint: Endpoint) -> str:
-    """'both', 'ingress', 'egress' (isolated for that direction) or 'open'."""
+    """'both', 'ingress', 'egress' (isolated for that direction), 'open' or 'external'."""
     if endpoint.workload is None:
         return "external"
     ingress, egress = conn.isolation(endpoint.workload)
@@ -36,146 +48,254 @@ def isolation_state(conn: Connectivity, endpoint: Endpoint) -> str:
 
 
 def external_label(ident: str) -> str:
+    """A short name for an external endpoint: "internet", or its first range and a count."""
     ranges = ident.split(",")
-    if ident == INTERNET or (ranges[0] == INTERNET):
+    if ranges[0] == INTERNET:
         return "internet" if len(ranges) == 1 else f"internet (+{len(ranges) - 1} IPv6 ranges)"
     if len(ranges) == 1:
         return ident
     return f"{ranges[0]} (+{len(ranges) - 1} more)"
 
 
-def to_networkx(conn: Connectivity) -> nx.DiGraph:
-    """Nodes are workloads and external ranges; edges carry `ports` (a PortSet)."""
-    g = nx.DiGraph()
-    for ep in conn.endpoints:
-        w = ep.workload
-        if w is None:
-            g.add_node(ep.id, type="external", label=external_label(ep.id), namespace="")
-        else:
-            g.add_node(
-                ep.id,
-                type="workload",
-                label=w.name,
-                namespace=w.namespace,
-                kind=w.kind,
-                replicas=w.replicas,
-                labels=dict(w.labels),
-                ports=[f"{p.name + ':' if p.name else ''}{p.port}/{p.protocol}" for p in w.ports],
-                isolation=isolation_state(conn, ep),
-            )
-    for f in conn.flows():
-        g.add_edge(f.src.id, f.dst.id, ports=f.ports)
-    return g
-
-
-def _edge_data(src: str, dst: str, ports: PortSet, **extra: object) -> dict:
+def _node(conn: Connectivity, ep: Endpoint) -> dict[str, Any]:
+    w = ep.workload
+    if w is None:
+        return {"id": ep.id, "type": "external", "label": external_label(ep.id), "namespace": ""}
     return {
-        "data": {
-            "id": f"{src}->{dst}",
-            "source": src,
-            "target": dst,
-            "label": str(ports),
-            "conns": ports.to_conns(),
-            **extra,
-        }
+        "id": ep.id,
+        "type": "workload",
+        "label": w.name,
+        "namespace": w.namespace,
+        "kind": w.kind,
+        "replicas": w.replicas,
+        "labels": dict(w.labels),
+        "ports": [f"{p.name + ':' if p.name else ''}{p.port}/{p.protocol}" for p in w.ports],
+        "isolation": isolation_state(conn, ep),
+        "parent": f"ns:{w.namespace}",
     }
 
 
-def cytoscape_elements(g: nx.DiGraph) -> dict:
-    """The full view: namespaces as compound nodes around their workloads."""
-    nodes = []
-    namespaces = sorted({d["namespace"] for _, d in g.nodes(data=True) if d["namespace"]})
-    for ns in namespaces:
-        nodes.append({"data": {"id": f"ns:{ns}", "label": ns, "type": "namespace"}})
-    for node, d in g.nodes(data=True):
-        data = {"id": node, **d}
-        if d["type"] == "workload":
-            data["parent"] = f"ns:{d['namespace']}"
-        nodes.append({"data": data})
-    edges = [_edge_data(a, b, d["ports"]) for a, b, d in g.edges(data=True)]
-    return {"mode": "full", "nodes": nodes, "edges": edges}
+def _edge_data(src: str, dst: str, ports: PortSet, **extra: object) -> dict[str, Any]:
+    data = {"id": f"{src}->{dst}", "source": src, "target": dst, "label": str(ports)}
+    return {"data": {**data, "conns": ports.to_conns(), **extra}}
 
 
-def aggregate(g: nx.DiGraph) -> dict:
-    """Each namespace collapsed to one node; edges between them summed (ports unioned)."""
-    counts: dict[str, int] = defaultdict(int)
-    states: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    group = {}
-    for node, d in g.nodes(data=True):
-        if d["type"] == "workload":
-            key = f"ns:{d['namespace']}"
-            counts[key] += 1
-            states[key][d["isolation"]] += 1
-        else:
-            key = node
-        group[node] = key
-    ports: dict[tuple[str, str], PortSet] = {}
-    flows: dict[tuple[str, str], int] = defaultdict(int)
-    for a, b, d in g.edges(data=True):
-        key = (group[a], group[b])
-        ports[key] = ports.get(key, PortSet.none()) | d["ports"]
-        flows[key] += 1
-    nodes = []
-    for key in sorted(counts):
-        ns = key[3:]
-        nodes.append(
-            {
-                "data": {
-                    "id": key,
-                    "label": f"{ns} ({counts[key]})",
-                    "type": "namespace-aggregate",
-                    "namespace": ns,
-                    "workloads": counts[key],
-                    "isolation_counts": dict(states[key]),
-                }
+def _ends(edges: Iterable[Edge]) -> Iterable[int]:
+    for s, d, _ in edges:
+        yield s
+        yield d
+
+
+class FlowIndex:
+    """Endpoints, distinct port sets and flows of one evaluation, with the graph views."""
+
+    def __init__(
+        self,
+        nodes: Sequence[dict[str, Any]],
+        ports: Sequence[tuple[str, Any]],
+        edges: Sequence[Edge],
+        aggregated: Mapping[str, Any] | None = None,
+        namespace_matrix: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.nodes = list(nodes)
+        self.ports = [(label, conns) for label, conns in ports]
+        self.edges = [tuple(e) for e in edges]
+        self.index = {n["id"]: i for i, n in enumerate(self.nodes)}
+        self.namespace_sizes: dict[str, int] = defaultdict(int)
+        for n in self.nodes:
+            if n["type"] == "workload":
+                self.namespace_sizes[n["namespace"]] += 1
+        self.workloads = sum(self.namespace_sizes.values())
+        self._port_sets: list[PortSet | None] = [None] * len(self.ports)
+        # The whole-cluster views are what a first visit shows: kept with the index once made.
+        everything = set(range(len(self.nodes)))
+        self.aggregated = dict(aggregated or self.aggregate(everything, self.edges))
+        self.namespace_matrix = dict(namespace_matrix or self._namespace_matrix())
+
+    @classmethod
+    def build(cls, conn: Connectivity) -> FlowIndex:
+        """The index of an evaluation: one pass over its endpoints and its flows."""
+        endpoints = conn.endpoints
+        nodes = [_node(conn, ep) for ep in endpoints]
+        rank = {ep.id: i for i, ep in enumerate(endpoints)}
+        ports: list[tuple[str, Any]] = []
+        seen: dict[str, int] = {}
+        edges = []
+        for flow in conn.flows():
+            label = str(flow.ports)
+            pi = seen.get(label)
+            if pi is None:
+                pi = seen[label] = len(ports)
+                ports.append((label, flow.ports.to_conns()))
+            edges.append((rank[flow.src.id], rank[flow.dst.id], pi))
+        return cls(nodes, ports, edges)
+
+    # storage ----------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form that `from_dict` reads back (the web stores it per revision)."""
+        return {
+            "nodes": self.nodes,
+            "ports": [list(p) for p in self.ports],
+            "edges": [list(e) for e in self.edges],
+            "aggregate": self.aggregated,
+            "matrix": self.namespace_matrix,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FlowIndex:
+        return cls(data["nodes"], data["ports"], data["edges"], data["aggregate"], data["matrix"])
+
+    # lookups ----------------------------------------------------------------------------------
+    def port_set(self, pi: int) -> PortSet:
+        got = self._port_sets[pi]
+        if got is None:
+            # The stored label is str(PortSet), which PortSet.parse reads back exactly.
+            got = self._port_sets[pi] = PortSet.parse(self.ports[pi][0])
+        return got
+
+    def is_workload(self, i: int) -> bool:
+        return self.nodes[i]["type"] == "workload"
+
+    def ends(self, edges: Iterable[Edge]) -> set[int]:
+        """The nodes at either end of `edges`."""
+        return set(_ends(edges))
+
+    def flows_between(self, src: str, dst: str) -> list[Edge]:
+        """Flows from one graph node to another; `ns:<name>` stands for a namespace's workloads."""
+        return [e for e in self.edges if self._in(e[0], src) and self._in(e[1], dst)]
+
+    def _in(self, i: int, key: str) -> bool:
+        n = self.nodes[i]
+        if key.startswith("ns:"):
+            return n["type"] == "workload" and n["namespace"] == key[3:]
+        return n["id"] == key
+
+    # views ------------------------------------------------------------------------------------
+    def edge(self, s: int, d: int, pi: int) -> dict[str, Any]:
+        src, dst = self.nodes[s]["id"], self.nodes[d]["id"]
+        label, conns = self.ports[pi]
+        return {
+            "data": {"id": f"{src}->{dst}", "source": src, "target": dst, "label": label,
+                     "conns": conns}
+        }  # fmt: skip
+
+    def full(self, keep: Collection[int], edges: Iterable[Edge]) -> dict[str, Any]:
+        """Every kept endpoint on its own, inside a compound node per namespace."""
+        namespaces = sorted({self.nodes[i]["namespace"] for i in keep if self.is_workload(i)})
+        nodes = [
+            {"data": {"id": f"ns:{ns}", "label": ns, "type": "namespace"}} for ns in namespaces
+        ]
+        nodes += [{"data": self.nodes[i]} for i in sorted(keep)]
+        return {"mode": "full", "nodes": nodes, "edges": [self.edge(*e) for e in edges]}
+
+    def aggregate(
+        self, keep: Collection[int], edges: Iterable[Edge], expand: Collection[str] = ()
+    ) -> dict[str, Any]:
+        """Namespaces collapsed to one node each (but those in `expand`), flows between them
+        summed and their ports unioned; external endpoints stay as they are."""
+        group: dict[int, str] = {}
+        counts: dict[str, int] = defaultdict(int)
+        states: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        expanded: set[str] = set()
+        for i in keep:
+            n = self.nodes[i]
+            if n["type"] == "workload" and n["namespace"] not in expand:
+                key = group[i] = f"ns:{n['namespace']}"
+                counts[key] += 1
+                states[key][n["isolation"]] += 1
+            else:
+                group[i] = n["id"]
+                if n["type"] == "workload":
+                    expanded.add(n["namespace"])
+        nodes = []
+        for key in sorted(counts):
+            ns, total = key[3:], self.namespace_sizes[key[3:]]
+            shown = f"{counts[key]}" if counts[key] == total else f"{counts[key]} of {total}"
+            data = {
+                "id": key,
+                "label": f"{ns} ({shown})",
+                "type": "namespace-aggregate",
+                "namespace": ns,
+                "workloads": counts[key],
+                "isolation_counts": dict(states[key]),
             }
-        )
-    for node, d in g.nodes(data=True):
-        if d["type"] == "external":
-            nodes.append({"data": {"id": node, **d}})
-    edges = [
-        _edge_data(a, b, p, flows=flows[(a, b)], label_flows=f"{flows[(a, b)]} flows: {p}")
-        for (a, b), p in sorted(ports.items())
-    ]
-    return {"mode": "aggregated", "nodes": nodes, "edges": edges}
+            nodes.append({"data": data})
+        for ns in sorted(expanded):
+            data = {"id": f"ns:{ns}", "label": ns, "type": "namespace", "expanded": True}
+            nodes.append({"data": data})
+        nodes += [{"data": self.nodes[i]} for i in sorted(keep) if group[i] == self.nodes[i]["id"]]
+        plain, summed = [], defaultdict(lambda: [set(), 0])
+        for s, d, pi in edges:
+            a, b = group[s], group[d]
+            if a == self.nodes[s]["id"] and b == self.nodes[d]["id"]:
+                plain.append(self.edge(s, d, pi))
+            else:
+                acc = summed[(a, b)]
+                acc[0].add(pi)
+                acc[1] += 1
+        for (a, b), (pis, flows) in sorted(summed.items()):
+            ports = reduce(or_, (self.port_set(pi) for pi in pis))
+            plain.append(
+                _edge_data(a, b, ports, flows=flows, label_flows=f"{flows} flows: {ports}")
+            )
+        return {"mode": "aggregated", "nodes": nodes, "edges": plain}
+
+    def _namespace_matrix(self) -> dict[str, Any]:
+        keys = sorted(self.namespace_sizes)
+        position = {ns: k for k, ns in enumerate(keys)}
+        at = [position.get(n["namespace"]) if n["type"] == "workload" else None for n in self.nodes]
+        cells: dict[tuple[int, int], set[int]] = defaultdict(set)
+        for s, d, pi in self.edges:
+            if at[s] is not None and at[d] is not None:
+                cells[(at[s], at[d])].add(pi)
+        merged = {pos: reduce(or_, (self.port_set(pi) for pi in pis)) for pos, pis in cells.items()}
+        return _grid(None, keys, keys, {pos: str(p) for pos, p in merged.items()})
+
+    def workload_matrix(self, namespace: str) -> dict[str, Any]:
+        """Workload by workload inside a namespace, in the shape of `namespace_matrix`."""
+        members = [
+            i
+            for i, n in enumerate(self.nodes)
+            if self.is_workload(i) and n["namespace"] == namespace
+        ]
+        members.sort(key=lambda i: self.nodes[i]["id"])
+        position = {i: k for k, i in enumerate(members)}
+        # The index holds at most one flow per ordered pair, so no port sets need merging.
+        cells = {
+            (position[s], position[d]): self.ports[pi][0]
+            for s, d, pi in self.edges
+            if s in position and d in position
+        }
+        keys = [self.nodes[i]["id"] for i in members]
+        labels = [self.nodes[i]["label"] for i in members]
+        return _grid(namespace, keys, labels, cells)
 
 
-def matrix(g: nx.DiGraph, namespace: str | None = None) -> dict:
-    """Namespace by namespace (or workload by workload inside `namespace`) reachability.
-
-    Cells are 'all' (every port), 'some' (some ports) or 'none', with the ports as text.
-    """
-    if namespace is None:
-        keys = sorted({d["namespace"] for _, d in g.nodes(data=True) if d["type"] == "workload"})
-
-        def key_of(node: str) -> str | None:
-            d = g.nodes[node]
-            return d["namespace"] if d["type"] == "workload" else None
-    else:
-        keys = sorted(
-            n
-            for n, d in g.nodes(data=True)
-            if d["type"] == "workload" and d["namespace"] == namespace
-        )
-
-        def key_of(node: str) -> str | None:
-            return node if node in index else None
-
-    index = {k: i for i, k in enumerate(keys)}
-    cells: dict[tuple[int, int], PortSet] = {}
-    for a, b, d in g.edges(data=True):
-        ka, kb = key_of(a), key_of(b)
-        if ka is None or kb is None:
-            continue
-        pos = (index[ka], index[kb])
-        cells[pos] = cells.get(pos, PortSet.none()) | d["ports"]
+def _grid(
+    namespace: str | None, keys: list[str], labels: list[str], cells: Mapping[tuple[int, int], str]
+) -> dict[str, Any]:
+    """Cells are 'all' (every port), 'some' (some ports) or 'none', with the ports as text."""
     rows = []
-    for i in range(len(keys)):
+    for a in range(len(keys)):
         row = []
-        for j in range(len(keys)):
-            p = cells.get((i, j))
-            state = "none" if not p else "all" if p.is_all else "some"
-            row.append({"state": state, "ports": str(p) if p else ""})
+        for b in range(len(keys)):
+            label = cells.get((a, b), "")
+            state = "none" if not label else "all" if label == ALL else "some"
+            row.append({"state": state, "ports": label})
         rows.append(row)
-    labels = keys if namespace is None else [g.nodes[k]["label"] for k in keys]
     return {"namespace": namespace, "keys": keys, "labels": labels, "cells": rows}
+
+
+def to_networkx(conn: Connectivity):
+    """The evaluation as a networkx DiGraph: nodes carry the graph's node data, edges a
+    `ports` PortSet. An export for analysis in notebooks; the web does not use it."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    for ep in conn.endpoints:
+        data = _node(conn, ep)
+        data.pop("parent", None)
+        g.add_node(ep.id, **{k: v for k, v in data.items() if k != "id"})
+    for f in conn.flows():
+        g.add_edge(f.src.id, f.dst.id, ports=f.ports)
+    return g

@@ -172,7 +172,8 @@ def big_cluster_files(tmp_path_factory) -> list[tuple[str, bytes]]:
 @pytest.fixture(scope="session")
 def big_cluster_parts(big_cluster_files):
     """Its engine snapshot and cached graph, computed once for the session (no database)."""
-    from policies import engine, graphs, services
+    from policies import engine, snapshots
+    from policies.engine.graph import FlowIndex
 
-    snapshot = services.parse_manifests(big_cluster_files)
-    return snapshot, graphs.build_graph_data(engine.evaluate(snapshot))
+    snapshot = snapshots.parse_manifests(big_cluster_files)
+    return snapshot, FlowIndex.build(engine.evaluate(snapshot)).to_dict()

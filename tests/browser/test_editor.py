@@ -3,7 +3,7 @@ their lines, an edit's impact is listed and highlighted on the graph before savi
 the text verbatim, exports download, a concurrent change shows a conflict instead of being
 overwritten, and nothing breaks the CSP (the page fixture fails a test on any script error).
 
-Expectations come from the backend (policies.editing), not from numbers written down here.
+Expectations come from the backend (policies.changes), not from numbers written down here.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
-from policies import editing, services
+from policies import changes, revisions, snapshots
 from policies.models import ClusterShare
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -56,7 +56,7 @@ SELECT = """needle => {
 
 @pytest.fixture
 def demo(user):
-    return services.load_demo(user)
+    return revisions.load_demo(user)
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ def test_broken_yaml_is_marked_at_its_line_in_the_editor_and_listed_with_that_li
     problem = page.locator("[data-testid=diagnostics] .diag.error")
     expect(problem).to_have_count(1)
     quiet()
-    expected = editing.check_edit(demo.head, text, ("shop-frontend", "storefront")).diagnostics
+    expected = changes.check_edit(demo.head, text, ("shop-frontend", "storefront")).diagnostics
     assert [d["line"] for d in expected] == [line]  # the backend locates it at the typed line
     expect(problem).to_contain_text(f"line {line}")
     expect(problem).to_contain_text(expected[0]["message"])
@@ -164,7 +164,7 @@ def test_a_valid_edit_lists_its_impact_and_highlights_those_flows_on_the_graph(p
     text = replace(page, "app: edge-proxy", "app: nobody")
     wait_for_check(page)
     quiet()
-    impact = editing.check_edit(demo.head, text, ("shop-frontend", "storefront")).impact
+    impact = changes.check_edit(demo.head, text, ("shop-frontend", "storefront")).impact
     assert {(f["src"], f["dst"]) for f in impact["removed"]} == {(EDGE_PROXY, STOREFRONT)}
 
     panel = page.locator("[data-testid=impact]")
@@ -210,7 +210,7 @@ def test_saving_makes_a_revision_with_the_text_verbatim_comments_and_all(page, d
     status = page.locator("[data-editor-status]")
     expect(status).to_contain_text("Saved as revision 2")
     quiet()
-    summary = editing.impact_summary(demo.revisions.get(number=2))
+    summary = demo.revisions.get(number=2).impact["summary"]
     expect(status).to_have_text(f"Saved as revision 2 ({summary}).")
     assert stored_yaml(demo, 2, STOREFRONT_POLICY) == text  # comments and key order kept
     expect(page.locator("[data-editor-eyebrow]")).to_contain_text("revision 2")
@@ -227,8 +227,8 @@ def test_saving_makes_a_revision_with_the_text_verbatim_comments_and_all(page, d
 
 
 def test_export_downloads_clean_yaml_for_one_policy_all_of_them_and_a_zip(page, user, quiet):
-    files = [*services.demo_files(), ("kubectl-get.yaml", KUBECTL_GET.encode())]
-    cluster = services.create_cluster(user, "exported", services.parse_manifests(files))
+    files = [*revisions.demo_files(), ("kubectl-get.yaml", KUBECTL_GET.encode())]
+    cluster = revisions.create_cluster(user, "exported", snapshots.parse_manifests(files))
     open_policy(page, cluster, "shop-data/from-kubectl")
     menu = page.locator("[data-testid=export]")
 
@@ -264,7 +264,7 @@ def test_a_concurrent_change_shows_a_conflict_instead_of_being_overwritten(
     quiet()
     stored = stored_yaml(demo, 1, STOREFRONT_POLICY)
     theirs = stored.replace("app: edge-proxy", "app: edge-proxy-v2")
-    editing.save_edit(
+    changes.apply_edit(
         demo,
         other,
         theirs,
@@ -291,7 +291,7 @@ def test_a_concurrent_change_shows_a_conflict_instead_of_being_overwritten(
 
     # They change it again; this time I keep mine, knowingly.
     quiet()
-    editing.save_edit(
+    changes.apply_edit(
         demo,
         other,
         theirs + "# again\n",
@@ -319,8 +319,8 @@ def test_a_template_opens_as_a_new_policy_that_saves_into_the_list(page, demo, q
     wait_for_check(page)
     quiet()
     text = editor_text(page)
-    assert text == editing.template_yaml("deny-ingress", "shop-data")
-    check = editing.check_edit(demo.head, text, None)
+    assert text == changes.template_yaml("deny-ingress", "shop-data")
+    check = changes.check_edit(demo.head, text, None)
     (name,) = check.policies
     expect(page.locator("[data-editor-title]")).to_have_text(f"New: {name[0]}/{name[1]}")
     rows = page.locator("[data-testid=impact] .impact-row.removed")
@@ -347,7 +347,7 @@ def test_allow_this_flow_from_the_inspector_writes_the_policies_with_their_impac
     page.wait_for_function("() => window.netviz.editor.state().open")
     wait_for_check(page)
     quiet()
-    suggestion = editing.suggest_allow_flow(demo.head, STOREFRONT, CHECKOUT, "TCP 8080")
+    suggestion = changes.suggest_allow_flow(demo.head, STOREFRONT, CHECKOUT, "TCP 8080")
     assert editor_text(page) == suggestion["yaml"]
     added = page.locator("[data-testid=impact] .impact-row.added")
     expect(added).to_have_count(len(suggestion["impact"]["added"]))
@@ -361,7 +361,7 @@ def test_deleting_a_policy_shows_its_impact_before_it_is_confirmed(page, demo, q
     panel = page.locator("[data-testid=impact]")
     expect(panel).to_contain_text("Deleting it would")
     quiet()
-    expected = editing.delete_impact(demo.head, "shop-data", "redis")
+    expected = changes.delete_impact(demo.head, "shop-data", "redis")
     expect(panel.locator(".impact-row")).to_have_count(
         sum(len(expected["impact"][k]) for k in ("added", "removed", "changed"))
     )
@@ -377,7 +377,7 @@ def test_deleting_a_policy_shows_its_impact_before_it_is_confirmed(page, demo, q
 
 def test_a_viewer_reads_the_policy_but_cannot_change_or_save_it(page, user, make_other_user):
     owner = make_other_user("olga")
-    cluster = services.load_demo(owner)
+    cluster = revisions.load_demo(owner)
     ClusterShare.objects.create(cluster=cluster, user=user, role="viewer")
     open_policy(page, cluster, STOREFRONT_POLICY)
     expect(page.locator("[data-testid=policy-editor] .cm-editor")).to_be_visible()

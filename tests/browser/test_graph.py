@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from policies import engine, graphs, services
+from policies import analysis, engine, revisions, snapshots
 from policies.engine.explain import explain
 from policies.models import RevisionGraph
 
@@ -52,8 +52,8 @@ def tap(page, element_id: str) -> None:
 
 @pytest.fixture
 def demo(user):
-    cluster = services.load_demo(user)
-    return cluster, engine.evaluate(services.revision_snapshot(cluster.head))
+    cluster = revisions.load_demo(user)
+    return cluster, engine.evaluate(snapshots.revision_snapshot(cluster.head))
 
 
 def test_the_demo_graph_shows_every_workload_and_every_allowed_flow(page, demo):
@@ -192,11 +192,11 @@ def test_a_cluster_of_two_thousand_workloads_opens_collapsed_and_as_a_matrix(
     page, user, big_cluster_parts
 ):
     snapshot, graph = big_cluster_parts
-    cluster = services.create_cluster(user, "big", snapshot)
+    cluster = revisions.create_cluster(user, "big", snapshot)
     # The graph as stored for the revision (tests/web covers computing it); creating the
     # cluster may already have stored it.
     RevisionGraph.objects.update_or_create(
-        revision=cluster.head, defaults={"version": graphs.CACHE_VERSION, "data": graph}
+        revision=cluster.head, defaults={"version": analysis.CACHE_VERSION, "data": graph}
     )
     namespaces = sorted({w.namespace for w in snapshot.workloads})
     assert len(snapshot.workloads) > 2000

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 
-from policies import services
+from policies import revisions, snapshots
 from policies.models import Cluster, ClusterShare
 from policies.tokens import create_token
 
@@ -49,7 +49,7 @@ def owner(make_user) -> AbstractBaseUser:
 @pytest.fixture
 def shop_cluster(owner, shop_files) -> Cluster:
     """The shop, stored as olivia's cluster "shop" (revision 1)."""
-    return services.create_cluster(owner, "shop", services.parse_manifests(shop_files))
+    return revisions.create_cluster(owner, "shop", snapshots.parse_manifests(shop_files))
 
 
 @pytest.fixture

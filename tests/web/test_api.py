@@ -310,3 +310,103 @@ def test_the_stored_token_is_only_a_hash(owner):
 def test_unknown_methods_are_405(api, shop_cluster):
     assert api.delete("/api/clusters/").status_code == 405
     assert api.get(f"/api/clusters/{shop_cluster.pk}/preview").status_code == 405
+
+
+# --- the base revision: the same conflict check as the editor --------------------------------
+
+
+@pytest.fixture
+def two_clients(api_client_for, users_by_role) -> tuple[Client, Client]:
+    """Two scripts with their own tokens: the owner's and an editor's."""
+    return api_client_for(users_by_role["owner"]), api_client_for(users_by_role["editor"])
+
+
+def test_get_tells_the_revision_a_policy_was_read_from(api, shop_cluster):
+    assert api.get(policy_url(shop_cluster))["ETag"] == '"1"'
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        # an ETag as GET returned it, a bare number, or the base_revision field
+        {"headers": {"If-Match": '"1"'}},
+        {"headers": {"If-Match": "1"}},
+        {"query": "?base_revision=1"},
+    ],
+)
+def test_a_put_from_a_stale_revision_is_409_and_stores_nothing(two_clients, shop_cluster, how):
+    first, second = two_clients
+    url = policy_url(shop_cluster)
+    mine = BACKEND_PORTS.replace("9090, endPort: 9091", "8443")
+    assert first.put(
+        url, BACKEND_PORTS, "application/yaml", headers={"If-Match": '"1"'}
+    ).json() == {"revision": 2}
+    before = rows()
+    response = second.put(
+        url + how.get("query", ""), mine, "application/yaml", headers=how.get("headers", {})
+    )
+    assert response.status_code == 409
+    conflict = response.json()["conflict"]
+    assert conflict["head_revision"] == 2
+    assert conflict["base_revision"] == 1
+    assert conflict["author"] == "olivia"
+    assert conflict["theirs"] == BACKEND_PORTS
+    assert "+        - {port: 9090, endPort: 9091}" in conflict["diff"]
+    assert rows() == before
+    assert shop_cluster.head.policies.get(name="backend-from-frontend").yaml == BACKEND_PORTS
+
+
+def test_a_put_from_the_head_or_without_a_base_applies(two_clients, shop_cluster):
+    first, second = two_clients
+    url = policy_url(shop_cluster)
+    first.put(url, BACKEND_PORTS, "application/yaml")
+    again = BACKEND_PORTS.replace("9090, endPort: 9091", "8443")
+    response = second.put(url, again, "application/yaml", headers={"If-Match": '"2"'})
+    assert response.json() == {"revision": 3}
+    # without a base, the change applies to the head as it is (the documented default)
+    response = first.put(url, BACKEND_PORTS, "application/yaml")
+    assert response.json() == {"revision": 4}
+
+
+def test_a_stale_base_is_no_conflict_for_a_policy_nobody_changed(two_clients, shop_cluster):
+    first, second = two_clients
+    first.put(policy_url(shop_cluster), BACKEND_PORTS, "application/yaml")
+    other = BACKEND_PORTS.replace("name: backend-from-frontend", "name: extra")
+    response = second.put(
+        policy_url(shop_cluster, name="extra"), other, "application/yaml", headers={"If-Match": "1"}
+    )
+    assert (response.status_code, response.json()) == (201, {"revision": 3})
+
+
+def test_a_delete_from_a_stale_revision_is_409(two_clients, shop_cluster):
+    first, second = two_clients
+    first.put(policy_url(shop_cluster), BACKEND_PORTS, "application/yaml")
+    before = rows()
+    response = second.delete(policy_url(shop_cluster), headers={"If-Match": '"1"'})
+    assert response.status_code == 409
+    assert response.json()["conflict"]["head_revision"] == 2
+    assert rows() == before
+    assert second.delete(policy_url(shop_cluster), headers={"If-Match": '"2"'}).status_code == 200
+
+
+@pytest.mark.parametrize("base", ["banana", "0", "7"])
+def test_a_base_that_is_no_revision_is_400(api, shop_cluster, base):
+    before = rows()
+    response = api.put(
+        policy_url(shop_cluster), BACKEND_PORTS, "application/yaml", headers={"If-Match": base}
+    )
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["path"] == "base_revision"
+    assert rows() == before
+
+
+def test_the_api_and_the_editor_write_the_same_revision(api, client_for, owner, shop_cluster):
+    api.put(policy_url(shop_cluster), BACKEND_PORTS, "application/yaml")
+    client_for(owner).post(
+        f"/clusters/{shop_cluster.pk}/editor/save",
+        {"yaml": BACKEND_PORTS.replace("9091", "9092"), "base_revision": "2"},
+    )
+    by_api, by_editor = shop_cluster.revisions.filter(number__in=(2, 3)).order_by("number")
+    assert by_api.message == by_editor.message == "Edited shop/backend-from-frontend"
+    assert by_api.impact["summary"] == by_editor.impact["summary"] == "+0 -0 ~1"

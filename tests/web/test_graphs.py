@@ -1,21 +1,25 @@
-"""policies.graphs: the cached graph, its filters and groupings, the selector and port syntax.
+"""policies.graphs: the view filters over a revision's flow index, the shapes they ask for,
+the selector and port syntax.
 
-The graph is built straight from the engine here (no database): the cache layout, filtering
-and regrouping are plain functions of the engine's answer.
+The index is built straight from the engine here (no database), through JSON as the database
+stores it; the expected answers come from the engine's flows, grouped by hand.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import defaultdict
+from functools import reduce
+from operator import or_
 
 import pytest
 
 from policies import engine, graphs
-from policies.engine.graph import aggregate, matrix, to_networkx
+from policies.engine.graph import FlowIndex
 from policies.engine.model import LabelSelector, Requirement
 from policies.engine.selectors import matches
-from policies.services import DEMO_DIR
+from policies.revisions import DEMO_DIR
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +28,20 @@ def demo_conn() -> engine.Connectivity:
 
 
 @pytest.fixture(scope="module")
-def demo(demo_conn) -> graphs.GraphData:
-    # Through JSON, as the database stores it.
-    return graphs.GraphData(json.loads(json.dumps(graphs.build_graph_data(demo_conn))))
+def demo(demo_conn) -> FlowIndex:
+    return FlowIndex.from_dict(json.loads(json.dumps(FlowIndex.build(demo_conn).to_dict())))
+
+
+def by_namespace(conn: engine.Connectivity) -> dict[tuple[str, str], tuple[engine.PortSet, int]]:
+    """The engine's flows summed per (namespace or external range) pair, the slow obvious way."""
+
+    def group(ep: engine.Endpoint) -> str:
+        return f"ns:{ep.workload.namespace}" if ep.workload else ep.id
+
+    summed = defaultdict(list)
+    for f in conn.flows():
+        summed[(group(f.src), group(f.dst))].append(f.ports)
+    return {key: (reduce(or_, ports), len(ports)) for key, ports in summed.items()}
 
 
 def view(**query: str) -> graphs.ViewFilter:
@@ -40,7 +55,7 @@ def ids(out: dict, kind: str = "nodes") -> set[str]:
 
 
 def test_the_full_view_has_every_endpoint_and_flow_and_a_box_per_namespace(demo, demo_conn):
-    out = demo.elements(view())
+    out = graphs.elements(demo, view())
     assert out["mode"] == "full"
     endpoints = {ep.id for ep in demo_conn.endpoints}
     namespaces = {f"ns:{w.namespace}" for w in demo_conn.snapshot.workloads}
@@ -48,25 +63,30 @@ def test_the_full_view_has_every_endpoint_and_flow_and_a_box_per_namespace(demo,
     assert ids(out, "edges") == {f"{f.src.id}->{f.dst.id}" for f in demo_conn.flows()}
 
 
-def test_collapsing_every_namespace_is_the_engines_aggregation(demo, demo_conn):
-    out = demo.elements(view(group="ns"))
-    expected = aggregate(to_networkx(demo_conn))
-    assert out["nodes"] == expected["nodes"]
-    assert out["edges"] == expected["edges"]
+def test_collapsing_every_namespace_sums_the_flows_between_namespaces(demo, demo_conn):
+    out = graphs.elements(demo, view(group="ns"))
+    expected = by_namespace(demo_conn)
+    got = {(e["data"]["source"], e["data"]["target"]): e["data"] for e in out["edges"]}
+    assert got.keys() == expected.keys()
+    for key, (ports, count) in expected.items():
+        assert (got[key]["label"], got[key]["flows"]) == (str(ports), count)
+    namespaces = {w.namespace for w in demo_conn.snapshot.workloads}
+    assert {
+        n["data"]["id"] for n in out["nodes"] if n["data"]["type"] == "namespace-aggregate"
+    } == {f"ns:{ns}" for ns in namespaces}
 
 
-def test_the_regrouping_code_agrees_with_the_engines_aggregation(demo, demo_conn):
-    # elements() serves the unfiltered case from the engine's stored answer; the code that
-    # regroups filtered views must give the same answer on the same input.
-    keep, edges = demo.visible(view())
-    out = demo._aggregated(keep, edges, frozenset())
-    expected = aggregate(to_networkx(demo_conn))
-    assert sorted(map(str, out["nodes"])) == sorted(map(str, expected["nodes"]))
-    assert sorted(map(str, out["edges"])) == sorted(map(str, expected["edges"]))
+def test_regrouping_a_view_gives_the_stored_whole_cluster_aggregation(demo):
+    # elements() serves the unfiltered case from the aggregation stored with the index; the
+    # code that regroups filtered views must give the same answer on the same input.
+    keep, edges = graphs.visible(demo, view())
+    out = demo.aggregate(keep, edges)
+    assert out["nodes"] == demo.aggregated["nodes"]
+    assert out["edges"] == demo.aggregated["edges"]
 
 
 def test_expanding_a_namespace_shows_its_workloads_and_keeps_the_rest_collapsed(demo):
-    out = demo.elements(view(group="ns", expand="shop-data"))
+    out = graphs.elements(demo, view(group="ns", expand="shop-data"))
     nodes = {el["data"]["id"]: el["data"] for el in out["nodes"]}
     assert nodes["ns:shop-data"]["type"] == "namespace"
     assert nodes["ns:shop-backend"]["type"] == "namespace-aggregate"
@@ -81,21 +101,21 @@ def test_expanding_a_namespace_shows_its_workloads_and_keeps_the_rest_collapsed(
 
 def test_more_workloads_than_the_threshold_aggregate_by_themselves(demo, monkeypatch):
     monkeypatch.setattr(graphs, "AGGREGATE_ABOVE", 5)
-    assert demo.elements(view())["mode"] == "aggregated"
+    assert graphs.elements(demo, view())["mode"] == "aggregated"
     # narrowed to one namespace, few enough to show one by one again
-    assert demo.elements(view(ns="shop-backend"))["mode"] == "full"
+    assert graphs.elements(demo, view(ns="shop-backend"))["mode"] == "full"
 
 
 def test_asking_for_every_workload_of_a_huge_view_still_aggregates(demo, monkeypatch):
     monkeypatch.setattr(graphs, "AGGREGATE_ABOVE", 5)
     monkeypatch.setattr(graphs, "FULL_LIMIT", 10)
-    out = demo.elements(view(group="none"))
+    out = graphs.elements(demo, view(group="none"))
     assert out["mode"] == "aggregated"
     assert "too many" in out["notice"]
 
 
 def test_the_namespace_filter_keeps_its_workloads_and_the_flows_among_them(demo):
-    out = demo.elements(view(ns="shop-data", ext="0"))
+    out = graphs.elements(demo, view(ns="shop-data", ext="0"))
     workloads = {i for i in ids(out) if not i.startswith("ns:")}
     assert workloads == {
         "shop-data/kafka[StatefulSet]",
@@ -109,7 +129,7 @@ def test_the_namespace_filter_keeps_its_workloads_and_the_flows_among_them(demo)
 def test_the_port_filter_keeps_only_who_can_reach_that_port(demo, demo_conn):
     wanted = engine.PortSet.parse("TCP 5432")
     expected = {f"{f.src.id}->{f.dst.id}" for f in demo_conn.flows() if f.ports & wanted}
-    out = demo.elements(view(port="TCP 5432"))
+    out = graphs.elements(demo, view(port="TCP 5432"))
     assert ids(out, "edges") == expected
     assert "shop-backend/catalog[Deployment]->shop-data/postgres[StatefulSet]" in expected
     assert "shop-backend/catalog[Deployment]->shop-backend/cart[Deployment]" not in expected
@@ -129,19 +149,19 @@ def test_the_port_filter_keeps_only_who_can_reach_that_port(demo, demo_conn):
     ],
 )
 def test_focus_shows_a_workload_and_its_neighbours_in_one_direction(demo, direction, expected):
-    out = demo.elements(view(focus="shop-data/postgres[StatefulSet]", dir=direction))
+    out = graphs.elements(demo, view(focus="shop-data/postgres[StatefulSet]", dir=direction))
     labels = {el["data"]["label"] for el in out["nodes"] if el["data"]["type"] == "workload"}
     assert labels == expected | {"postgres"}
 
 
 def test_a_label_selector_keeps_the_workloads_it_matches(demo):
-    out = demo.elements(view(sel="tier in (data),app!=kafka", ext="0"))
+    out = graphs.elements(demo, view(sel="tier in (data),app!=kafka", ext="0"))
     labels = {el["data"]["label"] for el in out["nodes"] if el["data"]["type"] == "workload"}
     assert labels == {"postgres", "redis"}
 
 
 def test_hiding_external_addresses_drops_them_and_their_flows(demo):
-    out = demo.elements(view(ext="0"))
+    out = graphs.elements(demo, view(ext="0"))
     assert not any(el["data"]["type"] == "external" for el in out["nodes"])
     assert all("/" in el["data"]["source"] and "/" in el["data"]["target"] for el in out["edges"])
 
@@ -152,17 +172,35 @@ def test_bad_parameters_are_reported_one_by_one_and_ignored(demo):
     assert f.selector is None
     assert f.ports is None
     assert f.direction == "both"
-    assert demo.elements(f)["stats"]["shown_flows"] == len(demo.edges)
+    assert graphs.elements(demo, f)["stats"]["shown_flows"] == len(demo.edges)
 
 
-def test_the_workload_matrix_is_the_engines(demo, demo_conn):
-    g = to_networkx(demo_conn)
-    for namespace in ("shop-backend", "shop-data", "kube-system"):
-        assert demo.workload_matrix(namespace) == matrix(g, namespace)
+@pytest.mark.parametrize("namespace", ["shop-backend", "shop-data", "kube-system"])
+def test_the_workload_matrix_has_each_pairs_ports(demo, demo_conn, namespace):
+    grid = demo.workload_matrix(namespace)
+    keys = grid["keys"]
+    assert keys == sorted(w.id for w in demo_conn.snapshot.workloads if w.namespace == namespace)
+    flows = {(f.src.id, f.dst.id): f.ports for f in demo_conn.flows()}
+    for a, src in enumerate(keys):
+        for b, dst in enumerate(keys):
+            ports = flows.get((src, dst))
+            state = "none" if not ports else "all" if ports.is_all else "some"
+            assert grid["cells"][a][b] == {"state": state, "ports": str(ports) if ports else ""}
+
+
+def test_the_namespace_matrix_is_the_namespace_aggregation_without_external_ranges(demo, demo_conn):
+    grid = demo.namespace_matrix
+    summed = by_namespace(demo_conn)
+    for a, src in enumerate(grid["keys"]):
+        for b, dst in enumerate(grid["keys"]):
+            ports = summed.get((f"ns:{src}", f"ns:{dst}"), (None, 0))[0]
+            assert grid["cells"][a][b]["ports"] == (str(ports) if ports else "")
 
 
 def test_flows_between_a_namespace_and_a_workload(demo):
-    flows = demo.flows(demo.flows_between("ns:shop-backend", "shop-data/postgres[StatefulSet]"))
+    flows = graphs.flows(
+        demo, demo.flows_between("ns:shop-backend", "shop-data/postgres[StatefulSet]")
+    )
     assert {f.src["label"] for f in flows} == {"catalog", "orders"}
     assert flows[0].query.startswith("src=shop-backend%2F")
 

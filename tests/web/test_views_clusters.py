@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.template import engines
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
-from policies import services
+from policies import changes, queries
 from policies.models import ClusterShare
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,7 @@ def test_logout_is_a_post_form_in_the_header(browser):
 
 
 def test_the_cluster_list_shows_counts_and_the_last_change(browser, shop_cluster, owner):
-    services.delete_policy(shop_cluster, owner, "shop", "default-deny")
+    changes.delete_policy(shop_cluster, owner, "shop", "default-deny")
     response = browser.get("/")
     row = (
         response.content.decode().split(f'href="/clusters/{shop_cluster.pk}/"')[1].split("</tr>")[0]
@@ -86,13 +86,13 @@ def test_the_graph_has_its_own_block_between_the_summary_and_the_tables(shop_clu
     )
     request = rf.get("/")
     request.user = owner
-    page = template.render(services.revision_overview(shop_cluster, shop_cluster.head), request)
+    page = template.render(queries.revision_overview(shop_cluster, shop_cluster.head), request)
     summary, graph = page.index('data-testid="summary"'), page.index('data-testid="graph"')
     assert summary < graph < page.index('data-testid="policies"')
 
 
 def test_a_revision_can_be_opened_as_it_was(browser, shop_cluster, owner):
-    services.delete_policy(shop_cluster, owner, "shop", "default-deny")
+    changes.delete_policy(shop_cluster, owner, "shop", "default-deny")
     old = browser.get(f"/clusters/{shop_cluster.pk}/revisions/1/")
     assertContains(old, "default-deny")
     assertContains(old, 'data-testid="old-revision"')
@@ -101,7 +101,7 @@ def test_a_revision_can_be_opened_as_it_was(browser, shop_cluster, owner):
     assertNotContains(latest, '<td class="strong">default-deny</td>')
     assertNotContains(latest, 'data-testid="old-revision"')
     history = latest.content.decode().split('data-testid="history"')[1].split("</section>")[0]
-    assert "Deleted policy shop/default-deny" in history
+    assert "Deleted shop/default-deny" in history
     assert f'href="/clusters/{shop_cluster.pk}/revisions/1/"' in history
 
 
@@ -158,7 +158,7 @@ def test_the_cluster_page_gives_the_editor_its_endpoints_templates_and_rights(
 def test_an_old_revision_is_read_only_in_the_editor_and_exports_as_it_was(
     browser, shop_cluster, owner
 ):
-    services.delete_policy(shop_cluster, owner, "shop", "default-deny")
+    changes.delete_policy(shop_cluster, owner, "shop", "default-deny")
     page = browser.get(f"/clusters/{shop_cluster.pk}/revisions/1/")
     assertContains(page, 'data-can-edit="false"')
     assertContains(page, f'href="/clusters/{shop_cluster.pk}/export.yaml?revision=1"')
@@ -168,7 +168,7 @@ def test_an_old_revision_is_read_only_in_the_editor_and_exports_as_it_was(
 def test_after_a_save_the_editor_refreshes_its_list_and_the_revision_out_of_band(
     browser, shop_cluster, owner
 ):
-    services.delete_policy(shop_cluster, owner, "shop", "default-deny")
+    changes.delete_policy(shop_cluster, owner, "shop", "default-deny")
     response = browser.get(
         f"/clusters/{shop_cluster.pk}/", headers={"HX-Request": "true", "HX-Target": "policy-index"}
     )

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from .test_editing import OPEN_BACKEND
+from policies import analysis, changes
+from policies.engine.connectivity import Connectivity
+
+from .test_changes import OPEN_BACKEND
 
 pytestmark = pytest.mark.django_db
 
@@ -138,3 +141,35 @@ def test_semantics_page_explains_the_rules(client_for, owner) -> None:
     page = client_for(owner).get(reverse("policies:semantics")).content.decode()
     for rule in ("isolated for ingress", "both sides", "named port", "endPort", "DoesNotExist"):
         assert rule in page
+
+
+def test_the_history_page_evaluates_nothing(client_for, owner, shop_cluster, monkeypatch) -> None:
+    # 30 revisions, each with the impact it stored when written; then the page reads them
+    # with the engine's evaluation and parsing made to fail.
+    for n in range(30):
+        text = OPEN_BACKEND.replace(
+            "podSelector: {}", f"podSelector: {{matchLabels: {{n: '{n}'}}}}"
+        )
+        changes.apply_edit(shop_cluster, owner, text, original=("shop", "backend-from-frontend"))
+    analysis.clear()
+    calls = []
+
+    def refuse(name):
+        def call(*args, **kwargs):
+            calls.append(name)
+            raise AssertionError(f"the history page called {name}")
+
+        return call
+
+    monkeypatch.setattr(Connectivity, "__init__", refuse("evaluate"))
+    monkeypatch.setattr("policies.engine.manifests.load_documents", refuse("load_documents"))
+    monkeypatch.setattr("policies.engine.load_documents", refuse("load_documents"))
+    page = client_for(owner).get(_url("revision-history", shop_cluster))
+    assert page.status_code == 200
+    assert calls == []
+    text = page.content.decode()
+    assert text.count('data-testid="revision-row"') == 31
+    assert "not computed yet" not in text
+    impacts = [r.impact["summary"] for r in shop_cluster.revisions.exclude(number=1)]
+    assert len(impacts) == 30
+    assert all(f">{summary}</span>" in text for summary in impacts)

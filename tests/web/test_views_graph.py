@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 import pytest
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
-from policies import engine, graphs, services
+from policies import analysis, changes, engine, graphs, revisions, snapshots
 from policies.engine.explain import explain
 from policies.models import RevisionGraph
 
@@ -25,16 +25,14 @@ POSTGRES = "shop-data/postgres[StatefulSet]"
 @pytest.fixture(autouse=True)
 def fresh_memo():
     # The per-process memo is keyed by revision; tests reuse primary keys.
-    graphs._graphs.clear()
-    graphs._analyses.clear()
+    analysis.clear()
     yield
-    graphs._graphs.clear()
-    graphs._analyses.clear()
+    analysis.clear()
 
 
 @pytest.fixture
 def demo(owner):
-    return services.load_demo(owner)
+    return revisions.load_demo(owner)
 
 
 @pytest.fixture
@@ -44,7 +42,7 @@ def browser(client_for, owner):
 
 @pytest.fixture
 def demo_snapshot(demo):
-    return services.revision_snapshot(demo.head)
+    return snapshots.revision_snapshot(demo.head)
 
 
 def explain_url(cluster, **query: str) -> str:
@@ -128,7 +126,7 @@ def test_bad_filters_are_reported_by_field_and_the_rest_still_applies(browser, d
 
 
 def test_an_old_revision_has_the_graph_it_had(browser, shop_cluster, owner):
-    services.delete_policy(shop_cluster, owner, "shop", "default-deny")
+    changes.delete_policy(shop_cluster, owner, "shop", "default-deny")
     old = browser.get(f"/clusters/{shop_cluster.pk}/revisions/1/graph.json").json()
     new = browser.get(f"/clusters/{shop_cluster.pk}/graph.json").json()
     assert (old["revision"], new["revision"]) == (1, 2)
@@ -139,9 +137,8 @@ def test_an_old_revision_has_the_graph_it_had(browser, shop_cluster, owner):
 
 def test_the_graph_is_computed_once_and_kept_with_the_revision(browser, demo, monkeypatch):
     browser.get(f"/clusters/{demo.pk}/graph.json")
-    assert RevisionGraph.objects.filter(revision=demo.head, version=graphs.CACHE_VERSION).exists()
-    graphs._graphs.clear()
-    graphs._analyses.clear()
+    assert RevisionGraph.objects.filter(revision=demo.head, version=analysis.CACHE_VERSION).exists()
+    analysis.clear()
 
     def no_evaluation(*args, **kwargs):
         raise AssertionError("evaluated again")
@@ -153,7 +150,7 @@ def test_the_graph_is_computed_once_and_kept_with_the_revision(browser, demo, mo
 def test_a_cache_of_an_older_layout_is_rebuilt(browser, demo):
     RevisionGraph.objects.create(revision=demo.head, version=0, data={"stale": True})
     assert browser.get(f"/clusters/{demo.pk}/graph.json").status_code == 200
-    assert RevisionGraph.objects.get(revision=demo.head).version == graphs.CACHE_VERSION
+    assert RevisionGraph.objects.get(revision=demo.head).version == analysis.CACHE_VERSION
 
 
 GRAPH_URLS = ["graph.json", "flows/", "matrix/", "explain/?src=a&dst=b", "node/?id=x"]
@@ -200,7 +197,7 @@ def test_the_cluster_page_holds_the_graph_the_inspector_and_the_scripts(browser,
 
 
 def test_an_old_revision_page_points_the_graph_at_that_revision(browser, shop_cluster, owner):
-    services.delete_policy(shop_cluster, owner, "shop", "default-deny")
+    changes.delete_policy(shop_cluster, owner, "shop", "default-deny")
     page = browser.get(f"/clusters/{shop_cluster.pk}/revisions/1/").content.decode()
     assert f'data-base-url="/clusters/{shop_cluster.pk}/revisions/1/"' in page
 
@@ -349,7 +346,7 @@ def test_an_unknown_node_is_reported_in_the_inspector(browser, demo):
 
 def test_labels_from_manifests_are_escaped_in_the_inspector(browser, owner, shop_files, web_data):
     files = [*shop_files, ("xss.yaml", (web_data / "xss.yaml").read_bytes())]
-    cluster = services.create_cluster(owner, "xss", services.parse_manifests(files))
+    cluster = revisions.create_cluster(owner, "xss", snapshots.parse_manifests(files))
     response = browser.get(f"/clusters/{cluster.pk}/node/?id=shop/evil[Pod]", headers=HTMX)
     assertContains(response, "app=&lt;script&gt;alert(1)&lt;/script&gt;")
     assertNotContains(response, "<script>alert(1)</script>")
@@ -382,7 +379,7 @@ def test_the_matrix_of_a_namespace_is_workload_by_workload(browser, demo):
 def test_the_flow_table_lists_the_flows_of_the_view_a_page_at_a_time(browser, demo, monkeypatch):
     page = browser.get(f"/clusters/{demo.pk}/flows/?ns=shop-backend", headers=HTMX)
     assertContains(page, "Flows 1\u20134 of 4 (filter: namespace shop-backend; 61 in the cluster)")
-    monkeypatch.setattr("policies.views_graph.FLOWS_PER_PAGE", 25)
+    monkeypatch.setattr("policies.views.graph.FLOWS_PER_PAGE", 25)
     second = browser.get(f"/clusters/{demo.pk}/flows/?page=2", headers=HTMX)
     assertContains(second, "Flows 26\u201350 of 61")
     assertContains(second, f"/clusters/{demo.pk}/flows/?page=3")

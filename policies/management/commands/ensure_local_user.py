@@ -18,7 +18,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from policies import services
+from policies import revisions
+from policies.errors import InputErrors
 
 DEFAULT_USERNAME = "netviz"
 
@@ -83,8 +84,8 @@ class Command(BaseCommand):
 
         if not options["no_demo"] and not user.clusters.exists():
             try:
-                cluster = services.load_demo(user)
-            except services.InputErrors as exc:
+                cluster = revisions.load_demo(user)
+            except InputErrors as exc:
                 self.stderr.write(f"The demo cluster could not be loaded:\n{exc}")
             else:
                 self.stdout.write(f"Loaded the demo cluster {cluster.name!r}.")

@@ -7,7 +7,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from policies import services
+from policies import queries, revisions
+from policies.errors import InputErrors
 
 
 class Command(BaseCommand):
@@ -15,7 +16,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("user", help="user name of the owner")
-        parser.add_argument("--name", default=services.DEMO_CLUSTER_NAME, help="cluster name")
+        parser.add_argument("--name", default=revisions.DEMO_CLUSTER_NAME, help="cluster name")
 
     def handle(self, *args: Any, **options: Any) -> None:
         username = options["user"]
@@ -23,11 +24,11 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"no user named {username!r}")
         try:
-            cluster = services.load_demo(user, options["name"])
-        except services.InputErrors as exc:
+            cluster = revisions.load_demo(user, options["name"])
+        except InputErrors as exc:
             raise CommandError(f"the demo manifests cannot be loaded:\n{exc}") from exc
         revision = cluster.head
-        counts = services.revision_counts(revision)
+        counts = queries.revision_counts(revision)
         self.stdout.write(
             f"Loaded {cluster.name} (cluster {cluster.pk}, revision {revision.number}) for "
             f"{username}: {counts['namespaces']} namespaces, {counts['workloads']} workloads, "

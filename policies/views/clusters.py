@@ -1,8 +1,6 @@
-"""Views of the policies app: thin, they call services and the engine."""
+"""The cluster list, uploads, the cluster page itself, sharing and API tokens."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,24 +9,19 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
-from django_htmx.middleware import HtmxDetails
 
-from . import services, tokens, uploads
-from .engine.synthesis import TEMPLATES
-from .forms import ApiTokenForm, ShareForm, UploadForm
-from .models import ApiToken, Cluster, ClusterShare, Revision
-from .permissions import Access, get_cluster
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
+from .. import queries, tokens, uploads
+from ..forms import ApiTokenForm, ShareForm, UploadForm
+from ..models import ApiToken, Cluster, ClusterShare, Revision
+from ..permissions import Access, get_cluster
+from .common import HtmxHttpRequest, cluster_page_context, revision_of
 
 
 @require_GET
 @login_required
 def cluster_list(request: HtmxHttpRequest) -> HttpResponse:
     """Every cluster the user owns or that is shared with them."""
-    summaries = services.cluster_summaries(request.user)
+    summaries = queries.cluster_summaries(request.user)
     return render(request, "policies/cluster_list.html", {"summaries": summaries})
 
 
@@ -61,7 +54,7 @@ def _counted(count: int, singular: str, plural: str) -> str:
 
 
 def _summary_message(request: HttpRequest, revision: Revision) -> None:
-    counts = services.revision_counts(revision)
+    counts = queries.revision_counts(revision)
     parts = [
         _counted(counts["namespaces"], "namespace", "namespaces"),
         _counted(counts["workloads"], "workload", "workloads"),
@@ -104,30 +97,6 @@ def cluster_upload(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _landed(request, cluster.get_absolute_url())
 
 
-def cluster_page_context(
-    request: HttpRequest, cluster: Cluster, access: Access, revision: Revision | None
-) -> dict[str, Any]:
-    """Everything the cluster page shows: the revision, the user's rights, the forms, and what
-    the policy editor needs (the templates it offers)."""
-    context = services.revision_overview(cluster, revision)
-    on_head = revision is None or bool(context.get("is_head"))
-    context.update(
-        access=access,
-        can_edit=access >= Access.EDIT,
-        is_owner=access == Access.OWN,
-        upload_form=UploadForm(owner=request.user, cluster=cluster),
-        share_form=ShareForm(cluster=cluster),
-        shares=cluster.shares.select_related("user"),
-        # The page's own address, which the graph's and the editor's requests hang off.
-        page_url=cluster.get_absolute_url() if on_head else revision.get_absolute_url(),
-        policy_templates=[
-            {"name": name, "label": label, "fields": fields}
-            for name, (label, fields) in TEMPLATES.items()
-        ],
-    )
-    return context
-
-
 def _cluster_page(
     request: HtmxHttpRequest, cluster: Cluster, access: Access, revision: Revision | None
 ) -> HttpResponse:
@@ -142,19 +111,11 @@ def _cluster_page(
 @require_GET
 @login_required
 @vary_on_headers("HX-Request", "HX-Target")
-def cluster_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    """A cluster's latest revision: namespaces, workloads, policies and warnings."""
+def cluster_detail(request: HtmxHttpRequest, pk: int, number: int | None = None) -> HttpResponse:
+    """A revision of a cluster as it was (by default the latest, which a cluster whose first
+    upload has not landed lacks): namespaces, workloads, policies, warnings, graph, editor."""
     cluster, access = get_cluster(request.user, pk)
-    return _cluster_page(request, cluster, access, cluster.head)
-
-
-@require_GET
-@login_required
-@vary_on_headers("HX-Request", "HX-Target")
-def revision_detail(request: HtmxHttpRequest, pk: int, number: int) -> HttpResponse:
-    """Any revision of a cluster, as it was."""
-    cluster, access = get_cluster(request.user, pk)
-    revision = get_object_or_404(cluster.revisions, number=number)
+    revision = cluster.head if number is None else revision_of(cluster, number)
     return _cluster_page(request, cluster, access, revision)
 
 

@@ -16,10 +16,13 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import services, tokens, uploads
-from .forms import UploadForm
-from .models import Cluster, Revision
-from .permissions import Access, get_cluster
+from .. import analysis, changes, queries, tokens, uploads
+from ..errors import InputErrors
+from ..forms import UploadForm
+from ..models import Cluster, Revision
+from ..permissions import Access
+from .common import cluster_revision, requested_base
+from .editor import conflict_response, errors_response
 
 __all__ = [
     "cluster_connections",
@@ -32,14 +35,8 @@ __all__ = [
 View = Callable[..., HttpResponse]
 
 
-def _errors(status: int, message: str, **extra: object) -> JsonResponse:
-    error = {"file": "", "line": 0, "path": "", "message": message}
-    return JsonResponse({"errors": [error]}, status=status, **extra)  # type: ignore[arg-type]
-
-
-def _input_errors(errors: list[dict[str, object]], status: int = 400) -> JsonResponse:
-    shaped = [{key: e.get(key, "") for key in ("file", "line", "path", "message")} for e in errors]
-    return JsonResponse({"errors": shaped}, status=status)
+def _errors(status: int, message: str) -> JsonResponse:
+    return errors_response(InputErrors.single(message), status)
 
 
 def _unauthorized(message: str) -> JsonResponse:
@@ -83,8 +80,12 @@ def api_endpoint(view: View) -> View:
             return _errors(404, "not found")
         except PermissionDenied:
             return _errors(403, "your access to this cluster is read-only")
-        except services.InputErrors as exc:
-            return _input_errors(exc.errors)
+        except changes.NoSuchPolicy as exc:
+            return errors_response(exc, 404)
+        except InputErrors as exc:
+            return errors_response(exc)
+        except changes.EditConflict as exc:
+            return conflict_response(exc)
 
     return wrapper
 
@@ -94,10 +95,10 @@ def api_endpoint(view: View) -> View:
 def clusters(request: HttpRequest) -> HttpResponse:
     """GET: the clusters the user may see. POST (multipart `name`, `files`): create one."""
     if request.method == "GET":
-        summaries = services.cluster_summaries(request.user)
+        summaries = queries.cluster_summaries(request.user)
         return JsonResponse({"clusters": [s.as_dict() for s in summaries]})
     if too_big := uploads.content_length_error(request.META.get("CONTENT_LENGTH")):
-        return _input_errors([too_big.as_dict()], status=413)
+        return errors_response(InputErrors([too_big.as_dict()]), 413)
     form = UploadForm(request.POST, request.FILES, owner=request.user)
     if not form.is_valid():
         return JsonResponse({"errors": form.errors_for_api()}, status=400)
@@ -105,14 +106,9 @@ def clusters(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"id": cluster.pk}, status=201)
 
 
-def _revision(
-    request: HttpRequest, pk: int, need: Access = Access.VIEW
-) -> tuple[Cluster, Revision]:
+def _head(request: HttpRequest, pk: int, need: Access = Access.VIEW) -> tuple[Cluster, Revision]:
     """The cluster (if the user has `need` access) and its latest revision."""
-    cluster, _ = get_cluster(request.user, pk, need)
-    revision = cluster.head
-    if revision is None:
-        raise Http404("The cluster has no revision yet")
+    cluster, _, revision = cluster_revision(request, pk, None, need)
     return cluster, revision
 
 
@@ -120,17 +116,17 @@ def _revision(
 @require_GET
 def cluster_connections(request: HttpRequest, pk: int) -> HttpResponse:
     """The allowed connections of the cluster's latest revision (`analyze --format json`)."""
-    _, revision = _revision(request, pk)
-    return JsonResponse(services.revision_connectivity(revision))
+    _, revision = _head(request, pk)
+    return JsonResponse(analysis.connectivity_json(revision))
 
 
 @api_endpoint
 @require_GET
 def cluster_export(request: HttpRequest, pk: int) -> HttpResponse:
     """The latest revision's policies as one multi-document YAML file."""
-    cluster, revision = _revision(request, pk)
+    cluster, revision = _head(request, pk)
     response = HttpResponse(
-        services.export_yaml(revision), content_type="application/yaml; charset=utf-8"
+        changes.export_yaml(revision), content_type="application/yaml; charset=utf-8"
     )
     response["Content-Disposition"] = (
         f'attachment; filename="cluster-{cluster.pk}-r{revision.number}-policies.yaml"'
@@ -141,20 +137,31 @@ def cluster_export(request: HttpRequest, pk: int) -> HttpResponse:
 @api_endpoint
 @require_http_methods(["GET", "PUT", "DELETE"])
 def cluster_policy(request: HttpRequest, pk: int, namespace: str, name: str) -> HttpResponse:
-    """GET the policy's YAML; PUT one policy (new or replacing); DELETE it. Writes revise."""
+    """GET the policy's YAML (its ETag is the revision number); PUT one policy (new or
+    replacing); DELETE it. Writes make a revision, through the same change path as the editor:
+    with `If-Match: <revision>` or `?base_revision=<revision>` they answer 409 when the policy
+    was changed after that revision; without, they apply to the latest revision."""
     if request.method == "GET":
-        _, revision = _revision(request, pk)
-        policy = revision.policies.filter(namespace=namespace, name=name).first()
-        if policy is None:
-            raise Http404("No such policy")
-        return HttpResponse(policy.yaml, content_type="application/yaml; charset=utf-8")
-    cluster, _ = _revision(request, pk, Access.EDIT)
+        _, revision = _head(request, pk)
+        text = changes.policy_text(revision, namespace, name)
+        if text is None:
+            raise changes.NoSuchPolicy(namespace, name, revision)
+        response = HttpResponse(text, content_type="application/yaml; charset=utf-8")
+        response["ETag"] = f'"{revision.number}"'
+        return response
+    cluster, _ = _head(request, pk, Access.EDIT)
+    base = requested_base(request)
     if request.method == "DELETE":
-        revision = services.delete_policy(cluster, request.user, namespace, name)
-        if revision is None:
-            raise Http404("No such policy")
+        revision = changes.delete_policy(cluster, request.user, namespace, name, base_number=base)
         return JsonResponse({"revision": revision.number})
-    revision, created = services.save_policy(cluster, request.user, namespace, name, request.body)
+    revision, _, created = changes.apply_edit(
+        cluster,
+        request.user,
+        request.body,
+        base_number=base,
+        expect=(namespace, name),
+        filename=f"{namespace}/{name}.yaml",
+    )
     return JsonResponse({"revision": revision.number}, status=201 if created else 200)
 
 
@@ -162,5 +169,5 @@ def cluster_policy(request: HttpRequest, pk: int, namespace: str, name: str) -> 
 @require_POST
 def cluster_preview(request: HttpRequest, pk: int) -> HttpResponse:
     """The connectivity change the policies in the body would cause if saved; saves nothing."""
-    _, revision = _revision(request, pk)
-    return JsonResponse(services.preview_policies(revision, request.body))
+    _, revision = _head(request, pk)
+    return JsonResponse(changes.preview_text(revision, request.body).change.as_dict())

@@ -1,11 +1,13 @@
-"""policies.services: what gets stored for an upload or an edit, and what is read back."""
+"""policies.revisions and policies.snapshots: what gets stored for an upload or an edit, and
+what is read back."""
 
 from __future__ import annotations
 
 import pytest
 
-from policies import engine, services
+from policies import analysis, changes, engine, queries, revisions, snapshots
 from policies.engine import formats
+from policies.errors import InputErrors
 from policies.models import Cluster, Namespace, Policy, Revision, Workload
 
 pytestmark = pytest.mark.django_db
@@ -32,10 +34,18 @@ def row_counts() -> tuple[int, ...]:
     return tuple(m.objects.count() for m in (Cluster, Revision, Namespace, Workload, Policy))
 
 
+def save_policy(cluster, user, namespace, name, text):
+    """As the API's PUT saves one policy: the text must be exactly the policy the URL names."""
+    revision, _, created = changes.apply_edit(
+        cluster, user, text, expect=(namespace, name), filename=f"{namespace}/{name}.yaml"
+    )
+    return revision, created
+
+
 def test_invalid_manifests_raise_every_error_located(web_data):
     text = (web_data / "invalid-policy.yaml").read_bytes()
-    with pytest.raises(services.InputErrors) as caught:
-        services.parse_manifests([("invalid-policy.yaml", text)])
+    with pytest.raises(InputErrors) as caught:
+        snapshots.parse_manifests([("invalid-policy.yaml", text)])
     located = {(e["file"], e["line"], e["path"]) for e in caught.value.errors}
     assert located == {
         ("invalid-policy.yaml", 10, "spec.ingress[0].ports[0].port"),
@@ -48,8 +58,8 @@ def test_invalid_manifests_raise_every_error_located(web_data):
 
 
 def test_an_upload_without_any_kubernetes_object_is_an_error():
-    with pytest.raises(services.InputErrors, match="no namespaces, workloads or network"):
-        services.parse_manifests([("notes.yaml", "just: a mapping\n")])
+    with pytest.raises(InputErrors, match="no namespaces, workloads or network"):
+        snapshots.parse_manifests([("notes.yaml", "just: a mapping\n")])
 
 
 def test_create_cluster_stores_every_object_of_the_first_revision(shop_cluster, owner):
@@ -83,8 +93,8 @@ def test_policy_yaml_is_kept_verbatim_with_its_comments(shop_cluster, shop_files
 
 
 def test_a_stored_revision_evaluates_like_the_files_it_came_from(shop_cluster, shop_files):
-    assert services.revision_connectivity(shop_cluster.head) == connections(shop_files)
-    assert services.revision_connectivity(shop_cluster.head) == {
+    assert analysis.connectivity_json(shop_cluster.head) == connections(shop_files)
+    assert analysis.connectivity_json(shop_cluster.head) == {
         "connections": [
             {
                 "src": "shop/frontend[Deployment]",
@@ -98,22 +108,22 @@ def test_a_stored_revision_evaluates_like_the_files_it_came_from(shop_cluster, s
 def test_a_corpus_case_round_trips_through_the_database(owner, corpus_cases):
     folder = corpus_cases / "onlineboutique_workloads" / "input"
     files = [(p.name, p.read_bytes()) for p in sorted(folder.iterdir())]
-    cluster = services.create_cluster(owner, "boutique", services.parse_manifests(files))
+    cluster = revisions.create_cluster(owner, "boutique", snapshots.parse_manifests(files))
     revision = cluster.head
-    assert services.revision_counts(revision) == {"namespaces": 5, "workloads": 12, "policies": 11}
-    assert services.revision_connectivity(revision) == connections(files)
+    assert queries.revision_counts(revision) == {"namespaces": 5, "workloads": 12, "policies": 11}
+    assert analysis.connectivity_json(revision) == connections(files)
 
 
 def test_connectivity_is_computed_once_per_revision(shop_cluster, monkeypatch):
-    first = services.revision_connectivity(shop_cluster.head)
+    first = analysis.connectivity_json(shop_cluster.head)
     monkeypatch.setattr(engine, "evaluate", lambda snapshot: pytest.fail("evaluated again"))
     fresh = Revision.objects.get(pk=shop_cluster.head.pk)
-    assert services.revision_connectivity(fresh) == first
+    assert analysis.connectivity_json(fresh) == first
 
 
 def test_upload_revision_replaces_the_manifests_and_keeps_history(shop_cluster, owner, web_data):
-    snapshot = services.parse_manifests([("shop.yaml", (web_data / "shop.yaml").read_bytes())])
-    revision = services.upload_revision(shop_cluster, owner, snapshot, message="no policies")
+    snapshot = snapshots.parse_manifests([("shop.yaml", (web_data / "shop.yaml").read_bytes())])
+    revision = revisions.upload_revision(shop_cluster, owner, snapshot, message="no policies")
     assert (revision.number, revision.parent.number, revision.message) == (2, 1, "no policies")
     assert revision.policies.count() == 0
     assert Revision.objects.get(cluster=shop_cluster, number=1).policies.count() == 3
@@ -121,10 +131,10 @@ def test_upload_revision_replaces_the_manifests_and_keeps_history(shop_cluster, 
 
 def test_save_policy_adds_a_new_policy_as_a_new_revision(shop_cluster, owner):
     text = NEW_POLICY.format(namespace="shop", name="backend-port")
-    revision, created = services.save_policy(shop_cluster, owner, "shop", "backend-port", text)
+    revision, created = save_policy(shop_cluster, owner, "shop", "backend-port", text)
     assert created
     assert (revision.number, revision.parent.number, revision.author) == (2, 1, owner)
-    assert revision.message == "Saved policy shop/backend-port"
+    assert revision.message == "Edited shop/backend-port"
     assert revision.policies.count() == 4
     assert revision.policies.get(name="backend-port").yaml == text
     # the first revision is untouched; workloads and namespaces were copied
@@ -135,7 +145,7 @@ def test_save_policy_adds_a_new_policy_as_a_new_revision(shop_cluster, owner):
 
 def test_save_policy_replaces_a_same_named_policy(shop_cluster, owner):
     text = NEW_POLICY.format(namespace="shop", name="default-deny")
-    revision, created = services.save_policy(shop_cluster, owner, "shop", "default-deny", text)
+    revision, created = save_policy(shop_cluster, owner, "shop", "default-deny", text)
     assert not created
     assert revision.policies.count() == 3
     assert revision.policies.get(name="default-deny").yaml == text
@@ -148,18 +158,18 @@ def test_save_policy_replaces_a_same_named_policy(shop_cluster, owner):
 def test_unchanged_policies_keep_pointing_at_their_original_file_and_line(shop_cluster, owner):
     before = {p.name: (p.source_file, p.line) for p in shop_cluster.head.policies.all()}
     text = NEW_POLICY.format(namespace="shop", name="default-deny")
-    revision, _ = services.save_policy(shop_cluster, owner, "shop", "default-deny", text)
+    revision, _ = save_policy(shop_cluster, owner, "shop", "default-deny", text)
     after = {p.name: (p.source_file, p.line) for p in revision.policies.all()}
     assert after["frontend-to-backend"] == before["frontend-to-backend"]
     assert after["default-deny"] == ("shop/default-deny.yaml", 1)
 
 
 def test_warnings_of_a_rebuilt_revision_point_at_the_users_file_and_line(owner):
-    cluster = services.load_demo(owner)
+    cluster = revisions.load_demo(owner)
     [warning] = cluster.head.warnings
     assert (warning["file"], warning["line"]) == ("demo/policies-backend.yaml", 144)
     text = NEW_POLICY.format(namespace="shop-data", name="extra")
-    revision, _ = services.save_policy(cluster, owner, "shop-data", "extra", text)
+    revision, _ = save_policy(cluster, owner, "shop-data", "extra", text)
     # the policy is re-read from the database, yet its warning is where the user wrote it
     assert ("demo/policies-backend.yaml", 144) in [
         (w["file"], w["line"]) for w in revision.warnings
@@ -188,14 +198,14 @@ def test_save_policy_rejects_a_body_that_is_not_that_one_policy(
     shop_cluster, owner, body, expected
 ):
     before = row_counts()
-    with pytest.raises(services.InputErrors) as caught:
-        services.save_policy(shop_cluster, owner, "shop", "p", body)
+    with pytest.raises(InputErrors) as caught:
+        save_policy(shop_cluster, owner, "shop", "p", body)
     assert any(expected in f"{e['path']} {e['message']}" for e in caught.value.errors)
     assert row_counts() == before
 
 
 def test_delete_policy_removes_it_in_a_new_revision(shop_cluster, owner):
-    revision = services.delete_policy(shop_cluster, owner, "shop", "default-deny")
+    revision = changes.delete_policy(shop_cluster, owner, "shop", "default-deny")
     assert revision.number == 2
     assert not revision.policies.filter(name="default-deny").exists()
     assert revision.policies.count() == 2
@@ -204,7 +214,8 @@ def test_delete_policy_removes_it_in_a_new_revision(shop_cluster, owner):
 
 def test_deleting_a_missing_policy_stores_nothing(shop_cluster, owner):
     before = row_counts()
-    assert services.delete_policy(shop_cluster, owner, "shop", "nope") is None
+    with pytest.raises(changes.NoSuchPolicy):
+        changes.delete_policy(shop_cluster, owner, "shop", "nope")
     assert row_counts() == before
 
 
@@ -218,7 +229,7 @@ spec:
   podSelector: {}
   policyTypes: [Ingress]
 """
-    change = services.preview_policies(shop_cluster.head, allow_all)
+    change = changes.preview_text(shop_cluster.head, allow_all).change.as_dict()
     assert row_counts() == before
     assert change["removed"] == []
     # without egress isolation the frontend and backend may now reach the outside world
@@ -228,7 +239,7 @@ spec:
 
 
 def test_export_yaml_holds_each_policy_as_written(shop_cluster, shop_files):
-    exported = services.export_yaml(shop_cluster.head)
+    exported = changes.export_yaml(shop_cluster.head)
     assert exported.startswith("---\n")
     assert exported.count("kind: NetworkPolicy") == 3
     assert "# Deny everything in shop" in exported
@@ -239,8 +250,8 @@ def test_export_yaml_holds_each_policy_as_written(shop_cluster, shop_files):
 
 
 def test_cluster_summaries_count_the_latest_revision(shop_cluster, owner, make_user):
-    services.delete_policy(shop_cluster, owner, "shop", "default-deny")
-    [summary] = services.cluster_summaries(owner)
+    changes.delete_policy(shop_cluster, owner, "shop", "default-deny")
+    [summary] = queries.cluster_summaries(owner)
     assert summary.as_dict() == {
         "id": shop_cluster.pk,
         "name": "shop",
@@ -250,19 +261,19 @@ def test_cluster_summaries_count_the_latest_revision(shop_cluster, owner, make_u
         "policies": 2,
         "updated": shop_cluster.head.created.isoformat(),
     }
-    assert services.cluster_summaries(make_user("stranger")) == []
+    assert queries.cluster_summaries(make_user("stranger")) == []
 
 
 def test_load_demo_loads_the_demo_shop(owner):
-    cluster = services.load_demo(owner)
+    cluster = revisions.load_demo(owner)
     assert cluster.name == "demo-shop"
-    assert services.revision_counts(cluster.head) == {
+    assert queries.revision_counts(cluster.head) == {
         "namespaces": 5,
         "workloads": 14,
         "policies": 19,
     }
     # loading it again makes a new revision, not a second cluster
-    assert services.load_demo(owner).pk == cluster.pk
+    assert revisions.load_demo(owner).pk == cluster.pk
     assert cluster.head.number == 2
 
 
@@ -270,5 +281,5 @@ def test_load_demo_loads_the_demo_shop(owner):
 def test_a_new_revisions_graph_is_computed_when_it_is_committed(owner, shop_files) -> None:
     from policies.models import RevisionGraph
 
-    cluster = services.create_cluster(owner, "warm", services.parse_manifests(shop_files))
+    cluster = revisions.create_cluster(owner, "warm", snapshots.parse_manifests(shop_files))
     assert RevisionGraph.objects.filter(revision=cluster.head).exists()

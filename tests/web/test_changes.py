@@ -1,4 +1,5 @@
-"""The editor's service: validation with lines, impact, saves with conflicts, revert, export."""
+"""policies.changes: validation with lines, impact, saves with conflicts, delete, compare,
+export (the one change path of the editor and the API)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import zipfile
 import pytest
 import yaml
 
-from policies import editing, engine, services
+from policies import analysis, changes, engine, revisions, snapshots
+from policies.engine import formats
 from policies.models import Revision
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +39,7 @@ def _policy_yaml(cluster, name: str) -> str:
 
 def test_broken_yaml_is_reported_at_its_line(shop_cluster) -> None:
     text = OPEN_BACKEND.replace("  ingress:", "  policyTypes: [Sideways]\n  ingress:")
-    check = editing.check_edit(shop_cluster.head, text, ("shop", "backend-from-frontend"))
+    check = changes.check_edit(shop_cluster.head, text, ("shop", "backend-from-frontend"))
     assert not check.valid
     assert check.diagnostics == [
         {
@@ -50,7 +52,7 @@ def test_broken_yaml_is_reported_at_its_line(shop_cluster) -> None:
 
 
 def test_a_valid_edit_shows_its_impact(shop_cluster) -> None:
-    check = editing.check_edit(shop_cluster.head, OPEN_BACKEND, ("shop", "backend-from-frontend"))
+    check = changes.check_edit(shop_cluster.head, OPEN_BACKEND, ("shop", "backend-from-frontend"))
     assert check.valid
     assert check.impact["changed"] == [
         {"src": FE, "dst": BE, "before": {"TCP": "9090"}, "after": "All Connections"}
@@ -60,14 +62,14 @@ def test_a_valid_edit_shows_its_impact(shop_cluster) -> None:
 
 def test_warnings_are_judged_in_the_clusters_context(shop_cluster) -> None:
     typo = OPEN_BACKEND.replace("podSelector: {}", "podSelector: {matchLabels: {app: frontnd}}")
-    check = editing.check_edit(shop_cluster.head, typo, ("shop", "backend-from-frontend"))
+    check = changes.check_edit(shop_cluster.head, typo, ("shop", "backend-from-frontend"))
     assert check.valid
     assert [(d["line"], d["severity"]) for d in check.diagnostics] == [(12, "warning")]
     assert "matches no pod" in check.diagnostics[0]["message"]
 
 
 def test_only_network_policies_can_be_edited(shop_cluster) -> None:
-    check = editing.check_edit(
+    check = changes.check_edit(
         shop_cluster.head, "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n", None
     )
     assert not check.valid
@@ -75,7 +77,7 @@ def test_only_network_policies_can_be_edited(shop_cluster) -> None:
 
 
 def test_save_keeps_the_users_text_verbatim_and_makes_a_revision(shop_cluster, owner) -> None:
-    revision, summary = editing.save_edit(
+    revision, edit, _ = changes.apply_edit(
         shop_cluster,
         owner,
         OPEN_BACKEND,
@@ -83,7 +85,8 @@ def test_save_keeps_the_users_text_verbatim_and_makes_a_revision(shop_cluster, o
         original=("shop", "backend-from-frontend"),
         message="open it up",
     )
-    assert (revision.number, revision.message, summary) == (2, "open it up", "+0 -0 ~1")
+    assert (revision.number, revision.message) == (2, "open it up")
+    assert edit.change.summary() == revision.impact["summary"] == "+0 -0 ~1"
     assert _policy_yaml(shop_cluster, "backend-from-frontend") == OPEN_BACKEND
     assert (
         Revision.objects.get(cluster=shop_cluster, number=1)
@@ -94,12 +97,12 @@ def test_save_keeps_the_users_text_verbatim_and_makes_a_revision(shop_cluster, o
 
 
 def test_a_second_save_of_the_same_policy_gets_a_conflict(shop_cluster, owner, make_user) -> None:
-    editing.save_edit(
+    changes.apply_edit(
         shop_cluster, owner, OPEN_BACKEND, base_number=1, original=("shop", "backend-from-frontend")
     )
     mine = OPEN_BACKEND.replace("podSelector: {}", "podSelector: {matchLabels: {tier: web}}")
-    with pytest.raises(editing.EditConflict) as info:
-        editing.save_edit(
+    with pytest.raises(changes.EditConflict) as info:
+        changes.apply_edit(
             shop_cluster,
             make_user("bob"),
             mine,
@@ -115,12 +118,12 @@ def test_a_second_save_of_the_same_policy_gets_a_conflict(shop_cluster, owner, m
 
 
 def test_saving_another_policy_after_a_concurrent_save_is_no_conflict(shop_cluster, owner) -> None:
-    editing.save_edit(
+    changes.apply_edit(
         shop_cluster, owner, OPEN_BACKEND, base_number=1, original=("shop", "backend-from-frontend")
     )
-    other = services.export_yaml(shop_cluster.head).split("---\n")[2]  # default-deny
+    other = changes.export_yaml(shop_cluster.head).split("---\n")[2]  # default-deny
     assert "name: default-deny" in other
-    revision, _ = editing.save_edit(
+    revision, _, _ = changes.apply_edit(
         shop_cluster,
         owner,
         other + "# reviewed\n",
@@ -132,7 +135,7 @@ def test_saving_another_policy_after_a_concurrent_save_is_no_conflict(shop_clust
 
 def test_renaming_a_policy_removes_the_original(shop_cluster, owner) -> None:
     renamed = OPEN_BACKEND.replace("name: backend-from-frontend", "name: backend-open")
-    editing.save_edit(
+    changes.apply_edit(
         shop_cluster, owner, renamed, base_number=1, original=("shop", "backend-from-frontend")
     )
     names = set(shop_cluster.head.policies.values_list("name", flat=True))
@@ -140,18 +143,21 @@ def test_renaming_a_policy_removes_the_original(shop_cluster, owner) -> None:
 
 
 def test_delete_shows_its_impact_first_then_deletes(shop_cluster, owner) -> None:
-    preview = editing.delete_impact(shop_cluster.head, "shop", "backend-from-frontend")
+    preview = changes.delete_impact(shop_cluster.head, "shop", "backend-from-frontend")
     assert preview["impact"]["removed"] == [{"src": FE, "dst": BE, "conns": {"TCP": "9090"}}]
     assert shop_cluster.revisions.count() == 1
-    editing.delete_edit(shop_cluster, owner, "shop", "backend-from-frontend", base_number=1)
+    changes.delete_policy(shop_cluster, owner, "shop", "backend-from-frontend", base_number=1)
     assert not shop_cluster.head.policies.filter(name="backend-from-frontend").exists()
 
 
-def test_revert_makes_a_new_revision_with_the_old_content(shop_cluster, owner) -> None:
-    editing.save_edit(
+def test_revert_makes_a_new_revision_with_the_old_content(
+    shop_cluster, owner, django_capture_on_commit_callbacks
+) -> None:
+    changes.apply_edit(
         shop_cluster, owner, OPEN_BACKEND, base_number=1, original=("shop", "backend-from-frontend")
     )
-    revision = editing.revert_to(shop_cluster, owner, 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        revision = revisions.revert_to(shop_cluster, owner, 1)
     assert revision.number == 3
     assert revision.message == "Reverted to revision 1"
     assert (
@@ -160,14 +166,15 @@ def test_revert_makes_a_new_revision_with_the_old_content(shop_cluster, owner) -
         .policies.get(name="backend-from-frontend")
         .yaml
     )
-    assert editing.impact_summary(revision) == "+0 -0 ~1"
+    revision.refresh_from_db()
+    assert revision.impact["summary"] == "+0 -0 ~1"
 
 
 def test_compare_lists_yaml_and_connectivity_diffs(shop_cluster, owner) -> None:
-    editing.save_edit(
+    changes.apply_edit(
         shop_cluster, owner, OPEN_BACKEND, base_number=1, original=("shop", "backend-from-frontend")
     )
-    result = editing.compare_revisions(*shop_cluster.revisions.order_by("number"))
+    result = changes.compare_revisions(*shop_cluster.revisions.order_by("number"))
     assert [p["policy"] for p in result["policies"]] == ["shop/backend-from-frontend"]
     assert result["rows"] == [
         {
@@ -181,21 +188,57 @@ def test_compare_lists_yaml_and_connectivity_diffs(shop_cluster, owner) -> None:
 
 
 def test_export_is_clean_and_round_trips(shop_cluster, shop_files) -> None:
-    exported = editing.export_revision_yaml(shop_cluster.head)
+    exported = changes.export_yaml(shop_cluster.head)
     for doc in yaml.safe_load_all(exported):
         assert set(doc["metadata"]) <= {"name", "namespace", "labels", "annotations"}
     workloads = [f for f in shop_files if f[0] == "shop.yaml"]
     again = engine.load_documents([*workloads, ("export.yaml", exported)])
     flows = lambda s: [(f.src.id, f.dst.id, str(f.ports)) for f in engine.evaluate(s).flows()]  # noqa: E731
-    assert flows(again) == flows(services.revision_snapshot(shop_cluster.head))
+    assert flows(again) == flows(snapshots.revision_snapshot(shop_cluster.head))
 
 
 def test_export_zip_has_a_file_per_namespace(shop_cluster) -> None:
-    names = zipfile.ZipFile(io.BytesIO(editing.export_revision_zip(shop_cluster.head))).namelist()
+    names = zipfile.ZipFile(io.BytesIO(changes.export_zip_bytes(shop_cluster.head))).namelist()
     assert names == ["shop.yaml"]
 
 
 def test_allow_this_flow_suggests_a_policy_with_its_impact(shop_cluster) -> None:
-    got = editing.suggest_allow_flow(shop_cluster.head, "shop/backend", "shop/frontend", "tcp-8080")
+    got = changes.suggest_allow_flow(shop_cluster.head, "shop/backend", "shop/frontend", "tcp-8080")
     assert "kind: NetworkPolicy" in got["yaml"]
     assert got["impact"]["added"] == [{"src": BE, "dst": FE, "conns": {"TCP": "8080"}}]
+
+
+def test_a_saved_revision_is_what_a_fresh_read_of_it_gives(shop_cluster, owner) -> None:
+    # The save stores the snapshot its preview computed, copying unchanged rows in the
+    # database; reading the new revision back from its rows must give the same state.
+    renamed = OPEN_BACKEND.replace("name: backend-from-frontend", "name: backend-open")
+    extra = OPEN_BACKEND.replace("namespace: shop", "namespace: elsewhere")
+    revision, edit, created = changes.apply_edit(
+        shop_cluster,
+        owner,
+        renamed + "---\n" + extra,
+        base_number=1,
+        original=("shop", "backend-from-frontend"),
+    )
+    assert created
+    analysis.clear()
+    fresh = snapshots.revision_snapshot(Revision.objects.get(pk=revision.pk))
+
+    def policies(snapshot):
+        return [(p.namespace, p.name, p.source) for p in snapshot.policies]
+
+    assert policies(fresh) == policies(edit.after)
+    assert fresh.workloads == edit.after.workloads
+    assert fresh.namespaces == edit.after.namespaces
+    assert not engine.diff(engine.evaluate(fresh), edit.conn)
+    assert formats.to_json_dict(engine.evaluate(fresh)) == formats.to_json_dict(edit.conn)
+
+
+def test_a_revision_stores_its_impact_when_written(shop_cluster, owner) -> None:
+    revision, edit, _ = changes.apply_edit(
+        shop_cluster, owner, OPEN_BACKEND, base_number=1, original=("shop", "backend-from-frontend")
+    )
+    stored = Revision.objects.get(pk=revision.pk).impact
+    assert stored["summary"] == edit.change.summary()
+    assert (stored["added"], stored["removed"], stored["changed"]) == (0, 0, 1)
+    assert stored["sample"] == edit.change.as_dict()

@@ -1,0 +1,249 @@
+"""The one writer of revisions: create, upload, edit, delete, revert, demo, API.
+
+Every change makes a new Revision in one transaction, so a failed write stores nothing and
+history is never overwritten. Writers hand in the new snapshot and, when they have it, its
+evaluation and its impact against the parent; what a revision derives (its graph, its impact)
+is computed once, when it is written, and stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+
+from . import analysis, engine
+from .errors import InputErrors
+from .models import Cluster, Namespace, Policy, Revision, Workload
+from .snapshots import (
+    Origins,
+    namespace_rows,
+    parse_manifests,
+    policy_rows,
+    workload_rows,
+)
+
+__all__ = [
+    "DEMO_CLUSTER_NAME",
+    "DEMO_DIR",
+    "Edit",
+    "create_cluster",
+    "demo_files",
+    "load_demo",
+    "locked_head",
+    "revert_to",
+    "upload_revision",
+    "write_edit",
+]
+
+logger = logging.getLogger(__name__)
+
+DEMO_DIR = Path(__file__).resolve().parent / "demo"
+DEMO_CLUSTER_NAME = "demo-shop"
+
+
+def locked_head(cluster: Cluster) -> Revision | None:
+    """The cluster's latest revision, with the cluster locked until the transaction ends.
+
+    Locking the cluster row serialises concurrent changes to one cluster (PostgreSQL); SQLite
+    serialises all writers anyway. The unique (cluster, number) constraint is the backstop.
+    """
+    Cluster.objects.select_for_update().filter(pk=cluster.pk).first()
+    return cluster.revisions.order_by("-number").first()
+
+
+def _next_revision(
+    cluster: Cluster,
+    head: Revision | None,
+    author: AbstractBaseUser | None,
+    message: str,
+    diagnostics: Iterable[dict[str, object]],
+    impact: dict[str, object] | None = None,
+) -> Revision:
+    return Revision.objects.create(
+        cluster=cluster,
+        number=head.number + 1 if head else 1,
+        parent=head,
+        author=author,
+        message=message[:500],
+        diagnostics=list(diagnostics),
+        impact=impact,
+    )
+
+
+def _copy_rows(
+    model: type[Namespace | Workload | Policy],
+    source: Revision,
+    target: Revision,
+    without: Collection[tuple[str, str]] = (),
+) -> None:
+    """Copy a revision's rows of one table to another revision inside the database.
+
+    An edit changes a policy or two of thousands: copying the rest row by row through Python
+    would cost more than the edit itself.
+    """
+    quote = connection.ops.quote_name
+    columns = [
+        f.column for f in model._meta.concrete_fields if f.column not in ("id", "revision_id")
+    ]
+    names = ", ".join(quote(c) for c in columns)
+    table = quote(model._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} ({quote('revision_id')}, {names}) "
+        f"SELECT %s, {names} FROM {table} WHERE {quote('revision_id')} = %s"
+    )
+    params: list[object] = [target.pk, source.pk]
+    for namespace, name in without:
+        sql += f" AND NOT ({quote('namespace')} = %s AND {quote('name')} = %s)"
+        params += [namespace, name]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _store(revision: Revision, snapshot: engine.Snapshot, origins: Origins | None = None) -> None:
+    """Write a whole snapshot as the rows of `revision`."""
+    Namespace.objects.bulk_create(namespace_rows(revision, snapshot))
+    Workload.objects.bulk_create(workload_rows(revision, snapshot.workloads))
+    Policy.objects.bulk_create(policy_rows(revision, snapshot.policies, origins))
+
+
+def _derive(
+    revision: Revision,
+    snapshot: engine.Snapshot,
+    conn: engine.Connectivity | None,
+    parent: Revision | None,
+) -> None:
+    """Once a revision is committed: keep its state in this process, store its graph and,
+    if the writer had none, its impact against its parent. A failure here loses nothing:
+    the graph is then built on first view, and history says the impact is unknown."""
+    analysis.remember(revision, snapshot, conn)
+    try:
+        analysis.flow_index(revision)
+        if revision.impact is None and parent is not None:
+            change = engine.diff(analysis.state(parent).conn, analysis.state(revision).conn)
+            revision.impact = analysis.impact_record(change)
+            Revision.objects.filter(pk=revision.pk).update(impact=revision.impact)
+    except Exception:
+        logger.exception("could not derive the graph or impact of revision %s", revision.pk)
+
+
+def _write(
+    cluster: Cluster,
+    author: AbstractBaseUser | None,
+    message: str,
+    snapshot: engine.Snapshot,
+    *,
+    head: Revision | None,
+    warnings: Iterable[dict[str, object]] = (),
+    origins: Origins | None = None,
+) -> Revision:
+    """Store a whole snapshot as the revision after `head` (call inside a transaction, with
+    `head` from locked_head())."""
+    diagnostics = [*warnings, *(d.as_dict() for d in snapshot.diagnostics)]
+    revision = _next_revision(cluster, head, author, message, diagnostics)
+    _store(revision, snapshot, origins)
+    transaction.on_commit(lambda: _derive(revision, snapshot, None, head))
+    return revision
+
+
+@transaction.atomic
+def create_cluster(
+    owner: AbstractBaseUser,
+    name: str,
+    snapshot: engine.Snapshot,
+    *,
+    message: str = "",
+    warnings: Iterable[dict[str, object]] = (),
+) -> Cluster:
+    """Create a cluster whose first revision holds `snapshot`."""
+    cluster = Cluster.objects.create(owner=owner, name=name)
+    _write(cluster, owner, message or "Initial upload", snapshot, head=None, warnings=warnings)
+    return cluster
+
+
+@transaction.atomic
+def upload_revision(
+    cluster: Cluster,
+    author: AbstractBaseUser,
+    snapshot: engine.Snapshot,
+    *,
+    message: str = "",
+    warnings: Iterable[dict[str, object]] = (),
+) -> Revision:
+    """Replace a cluster's manifests with `snapshot`, as a new revision."""
+    head = locked_head(cluster)
+    return _write(
+        cluster, author, message or "Uploaded manifests", snapshot, head=head, warnings=warnings
+    )
+
+
+@dataclass
+class Edit:
+    """Policies changed or removed on top of a head revision, as a change path made them.
+
+    `after` and `conn` are the head's snapshot and evaluation with the edit applied; `change`
+    is the impact against the head (all computed for the preview, and reused here).
+    """
+
+    head: Revision
+    changed: tuple[engine.NetworkPolicy, ...]
+    removed: frozenset[tuple[str, str]]
+    after: engine.Snapshot
+    conn: engine.Connectivity
+    change: engine.ConnectivityDiff
+    diagnostics: list[dict[str, object]] = field(default_factory=list)
+
+
+def write_edit(cluster: Cluster, author: AbstractBaseUser, message: str, edit: Edit) -> Revision:
+    """Store an edit as the revision after its head (inside the caller's transaction, with
+    the head locked). Unchanged rows are copied in the database; nothing is parsed again."""
+    head = edit.head
+    revision = _next_revision(
+        cluster, head, author, message, edit.diagnostics, analysis.impact_record(edit.change)
+    )
+    # Namespaces are few, and an edit may add or drop one that only its policies implied.
+    Namespace.objects.bulk_create(namespace_rows(revision, edit.after))
+    _copy_rows(Workload, head, revision)
+    touched = edit.removed | {(p.namespace, p.name) for p in edit.changed}
+    _copy_rows(Policy, head, revision, without=touched)
+    Policy.objects.bulk_create(policy_rows(revision, edit.changed))
+    after, conn = edit.after, edit.conn
+    transaction.on_commit(lambda: _derive(revision, after, conn, head))
+    return revision
+
+
+def revert_to(cluster: Cluster, author: AbstractBaseUser, number: int) -> Revision:
+    """A new revision whose content is that of revision `number` (history is kept)."""
+    with transaction.atomic():
+        head = locked_head(cluster)
+        target = cluster.revisions.get(number=number)
+        revision = _next_revision(
+            cluster, head, author, f"Reverted to revision {number}", target.diagnostics
+        )
+        for model in (Namespace, Workload, Policy):
+            _copy_rows(model, target, revision)
+        state = analysis.state(target)
+        transaction.on_commit(lambda: _derive(revision, state.snapshot, state.conn, head))
+    return revision
+
+
+def demo_files() -> list[tuple[str, bytes]]:
+    """The demo shop's manifests, as (file name, content) pairs."""
+    return [(f"demo/{path.name}", path.read_bytes()) for path in sorted(DEMO_DIR.glob("*.yaml"))]
+
+
+def load_demo(user: AbstractBaseUser, name: str = DEMO_CLUSTER_NAME) -> Cluster:
+    """Load the demo shop for `user`: a new cluster, or a new revision of theirs of that name."""
+    files = demo_files()
+    if not files:
+        raise InputErrors.single("no demo manifests found", str(DEMO_DIR))
+    snapshot = parse_manifests(files)
+    existing = Cluster.objects.filter(owner=user, name=name).first()
+    if existing is not None:
+        upload_revision(existing, user, snapshot, message="Reloaded the demo manifests")
+        return existing
+    return create_cluster(user, name, snapshot, message="Demo manifests")

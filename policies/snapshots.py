@@ -1,0 +1,227 @@
+"""Rows ↔ engine objects: the only module that converts between the two.
+
+Inbound, text the user sent becomes an engine `Snapshot` (or policies); a stored revision's
+rows become the snapshot it was made from. Outbound, a snapshot becomes unsaved rows of a
+revision. Policies are stored as the YAML the user wrote, so reading them back parses it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from . import engine
+from .errors import InputErrors
+from .models import Namespace, Policy, Revision, Workload
+
+__all__ = [
+    "Origins",
+    "namespace_rows",
+    "parse_manifests",
+    "parse_policies",
+    "policy_rows",
+    "revision_snapshot",
+    "snapshot_from_rows",
+    "workload_rows",
+]
+
+# Where a policy's row says it came from, by (namespace, name): kept when a snapshot is written
+# again, so that the new row still points at the user's original file and line.
+Origins = dict[tuple[str, str], tuple[str, int]]
+
+
+# --- text in ---------------------------------------------------------------------------------
+
+
+def parse_manifests(files: Sequence[tuple[str, str | bytes]]) -> engine.Snapshot:
+    """Parse uploaded manifests into a snapshot that can be stored.
+
+    Raises InputErrors with the engine's located errors, or when nothing usable was found.
+    """
+    try:
+        snapshot = engine.load_documents(files)
+    except engine.ManifestErrors as exc:
+        raise InputErrors.from_manifests(exc) from exc
+    # The engine keeps the last of two same-named objects (as kubectl apply would) and warns,
+    # so identities in a snapshot are unique, as the database's constraints require.
+    if not (snapshot.workloads or snapshot.policies or snapshot.namespaces):
+        raise InputErrors.single("no namespaces, workloads or network policies found", "upload")
+    return snapshot
+
+
+def parse_policies(text: str | bytes, filename: str) -> engine.Snapshot:
+    """Parse a text that must hold network policies and nothing else.
+
+    Returns the snapshot of the text alone (its policies and the loader's warnings).
+    """
+    try:
+        snapshot = engine.load_documents([(filename, text)])
+    except engine.ManifestErrors as exc:
+        raise InputErrors.from_manifests(exc) from exc
+    others = [
+        InputErrors.single(
+            f"only NetworkPolicy objects are accepted here, not {w.kind} {w.namespace}/{w.name}",
+            filename,
+            w.location.line if w.location else 0,
+            "kind",
+        ).errors[0]
+        for w in snapshot.workloads
+    ]
+    if others:
+        raise InputErrors(others)
+    if not snapshot.policies:
+        raise InputErrors.single("no NetworkPolicy found", filename, 1)
+    return snapshot
+
+
+# --- rows in ---------------------------------------------------------------------------------
+
+
+def _location(row: Namespace | Workload) -> engine.Location | None:
+    return engine.Location(row.source_file, row.line) if row.source_file else None
+
+
+def _engine_namespace(row: Namespace) -> engine.Namespace:
+    return engine.Namespace(
+        name=row.name,
+        labels=tuple(sorted(row.labels.items())),
+        location=_location(row),
+        defined=row.defined,
+    )
+
+
+def _engine_workload(row: Workload) -> engine.Workload:
+    return engine.Workload(
+        namespace=row.namespace,
+        name=row.name,
+        kind=row.kind,
+        labels=tuple(sorted(row.labels.items())),
+        ports=tuple(
+            engine.ContainerPort(p["port"], p.get("protocol", "TCP"), p.get("name"))
+            for p in row.ports
+        ),
+        replicas=row.replicas,
+        location=_location(row),
+        pod_ips=tuple(row.pod_ips),
+    )
+
+
+def _at_line(text: str, line: int) -> str:
+    """`text` moved down so that its object starts at `line`, where it stood in its file.
+
+    The stored text may begin with comments (they belong to the policy); the object itself
+    starts at the first line that is neither blank nor a comment.
+    """
+    lead = 0
+    for row in text.splitlines():
+        if row.strip() and not row.lstrip().startswith(("#", "%")):
+            break
+        lead += 1
+    return "\n" * max(line - 1 - lead, 0) + text
+
+
+def _engine_policies(rows: Sequence[Policy]) -> tuple[engine.NetworkPolicy, ...]:
+    """Parse stored policy YAML back into engine policies.
+
+    Each document is fed under its original file name, preceded by blank lines up to its
+    original line, so that warnings about it point where the user wrote it.
+    """
+    files = [
+        (row.source_file or f"{row.namespace}/{row.name}.yaml", _at_line(row.yaml, row.line))
+        for row in rows
+    ]
+    if not files:
+        return ()
+    try:
+        parsed = engine.load_documents(files).policies
+    except engine.ManifestErrors as exc:
+        # Stored YAML was valid when saved; only a stricter engine can reject it now.
+        raise InputErrors.from_manifests(exc) from exc
+    # The padding above is for locations only: each policy's source stays the stored text.
+    texts = {(row.namespace, row.name): row.yaml for row in rows}
+    return tuple(
+        dataclasses.replace(p, source=texts.get((p.namespace, p.name), p.source)) for p in parsed
+    )
+
+
+def snapshot_from_rows(
+    namespaces: Iterable[Namespace], workloads: Iterable[Workload], policies: Sequence[Policy]
+) -> engine.Snapshot:
+    """The engine's snapshot of stored rows (also of a migration's historical models)."""
+    return engine.assemble(
+        [_engine_namespace(row) for row in namespaces if row.defined],
+        [_engine_workload(row) for row in workloads],
+        _engine_policies(policies),
+    )
+
+
+def revision_snapshot(revision: Revision) -> engine.Snapshot:
+    """The engine's snapshot of a stored revision, built from its rows."""
+    return snapshot_from_rows(
+        revision.namespaces.filter(defined=True),
+        revision.workloads.all(),
+        list(revision.policies.all()),
+    )
+
+
+# --- rows out --------------------------------------------------------------------------------
+
+
+def _location_fields(location: engine.Location | None) -> dict[str, Any]:
+    if location is None:
+        return {"source_file": "", "line": 0}
+    return {"source_file": location.file, "line": location.line}
+
+
+def namespace_rows(revision: Revision, snapshot: engine.Snapshot) -> list[Namespace]:
+    return [
+        Namespace(
+            revision=revision,
+            name=ns.name,
+            labels=dict(ns.labels),
+            defined=ns.defined,
+            **_location_fields(ns.location),
+        )
+        for ns in snapshot.namespaces
+    ]
+
+
+def workload_rows(revision: Revision, workloads: Iterable[engine.Workload]) -> list[Workload]:
+    return [
+        Workload(
+            revision=revision,
+            namespace=w.namespace,
+            name=w.name,
+            kind=w.kind,
+            labels=dict(w.labels),
+            ports=[{"port": p.port, "protocol": p.protocol, "name": p.name} for p in w.ports],
+            replicas=w.replicas,
+            pod_ips=list(w.pod_ips),
+            **_location_fields(w.location),
+        )
+        for w in workloads
+    ]
+
+
+def policy_rows(
+    revision: Revision, policies: Iterable[engine.NetworkPolicy], origins: Origins | None = None
+) -> list[Policy]:
+    """Rows for policies; `origins` overrides where a policy came from (see Origins)."""
+    origins = origins or {}
+    rows = []
+    for p in policies:
+        fields = _location_fields(p.location)
+        if (p.namespace, p.name) in origins:
+            fields["source_file"], fields["line"] = origins[(p.namespace, p.name)]
+        rows.append(
+            Policy(
+                revision=revision,
+                namespace=p.namespace,
+                name=p.name,
+                kind=getattr(p, "kind", "NetworkPolicy"),
+                yaml=p.source,
+                **fields,
+            )
+        )
+    return rows
