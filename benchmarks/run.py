@@ -487,11 +487,15 @@ namespaces without any policy.
 
 
 WEB_SIZE = "L"
+EDIT_RUNS = 15  # edits of each kind in benchmarks/edit_probe.py
 WEB_TARGETS = (
     ("upload_s", 15.0, "upload through the API ≤15 s"),
     ("graph_first_s", 1.0, "aggregated graph JSON ≤1 s (first fetch)"),
     ("graph_bytes", 2_000_000, "graph JSON ≤2 MB"),
     ("page_interactive_s", 3.0, "cluster page interactive ≤3 s"),
+    ("save_beyond_preview_s", 0.5, "editor save ≤0.5 s beyond its preview"),
+    ("put_beyond_preview_s", 0.5, "API PUT ≤0.5 s beyond the preview (as the save)"),
+    ("history_s", 0.3, "history page with 30 revisions ≤0.3 s"),
 )
 
 
@@ -513,7 +517,10 @@ def web_summary(web: dict | str) -> str:
     return (
         f"upload {web['upload_s']:.2f} s, graph JSON {web['graph_first_s']:.2f} s first /"
         f" {web['graph_s']:.3f} s then, {web['graph_bytes'] / 1e6:.2f} MB ({web['graph_mode']}),"
-        f" page interactive {web['page_interactive_s']:.2f} s"
+        f" page interactive {web['page_interactive_s']:.2f} s; edit preview"
+        f" {web['edit_preview_s']:.3f} s, save {web['edit_save_s']:.3f} s, API PUT"
+        f" {web['api_put_s']:.3f} s (medians of {EDIT_RUNS}), history of"
+        f" {web['history_revisions']} revisions {web['history_s']:.3f} s"
     )
 
 
@@ -533,7 +540,10 @@ def web_report(web: dict | str) -> str:
 of every file through `POST /api/clusters/` (token auth; it includes computing the revision's
 graph on commit); the graph JSON fetched twice (the first fetch builds the view from the
 stored graph, the second comes from the process's memo); and the cluster page in Debian's
-chromium, from navigation to the graph's `netviz:ready` event. {web_summary(web)}.
+chromium, from navigation to the graph's `netviz:ready` event. Then `edit_probe.py`: one
+policy edited {EDIT_RUNS} times through the editor (its impact preview, then its save) and
+{EDIT_RUNS} times through `PUT` with `If-Match`, each adding a port; the history page once
+those revisions exist. Times are seen from the client over loopback. {web_summary(web)}.
 
 {markdown_table(("target", "measured", "met"), rows)}
 """

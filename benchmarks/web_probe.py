@@ -4,8 +4,9 @@
 
 Starts gunicorn on a throwaway SQLite database, then measures: the upload of every file of
 DIR through the JSON API (`POST /api/clusters/`, token auth), the first and a repeated fetch
-of the graph JSON (aggregated above 300 workloads) and its size, and how long the cluster
-page takes in chromium until its graph is interactive (`netviz:ready`). Prints one JSON object.
+of the graph JSON (aggregated above 300 workloads) and its size, how long the cluster page
+takes in chromium until its graph is interactive (`netviz:ready`), and the edit timings of
+edit_probe.py (preview, save, API PUT, history). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
+
+import edit_probe
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = Path(sys.executable)
@@ -147,6 +150,7 @@ def probe(cluster: Path) -> dict[str, Any]:
                 interactive_ms = page.evaluate("window.__netvizReady")
                 if interactive_ms is None:
                     page.wait_for_timeout(50)
+            edits = edit_probe.measure(base, cluster_id, token, page.request)
             browser.close()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -158,6 +162,7 @@ def probe(cluster: Path) -> dict[str, Any]:
         "graph_bytes": size,
         "graph_mode": mode,
         "page_interactive_s": interactive_ms / 1000 if interactive_ms is not None else None,
+        **edits,
     }
 
 

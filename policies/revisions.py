@@ -122,13 +122,18 @@ def _derive(
     the graph is then built on first view, and history says the impact is unknown."""
     analysis.remember(revision, snapshot, conn)
     try:
-        analysis.flow_index(revision)
+        analysis.flow_index(revision, parent)
         if revision.impact is None and parent is not None:
             change = engine.diff(analysis.state(parent).conn, analysis.state(revision).conn)
             revision.impact = analysis.impact_record(change)
             Revision.objects.filter(pk=revision.pk).update(impact=revision.impact)
     except Exception:
         logger.exception("could not derive the graph or impact of revision %s", revision.pk)
+    finally:
+        if conn is not None:
+            # An evaluation derived from the parent's keeps it for the diff and the graph;
+            # past those, holding it would keep every ancestor's evaluation alive.
+            conn.base = None
 
 
 def _write(

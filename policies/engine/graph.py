@@ -15,10 +15,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import reduce
+from itertools import chain
 from operator import or_
 from typing import Any
 
 from .connectivity import Connectivity, Endpoint
+from .gcpause import gc_paused
 from .intervals import PortSet
 
 __all__ = [
@@ -75,9 +77,28 @@ def _node(conn: Connectivity, ep: Endpoint) -> dict[str, Any]:
     }
 
 
-def _edge_data(src: str, dst: str, ports: PortSet, **extra: object) -> dict[str, Any]:
-    data = {"id": f"{src}->{dst}", "source": src, "target": dst, "label": str(ports)}
-    return {"data": {**data, "conns": ports.to_conns(), **extra}}
+class _Ports:
+    """Distinct port sets as (label, conns), each numbered once."""
+
+    def __init__(self, known: Iterable[tuple[str, Any]] = ()) -> None:
+        self.labels = list(known)
+        self._by_label = {label: i for i, (label, _) in enumerate(self.labels)}
+        # The evaluation shares one PortSet object among the flows with equal ports: naming
+        # each object once (not each of ~100,000 flows) is most of a build's time.
+        self._by_object: dict[int, int] = {}
+        self._held: list[PortSet] = []  # alive, so that no id() is reused meanwhile
+
+    def index(self, ports: PortSet) -> int:
+        pi = self._by_object.get(id(ports))
+        if pi is None:
+            label = str(ports)
+            pi = self._by_label.get(label)
+            if pi is None:
+                pi = self._by_label[label] = len(self.labels)
+                self.labels.append((label, ports.to_conns()))
+            self._by_object[id(ports)] = pi
+            self._held.append(ports)
+        return pi
 
 
 def _ends(edges: Iterable[Edge]) -> Iterable[int]:
@@ -113,37 +134,63 @@ class FlowIndex:
         self.namespace_matrix = dict(namespace_matrix or self._namespace_matrix())
 
     @classmethod
-    def build(cls, conn: Connectivity) -> FlowIndex:
-        """The index of an evaluation: one pass over its endpoints and its flows."""
+    @gc_paused
+    def build(cls, conn: Connectivity, base: FlowIndex | None = None) -> FlowIndex:
+        """The index of an evaluation: one pass over its endpoints and its flows.
+
+        With `base`, the index of the evaluation `conn` was re-evaluated from (`conn.base`),
+        only the flows of the classes the edit touched are computed again: an edit of one
+        policy among thousands then costs a fraction of a full build.
+        """
+        before = conn.base
+        touching = conn.changed_since(before) if base is not None and before else None
+        if touching is None or [n["id"] for n in base.nodes] != [e.id for e in conn.endpoints]:
+            return cls._built(conn)
+        rank = base.index
+        stale = {(rank[f.src.id], rank[f.dst.id]) for f in before.flows(touching)}
+        edges = [e for e in base.edges if (e[0], e[1]) not in stale]
+        ports = _Ports(base.ports)
+        edges += [
+            (rank[f.src.id], rank[f.dst.id], ports.index(f.ports)) for f in conn.flows(touching)
+        ]
+        edges.sort()
+        nodes = []
+        for node, ep in zip(base.nodes, conn.endpoints, strict=True):
+            if node["type"] == "workload" and node["isolation"] != (
+                state := isolation_state(conn, ep)
+            ):
+                node = {**node, "isolation": state}
+            nodes.append(node)
+        return cls(nodes, ports.labels, edges)
+
+    @classmethod
+    def _built(cls, conn: Connectivity) -> FlowIndex:
         endpoints = conn.endpoints
         nodes = [_node(conn, ep) for ep in endpoints]
         rank = {ep.id: i for i, ep in enumerate(endpoints)}
-        ports: list[tuple[str, Any]] = []
-        seen: dict[str, int] = {}
-        edges = []
-        for flow in conn.flows():
-            label = str(flow.ports)
-            pi = seen.get(label)
-            if pi is None:
-                pi = seen[label] = len(ports)
-                ports.append((label, flow.ports.to_conns()))
-            edges.append((rank[flow.src.id], rank[flow.dst.id], pi))
-        return cls(nodes, ports, edges)
+        ports = _Ports()
+        edges = [(rank[f.src.id], rank[f.dst.id], ports.index(f.ports)) for f in conn.flows()]
+        return cls(nodes, ports.labels, edges)
 
     # storage ----------------------------------------------------------------------------------
+    @gc_paused
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form that `from_dict` reads back (the web stores it per revision)."""
         return {
             "nodes": self.nodes,
             "ports": [list(p) for p in self.ports],
-            "edges": [list(e) for e in self.edges],
+            # flat (source, destination, ports, source, ...): no list per flow to build or store
+            "edges": list(chain.from_iterable(self.edges)),
             "aggregate": self.aggregated,
             "matrix": self.namespace_matrix,
         }
 
     @classmethod
+    @gc_paused
     def from_dict(cls, data: Mapping[str, Any]) -> FlowIndex:
-        return cls(data["nodes"], data["ports"], data["edges"], data["aggregate"], data["matrix"])
+        flat = iter(data["edges"])
+        edges = list(zip(flat, flat, flat, strict=True))
+        return cls(data["nodes"], data["ports"], edges, data["aggregate"], data["matrix"])
 
     # lookups ----------------------------------------------------------------------------------
     def port_set(self, pi: int) -> PortSet:
@@ -224,20 +271,27 @@ class FlowIndex:
             data = {"id": f"ns:{ns}", "label": ns, "type": "namespace", "expanded": True}
             nodes.append({"data": data})
         nodes += [{"data": self.nodes[i]} for i in sorted(keep) if group[i] == self.nodes[i]["id"]]
-        plain, summed = [], defaultdict(lambda: [set(), 0])
+        # Hot at a few thousand workloads (every flow passes here): plain lookups by index.
+        own = [group.get(i) == n["id"] for i, n in enumerate(self.nodes)]
+        plain, pis_of, flows_of = [], defaultdict(set), defaultdict(int)
         for s, d, pi in edges:
-            a, b = group[s], group[d]
-            if a == self.nodes[s]["id"] and b == self.nodes[d]["id"]:
+            if own[s] and own[d]:
                 plain.append(self.edge(s, d, pi))
             else:
-                acc = summed[(a, b)]
-                acc[0].add(pi)
-                acc[1] += 1
-        for (a, b), (pis, flows) in sorted(summed.items()):
-            ports = reduce(or_, (self.port_set(pi) for pi in pis))
-            plain.append(
-                _edge_data(a, b, ports, flows=flows, label_flows=f"{flows} flows: {ports}")
-            )
+                key = (group[s], group[d])
+                pis_of[key].add(pi)
+                flows_of[key] += 1
+        unions: dict[frozenset[int], tuple[str, Any]] = {}  # many pairs share their port sets
+        for key in sorted(pis_of):
+            pis = frozenset(pis_of[key])
+            if pis not in unions:
+                ports = reduce(or_, (self.port_set(pi) for pi in pis))
+                unions[pis] = (str(ports), ports.to_conns())
+            label, conns = unions[pis]
+            a, b, flows = key[0], key[1], flows_of[key]
+            data = {"id": f"{a}->{b}", "source": a, "target": b, "label": label, "conns": conns}
+            data.update(flows=flows, label_flows=f"{flows} flows: {label}")
+            plain.append({"data": data})
         return {"mode": "aggregated", "nodes": nodes, "edges": plain}
 
     def _namespace_matrix(self) -> dict[str, Any]:

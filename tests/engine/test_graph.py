@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from policies.engine import evaluate
+import pytest
+
+from policies.engine import Snapshot, evaluate, load_paths, reevaluate
 from policies.engine.graph import FlowIndex, to_networkx
 
 from .helpers import pod, policy, snap
+
+DEMO = Path(__file__).resolve().parents[2] / "policies" / "demo"
 
 
 def _conn():
@@ -96,3 +101,44 @@ def test_networkx_export_has_the_same_nodes_and_edges() -> None:
     assert {(a, b): d["ports"] for a, b, d in g.edges(data=True)} == {
         (f.src.id, f.dst.id): f.ports for f in conn.flows()
     }
+
+
+def _semantic(index: FlowIndex) -> tuple:
+    """What an index says, whatever order its port sets were numbered in."""
+    flows = {
+        (index.nodes[s]["id"], index.nodes[d]["id"]): index.ports[p][0] for s, d, p in index.edges
+    }
+    return index.nodes, flows, index.aggregated, index.namespace_matrix
+
+
+@pytest.mark.parametrize("position", range(0, 14, 3))
+def test_an_index_patched_after_an_edit_is_the_index_built_from_scratch(position) -> None:
+    # Dropping one demo policy (a real edit) and adding one that opens a port: the index
+    # patched from the parent's must say exactly what a full build says.
+    before = evaluate(load_paths([DEMO]))
+    dropped = before.snapshot.policies[position % len(before.snapshot.policies)]
+    opened = snap(
+        policy(
+            "open-9999", "podSelector: {}\ningress:\n- ports: [{port: 9999}]", ns=dropped.namespace
+        )
+    ).policies[0]
+    kept = tuple(p for p in before.snapshot.policies if p is not dropped)
+    for policies in (kept, tuple(sorted((*kept, opened), key=lambda p: p.id))):
+        after_snapshot = Snapshot(before.snapshot.namespaces, before.snapshot.workloads, policies)
+        after = reevaluate(before, after_snapshot)
+        assert after.changed_since(before) is not None  # the patch path, not a full build
+        patched = FlowIndex.build(after, FlowIndex.build(before))
+        assert _semantic(patched) == _semantic(FlowIndex.build(evaluate(after_snapshot)))
+
+
+def test_a_patched_index_shows_the_isolation_an_edit_brings() -> None:
+    before = evaluate(snap(pod("web", ns="app"), pod("api", ns="app"), pod("pg", ns="db")))
+    deny = snap(policy("deny", "podSelector: {}\npolicyTypes: [Ingress]", ns="app")).policies
+    after = reevaluate(
+        before, Snapshot(before.snapshot.namespaces, before.snapshot.workloads, deny)
+    )
+    patched = FlowIndex.build(after, FlowIndex.build(before))
+    states = {n["id"]: n.get("isolation") for n in patched.nodes}
+    assert states["app/web[Pod]"] == states["app/api[Pod]"] == "ingress"
+    assert states["db/pg[Pod]"] == "open"
+    assert _semantic(patched) == _semantic(FlowIndex.build(evaluate(after.snapshot)))
