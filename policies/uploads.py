@@ -21,6 +21,8 @@ from typing import IO
 
 from django.conf import settings
 
+from .errors import located
+
 __all__ = [
     "MANIFEST_SUFFIXES",
     "Unpacked",
@@ -50,15 +52,8 @@ class UploadError(Exception):
         self.path = path
 
     def as_dict(self) -> dict[str, object]:
-        """The same shape as the engine's `Diagnostic.as_dict()`."""
-        return {
-            "severity": "error",
-            "file": self.file,
-            "line": self.line,
-            "path": self.path,
-            "message": self.message,
-            "subject": "",
-        }
+        """The web's one error shape (see policies.errors)."""
+        return located(self.message, self.file, self.line, self.path)
 
 
 class UploadErrors(Exception):

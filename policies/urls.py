@@ -45,13 +45,18 @@ urlpatterns = [
     path("settings/tokens/", clusters.api_tokens, name="api-tokens"),
     path("settings/tokens/<int:pk>/delete/", clusters.api_token_delete, name="api-token-delete"),
     path("help/semantics/", help.semantics, name="semantics"),
-    # the policy editor and export downloads
-    path("clusters/<int:pk>/editor/check", editor.editor_check, name="editor-check"),
-    path("clusters/<int:pk>/editor/save", editor.editor_save, name="editor-save"),
-    path("clusters/<int:pk>/editor/delete", editor.editor_delete, name="editor-delete"),
-    path("clusters/<int:pk>/editor/policy", editor.editor_policy, name="editor-policy"),
-    path("clusters/<int:pk>/editor/template", editor.editor_template, name="editor-template"),
-    path("clusters/<int:pk>/editor/allow-flow", editor.editor_allow_flow, name="editor-allow-flow"),
+    # the policy editor (JSON for static/js/editor.js) and export downloads
+    *(
+        path(f"clusters/<int:pk>/editor/{action}", view, name=f"editor-{action}")
+        for action, view in (
+            ("check", editor.editor_check),
+            ("save", editor.editor_save),
+            ("delete", editor.editor_delete),
+            ("policy", editor.editor_policy),
+            ("template", editor.editor_template),
+            ("allow-flow", editor.editor_allow_flow),
+        )
+    ),
     path("clusters/<int:pk>/export.<str:fmt>", editor.export_download, name="export"),
     # history
     path("clusters/<int:pk>/history/", history.revision_history, name="revision-history"),

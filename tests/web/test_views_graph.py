@@ -1,4 +1,4 @@
-"""The graph JSON, the inspector partials, the matrix and the flow table (policies.views_graph)."""
+"""The graph JSON, the inspector partials, the matrix and the flow table (policies.views.graph)."""
 
 from __future__ import annotations
 
