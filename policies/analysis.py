@@ -32,7 +32,7 @@ __all__ = [
     "state",
 ]
 
-CACHE_VERSION = 2  # of RevisionGraph's layout: bump when it changes, older rows are rebuilt
+CACHE_VERSION = 3  # of RevisionGraph's layout: bump when it changes, older rows are rebuilt
 IMPACT_SAMPLE = 20  # flows of each kind kept on a revision with its impact counts
 
 
@@ -117,7 +117,7 @@ def clear() -> None:
     _indexes.clear()
 
 
-def _stored_index(revision: Revision, parent: Revision | None) -> FlowIndex:
+def _stored_index(revision: Revision) -> FlowIndex:
     data = (
         RevisionGraph.objects.filter(revision=revision, version=CACHE_VERSION)
         .values_list("data", flat=True)
@@ -125,10 +125,7 @@ def _stored_index(revision: Revision, parent: Revision | None) -> FlowIndex:
     )
     if data is not None:
         return FlowIndex.from_dict(data)
-    conn = state(revision).conn
-    # An evaluation re-evaluated from the parent's: patch the parent's index.
-    base = flow_index(parent) if parent is not None and conn.base is not None else None
-    index = FlowIndex.build(conn, base)
+    index = FlowIndex.build(state(revision).conn)
     with paused_gc():  # a megabyte of JSON at a few thousand workloads: no cyclic garbage
         RevisionGraph.objects.update_or_create(
             revision=revision, defaults={"version": CACHE_VERSION, "data": index.to_dict()}
@@ -136,10 +133,9 @@ def _stored_index(revision: Revision, parent: Revision | None) -> FlowIndex:
     return index
 
 
-def flow_index(revision: Revision, parent: Revision | None = None) -> FlowIndex:
-    """The revision's graph index: from this process, from the database, or built and stored
-    (from `parent`'s index when the revision's evaluation was derived from the parent's)."""
-    return _indexes.get(revision, lambda: _stored_index(revision, parent))
+def flow_index(revision: Revision) -> FlowIndex:
+    """The revision's graph index: from this process, from the database, or built and stored."""
+    return _indexes.get(revision, lambda: _stored_index(revision))
 
 
 def connectivity_json(revision: Revision) -> dict[str, object]:

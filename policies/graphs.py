@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from . import analysis, engine
 from .engine.explain import Explanation, explain, find_endpoint
-from .engine.graph import AGGREGATE_ABOVE, Edge, FlowIndex
+from .engine.graph import AGGREGATE_ABOVE, FlowIndex, FlowList, ViewEdge
 from .engine.model import EGRESS, LabelSelector
 from .engine.selectors import format_selector, matches, parse_selector
 from .models import Namespace, Revision
@@ -61,7 +61,8 @@ class Flow:
         return urlencode({"src": self.src["id"], "dst": self.dst["id"]})
 
 
-def flows(index: FlowIndex, edges: Iterable[Edge]) -> list[Flow]:
+def flows(index: FlowIndex, edges: Iterable[tuple[int, int, int]]) -> list[Flow]:
+    """Member-level flows (source node, destination node, port set) as the tables list them."""
     return [Flow(index.nodes[s], index.nodes[d], index.ports[pi][0]) for s, d, pi in edges]
 
 
@@ -157,8 +158,16 @@ def parse_ports(text: str) -> engine.PortSet:
     return ports
 
 
-def visible(index: FlowIndex, f: ViewFilter) -> tuple[set[int], list[Edge]]:
-    """The endpoints and flows a filter keeps."""
+def _ends(edges: Iterable[ViewEdge]) -> set[int]:
+    ends: set[int] = set()
+    for e in edges:
+        ends.update(e.srcs)
+        ends.update(e.dsts)
+    return ends
+
+
+def visible(index: FlowIndex, f: ViewFilter) -> tuple[set[int], list[ViewEdge]]:
+    """The endpoints and flows a filter keeps (flows as group edges over the kept nodes)."""
     keep = set()
     for i, n in enumerate(index.nodes):
         if n["type"] != "workload":
@@ -168,23 +177,25 @@ def visible(index: FlowIndex, f: ViewFilter) -> tuple[set[int], list[Edge]]:
             f.selector is None or matches(f.selector, n["labels"])
         ):
             keep.add(i)
+    wanted = None
+    if f.ports is not None:
+        wanted = {pi for pi in range(len(index.ports)) if index.port_set(pi) & f.ports}
     focus = index.index.get(f.focus) if f.focus else None
     if focus is not None:
         keep.add(focus)  # the focused workload stays, whatever else the filters hide
-    edges = [e for e in index.edges if e[0] in keep and e[1] in keep]
+        edges = []
+        if f.direction in ("both", "out"):
+            edges += index.view_edges([focus], keep, wanted)
+        if f.direction in ("both", "in"):
+            edges += index.view_edges(keep, [focus], wanted)
+        return {focus, *_ends(edges)}, edges
+    edges = index.view_edges(keep, keep, wanted)
     if f.ports is not None:
-        wanted = {pi for pi in range(len(index.ports)) if index.port_set(pi) & f.ports}
-        edges = [e for e in edges if e[2] in wanted]
-    if focus is not None:
-        outgoing, incoming = f.direction in ("both", "out"), f.direction in ("both", "in")
-        edges = [e for e in edges if (outgoing and e[0] == focus) or (incoming and e[1] == focus)]
-        keep = {focus, *index.ends(edges)}
-    elif f.ports is not None:
         # "Who can reach TCP 5432": only the endpoints of the flows that allow it.
-        keep = index.ends(edges)
+        keep = _ends(edges)
     elif f.narrows:
         # An external range matters here only through its flows with what is shown.
-        linked = index.ends(edges)
+        linked = _ends(edges)
         keep = {i for i in keep if index.is_workload(i) or i in linked}
     return keep, edges
 
@@ -214,8 +225,8 @@ def elements(index: FlowIndex, f: ViewFilter) -> dict[str, Any]:
     out["stats"] = {
         "workloads": index.workloads,
         "shown_workloads": shown,
-        "flows": len(index.edges),
-        "shown_flows": len(edges),
+        "flows": index.flow_count,
+        "shown_flows": sum(e.count for e in edges),
     }
     out["expanded"] = sorted(f.expand & index.namespace_sizes.keys()) if aggregated else []
     out["notice"] = notice
@@ -279,19 +290,23 @@ class NodeDetails:
 
 
 def node_details(revision: Revision, node_id: str, limit: int = 100) -> NodeDetails | None:
-    """A workload's or an external range's labels, ports, selecting policies and flows."""
+    """A workload's, a group's or an external range's labels, ports, selecting policies and
+    flows."""
     index = analysis.flow_index(revision)
-    i = index.index.get(node_id)
-    if i is None:
+    members = [] if node_id.startswith("ns:") else index.members(node_id)
+    if not members:
         return None
-    flows_in = [e for e in index.edges if e[1] == i]
-    flows_out = [e for e in index.edges if e[0] == i]
+    i = members[0]
+    everything = range(len(index.nodes))
+    flows_in = FlowList(index.view_edges(everything, members))
+    flows_out = FlowList(index.view_edges(members, everything))
     ingress = egress = ()
     state = analysis.state(revision)
     if workload := state.workload(node_id):
         ingress, egress = state.conn.selecting_policies(workload)
     return NodeDetails(
-        data=index.nodes[i],
+        # a group of alike workloads shows as the group; its first member stands for the rest
+        data=index.group_data(index.group_of[i]) if node_id.startswith("grp:") else index.nodes[i],
         ingress_policies=ingress,
         egress_policies=egress,
         flows_in=tuple(flows(index, flows_in[:limit])),
@@ -319,7 +334,8 @@ def explanation_sides(explanation: Explanation) -> list[dict[str, Any]]:
 
 
 def group_flows(revision: Revision, src: str, dst: str, limit: int = 100) -> tuple[list[Flow], int]:
-    """The flows an aggregated edge stands for (`ns:<name>` is a namespace), and how many."""
+    """The flows an aggregated edge stands for (`ns:<name>` is a namespace, `grp:<id>` a group
+    of alike workloads), and how many."""
     index = analysis.flow_index(revision)
     edges = index.flows_between(src, dst)
     return flows(index, edges[:limit]), len(edges)

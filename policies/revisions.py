@@ -122,7 +122,7 @@ def _derive(
     the graph is then built on first view, and history says the impact is unknown."""
     analysis.remember(revision, snapshot, conn)
     try:
-        analysis.flow_index(revision, parent)
+        analysis.flow_index(revision)
         if revision.impact is None and parent is not None:
             change = engine.diff(analysis.state(parent).conn, analysis.state(revision).conn)
             revision.impact = analysis.impact_record(change)

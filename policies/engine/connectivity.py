@@ -259,12 +259,27 @@ class Connectivity:
         self._contrib_cache[id(p)] = (p, parts)
         return parts
 
+    def _policy_blocks(self, policy: NetworkPolicy) -> tuple[IntervalSet, ...]:
+        """Every address set a policy's ipBlocks name: each block's addresses and each except."""
+        cached = self._block_cache.get(id(policy))
+        if cached is not None and cached[0] is policy:
+            return cached[1]
+        blocks = _compute_blocks(policy)
+        self._block_cache[id(policy)] = (policy, blocks)
+        return blocks
+
     def _evaluate_policies(self) -> None:
         n = len(self._classes)
         self._blocks: list[IntervalSet] = []
         has_v6 = False
+        # Kept per evaluation and handed to the ones re-evaluated from it: a module-level
+        # cache kept every policy ever evaluated alive in a long-running server.
+        base = self.base
+        self._block_cache: dict[int, tuple[NetworkPolicy, tuple[IntervalSet, ...]]] = (
+            base._block_cache if base is not None else {}
+        )
         for p in self.snapshot.policies:
-            blocks = _policy_blocks(p)
+            blocks = self._policy_blocks(p)
             self._blocks.extend(blocks)
             has_v6 = has_v6 or any(b.intervals[-1][1] > V4_END for b in blocks if b)
         # IPv6 space is modelled when some policy speaks of IPv6; otherwise the IPv4 space
@@ -534,6 +549,25 @@ class Connectivity:
     def external_endpoints(self) -> tuple[Endpoint, ...]:
         return tuple(self._external)
 
+    def class_flows(
+        self,
+    ) -> tuple[list[tuple[Workload, ...]], list[tuple[int, int, PortSet]], list[tuple]]:
+        """The answer at the size of the answer, for callers that must not expand it.
+
+        Returns the classes (workloads every policy treats alike), the allowed (source class,
+        destination class, ports), and per class its external flows as (class, index into
+        `external_endpoints`, "out" or "in", ports). Members of one class reach each other
+        on the ports of the class's pair with itself, but no workload reaches itself.
+        """
+        classes = [tuple(c.workloads) for c in self._classes]
+        external = []
+        for c in self._classes:
+            for gi, ports in self._out_ext[self._out_profile[c.index]].items():
+                external.append((c.index, gi, "out", ports))
+            for gi, ports in self._in_ext[(self._in_profile[c.index], c.ports)].items():
+                external.append((c.index, gi, "in", ports))
+        return classes, self.class_pairs(), external
+
     # the answer -------------------------------------------------------------------------------
     @property
     def endpoints(self) -> tuple[Endpoint, ...]:
@@ -612,21 +646,6 @@ class Connectivity:
                     add((ext_rank[gi] * n + rw) * np + pi)
         found.sort()
         return found, n, np, port_sets
-
-
-_BLOCKS: dict[int, tuple[NetworkPolicy, tuple[IntervalSet, ...]]] = {}
-
-
-def _policy_blocks(policy: NetworkPolicy) -> tuple[IntervalSet, ...]:
-    """Every address set a policy's ipBlocks name: each block's addresses and each except."""
-    cached = _BLOCKS.get(id(policy))
-    if cached is not None and cached[0] is policy:
-        return cached[1]
-    if len(_BLOCKS) > 100_000:
-        _BLOCKS.clear()
-    blocks = _compute_blocks(policy)
-    _BLOCKS[id(policy)] = (policy, blocks)
-    return blocks
 
 
 def _compute_blocks(policy: NetworkPolicy) -> tuple[IntervalSet, ...]:

@@ -1,23 +1,30 @@
-"""The graph views of an evaluation, over one compact flow index.
+"""The graph views of an evaluation, at the size of the answer.
 
-`FlowIndex` holds every endpoint once (as the node data Cytoscape draws), every distinct port
-set once, and every flow as an index triple (source, destination, port set). It is built
-straight from `Connectivity`, stored as JSON by the web app, and answers every view from
-there: the full graph (namespaces as compound nodes), namespaces aggregated, and the matrix.
-Filtering and regrouping an index takes milliseconds where evaluating a cluster of a few
-thousand workloads again takes seconds.
+`FlowIndex` holds every endpoint once (as the node data Cytoscape draws), the workloads whose
+connectivity is identical as one group, every distinct port set once, and the flows between
+groups (source group, destination group, port set). Every member of a group reaches every
+member of another group the edge names, and the members of a group reach each other on its
+edge to itself (no workload reaches itself). An open cluster of 10,000 pods is a handful of
+groups that reach everything, not 10⁸ pairs; a cluster whose policies tell every workload
+apart has a group per workload, and the views are what they always were.
+
+The index is built from the evaluation's classes (`Connectivity.class_flows`), stored as JSON
+by the web app, and answers every view: the full graph (namespaces as compound nodes, big
+groups drawn as one node), namespaces aggregated, the matrix, and lists of flows that expand
+member pairs lazily, a page at a time.
 
 networkx is not on this path; `to_networkx` stays as an export for people who want one.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from functools import reduce
 from itertools import chain
 from operator import or_
-from typing import Any
+from typing import Any, NamedTuple
 
 from .connectivity import Connectivity, Endpoint
 from .gcpause import gc_paused
@@ -25,18 +32,21 @@ from .intervals import PortSet
 
 __all__ = [
     "AGGREGATE_ABOVE",
-    "Edge",
+    "DRAW_GROUPS_ABOVE",
     "FlowIndex",
+    "FlowList",
+    "ViewEdge",
     "external_label",
     "isolation_state",
     "to_networkx",
 ]
 
 AGGREGATE_ABOVE = 300  # workloads; above this the first view shows namespaces collapsed
+# A group with more members than this in a view is drawn as one node (its members on demand):
+# drawing 500 alike pods and their 250,000 edges tells a reader nothing one node does not.
+DRAW_GROUPS_ABOVE = 12
 INTERNET = "0.0.0.0-255.255.255.255"
 ALL = "All Connections"
-
-Edge = tuple[int, int, int]  # (source node, destination node, port set), indexes into FlowIndex
 
 
 def isolation_state(conn: Connectivity, endpoint: Endpoint) -> str:
@@ -77,100 +87,214 @@ def _node(conn: Connectivity, ep: Endpoint) -> dict[str, Any]:
     }
 
 
+class ViewEdge(NamedTuple):
+    """The flows of one group edge a view keeps: every source in `srcs` to every destination
+    in `dsts` (node indexes), but none from a node to itself. (A named tuple: a view of a few
+    thousand workloads makes tens of thousands of them.)"""
+
+    src_group: int
+    dst_group: int
+    ports: int
+    srcs: tuple[int, ...]
+    dsts: tuple[int, ...]
+
+    @property
+    def count(self) -> int:
+        n = len(self.srcs) * len(self.dsts)
+        if self.src_group == self.dst_group:
+            n -= len(set(self.srcs).intersection(self.dsts))
+        return n
+
+    def pairs(self) -> Iterator[tuple[int, int]]:
+        for s in self.srcs:
+            for d in self.dsts:
+                if s != d:
+                    yield s, d
+
+
+class FlowList(Sequence[tuple[int, int, int]]):
+    """Member-level flows (source node, destination node, port set) of some view edges,
+    expanded only for the slice asked for: a page of the flow table costs a page."""
+
+    def __init__(self, edges: Iterable[ViewEdge]) -> None:
+        self._edges = [e for e in edges if e.count]
+        self._starts = []
+        total = 0
+        for e in self._edges:
+            self._starts.append(total)
+            total += e.count
+        self._total = total
+
+    def __len__(self) -> int:
+        return self._total
+
+    def __getitem__(self, item):  # type: ignore[override]
+        if isinstance(item, slice):
+            start, stop, step = item.indices(self._total)
+            if step != 1:
+                return [self[i] for i in range(start, stop, step)]
+            return self._range(start, stop)
+        if item < 0:
+            item += self._total
+        if not 0 <= item < self._total:
+            raise IndexError(item)
+        return self._range(item, item + 1)[0]
+
+    def _range(self, start: int, stop: int) -> list[tuple[int, int, int]]:
+        out: list[tuple[int, int, int]] = []
+        k = bisect_right(self._starts, start) - 1
+        skip = start - self._starts[k] if k >= 0 else 0
+        while len(out) < stop - start and 0 <= k < len(self._edges):
+            e = self._edges[k]
+            for s, d in e.pairs():
+                if skip:
+                    skip -= 1
+                    continue
+                out.append((s, d, e.ports))
+                if len(out) == stop - start:
+                    break
+            k += 1
+        return out
+
+    def __iter__(self) -> Iterator[tuple[int, int, int]]:
+        for e in self._edges:
+            for s, d in e.pairs():
+                yield s, d, e.ports
+
+
 class _Ports:
     """Distinct port sets as (label, conns), each numbered once."""
 
-    def __init__(self, known: Iterable[tuple[str, Any]] = ()) -> None:
-        self.labels = list(known)
-        self._by_label = {label: i for i, (label, _) in enumerate(self.labels)}
-        # The evaluation shares one PortSet object among the flows with equal ports: naming
-        # each object once (not each of ~100,000 flows) is most of a build's time.
-        self._by_object: dict[int, int] = {}
+    def __init__(self) -> None:
+        self.labels: list[tuple[str, Any]] = []
+        self._by_label: dict[str, int] = {}
+        # The evaluation shares one PortSet object among equal answers: naming each object
+        # once (not each of tens of thousands of pairs) is most of a build's time.
+        self.by_object: dict[int, int] = {}
         self._held: list[PortSet] = []  # alive, so that no id() is reused meanwhile
 
     def index(self, ports: PortSet) -> int:
-        pi = self._by_object.get(id(ports))
+        pi = self.by_object.get(id(ports))
         if pi is None:
             label = str(ports)
             pi = self._by_label.get(label)
             if pi is None:
                 pi = self._by_label[label] = len(self.labels)
                 self.labels.append((label, ports.to_conns()))
-            self._by_object[id(ports)] = pi
+            self.by_object[id(ports)] = pi
             self._held.append(ports)
         return pi
 
 
-def _ends(edges: Iterable[Edge]) -> Iterable[int]:
-    for s, d, _ in edges:
-        yield s
-        yield d
-
-
 class FlowIndex:
-    """Endpoints, distinct port sets and flows of one evaluation, with the graph views."""
+    """Endpoints, groups of alike workloads, distinct port sets and the flows between groups,
+    with the graph views."""
 
     def __init__(
         self,
         nodes: Sequence[dict[str, Any]],
-        ports: Sequence[tuple[str, Any]],
-        edges: Sequence[Edge],
+        groups: Sequence[Sequence[int]],
+        ports: Sequence[Sequence[Any]],
+        edges: Sequence[Sequence[int]],
         aggregated: Mapping[str, Any] | None = None,
         namespace_matrix: Mapping[str, Any] | None = None,
     ) -> None:
         self.nodes = list(nodes)
+        self.groups = [tuple(g) for g in groups]
         self.ports = [(label, conns) for label, conns in ports]
         self.edges = [tuple(e) for e in edges]
+        self.group_of = [0] * len(self.nodes)
+        for g, members in enumerate(self.groups):
+            for i in members:
+                self.group_of[i] = g
         self.index = {n["id"]: i for i, n in enumerate(self.nodes)}
+        self.group_ids = {self.group_key(g): g for g in range(len(self.groups))}
         self.namespace_sizes: dict[str, int] = defaultdict(int)
         for n in self.nodes:
             if n["type"] == "workload":
                 self.namespace_sizes[n["namespace"]] += 1
         self.workloads = sum(self.namespace_sizes.values())
         self._port_sets: list[PortSet | None] = [None] * len(self.ports)
+        everything = [
+            ViewEdge(gs, gd, pi, self.groups[gs], self.groups[gd]) for gs, gd, pi in self.edges
+        ]
+        self.flow_count = sum(e.count for e in everything)
         # The whole-cluster views are what a first visit shows: kept with the index once made.
-        everything = set(range(len(self.nodes)))
-        self.aggregated = dict(aggregated or self.aggregate(everything, self.edges))
-        self.namespace_matrix = dict(namespace_matrix or self._namespace_matrix())
+        self.aggregated = dict(aggregated or self.aggregate(range(len(self.nodes)), everything))
+        self.namespace_matrix = dict(namespace_matrix or self._namespace_matrix(everything))
 
+    # building ---------------------------------------------------------------------------------
     @classmethod
     @gc_paused
-    def build(cls, conn: Connectivity, base: FlowIndex | None = None) -> FlowIndex:
-        """The index of an evaluation: one pass over its endpoints and its flows.
+    def build(cls, conn: Connectivity) -> FlowIndex:
+        """The index of an evaluation, from its classes: no loop over workload pairs.
 
-        With `base`, the index of the evaluation `conn` was re-evaluated from (`conn.base`),
-        only the flows of the classes the edit touched are computed again: an edit of one
-        policy among thousands then costs a fraction of a full build.
+        Classes of one namespace whose flows to and from every class and address are the same
+        merge into one group (the policies may tell them apart, the answer does not).
         """
-        before = conn.base
-        touching = conn.changed_since(before) if base is not None and before else None
-        if touching is None or [n["id"] for n in base.nodes] != [e.id for e in conn.endpoints]:
-            return cls._built(conn)
-        rank = base.index
-        stale = {(rank[f.src.id], rank[f.dst.id]) for f in before.flows(touching)}
-        edges = [e for e in base.edges if (e[0], e[1]) not in stale]
-        ports = _Ports(base.ports)
-        edges += [
-            (rank[f.src.id], rank[f.dst.id], ports.index(f.ports)) for f in conn.flows(touching)
-        ]
-        edges.sort()
-        nodes = []
-        for node, ep in zip(base.nodes, conn.endpoints, strict=True):
-            if node["type"] == "workload" and node["isolation"] != (
-                state := isolation_state(conn, ep)
-            ):
-                node = {**node, "isolation": state}
-            nodes.append(node)
-        return cls(nodes, ports.labels, edges)
-
-    @classmethod
-    def _built(cls, conn: Connectivity) -> FlowIndex:
         endpoints = conn.endpoints
         nodes = [_node(conn, ep) for ep in endpoints]
         rank = {ep.id: i for i, ep in enumerate(endpoints)}
+        classes, pairs, external = conn.class_flows()
+        ext_rank = [rank[ep.id] for ep in conn.external_endpoints]
         ports = _Ports()
-        edges = [(rank[f.src.id], rank[f.dst.id], ports.index(f.ports)) for f in conn.flows()]
-        return cls(nodes, ports.labels, edges)
+        known, name = ports.by_object, ports.index
+        # One pass: port sets as small ints (the rows below are compared and hashed as ints),
+        # and each class's row of whom it reaches and is reached by.
+        out_rows: list[list] = [[] for _ in classes]
+        in_rows: list[list] = [[] for _ in classes]
+        numbered = []
+        for s, d, p in pairs:
+            pi = known.get(id(p))
+            if pi is None:
+                pi = name(p)
+            out_rows[s].append((d, pi))
+            in_rows[d].append((s, pi))
+            numbered.append((s, d, pi))
+        pairs = numbered
+        external = [(c, gi, direction, name(p)) for c, gi, direction, p in external]
+        for c, gi, direction, pi in external:
+            (out_rows if direction == "out" else in_rows)[c].append((-1 - gi, pi))
+        # A class's signature: its namespace and whom it reaches and is reached by, on what.
+        group_of_class: list[int] = []
+        signatures: dict[tuple, int] = {}
+        members: list[list[int]] = []
+        for c, workloads in enumerate(classes):
+            if not workloads:
+                group_of_class.append(-1)
+                continue
+            key = (workloads[0].namespace, tuple(sorted(out_rows[c])), tuple(sorted(in_rows[c])))
+            g = signatures.setdefault(key, len(members))
+            if g == len(members):
+                members.append([])
+            members[g].extend(rank[w.id] for w in workloads)
+            group_of_class.append(g)
+        # Groups in node order (each by its first member), externals as groups of one.
+        order = sorted(range(len(members)), key=lambda g: min(members[g]))
+        renumber = {g: k for k, g in enumerate(order)}
+        groups = [sorted(members[g]) for g in order]
+        ext_group = {}
+        for gi, r in enumerate(ext_rank):
+            ext_group[gi] = len(groups)
+            groups.append([r])
+        seen: set[tuple[int, int]] = set()
+        edges = []
+        for s, d, pi in pairs:
+            key = (renumber[group_of_class[s]], renumber[group_of_class[d]])
+            if key not in seen:
+                seen.add(key)
+                edges.append((*key, pi))
+        for c, gi, direction, pi in external:
+            g, x = renumber[group_of_class[c]], ext_group[gi]
+            key = (g, x) if direction == "out" else (x, g)
+            if key not in seen:
+                seen.add(key)
+                edges.append((*key, pi))
+        # A group of one reaches no one through its edge to itself.
+        edges = [e for e in edges if e[0] != e[1] or len(groups[e[0]]) > 1]
+        # Groups are numbered in the order of their first members: plain tuples sort right.
+        edges.sort()
+        return cls(nodes, groups, ports.labels, edges)
 
     # storage ----------------------------------------------------------------------------------
     @gc_paused
@@ -178,8 +302,9 @@ class FlowIndex:
         """A JSON-ready form that `from_dict` reads back (the web stores it per revision)."""
         return {
             "nodes": self.nodes,
+            "groups": [list(g) for g in self.groups],
             "ports": [list(p) for p in self.ports],
-            # flat (source, destination, ports, source, ...): no list per flow to build or store
+            # flat (source, destination, ports, source, ...): no list per edge to store
             "edges": list(chain.from_iterable(self.edges)),
             "aggregate": self.aggregated,
             "matrix": self.namespace_matrix,
@@ -190,7 +315,9 @@ class FlowIndex:
     def from_dict(cls, data: Mapping[str, Any]) -> FlowIndex:
         flat = iter(data["edges"])
         edges = list(zip(flat, flat, flat, strict=True))
-        return cls(data["nodes"], data["ports"], edges, data["aggregate"], data["matrix"])
+        return cls(
+            data["nodes"], data["groups"], data["ports"], edges, data["aggregate"], data["matrix"]
+        )
 
     # lookups ----------------------------------------------------------------------------------
     def port_set(self, pi: int) -> PortSet:
@@ -203,126 +330,226 @@ class FlowIndex:
     def is_workload(self, i: int) -> bool:
         return self.nodes[i]["type"] == "workload"
 
-    def ends(self, edges: Iterable[Edge]) -> set[int]:
-        """The nodes at either end of `edges`."""
-        return set(_ends(edges))
+    def group_key(self, g: int) -> str:
+        """A group's id in views: `grp:` and its first member's id."""
+        return f"grp:{self.nodes[self.groups[g][0]]['id']}"
 
-    def flows_between(self, src: str, dst: str) -> list[Edge]:
-        """Flows from one graph node to another; `ns:<name>` stands for a namespace's workloads."""
-        return [e for e in self.edges if self._in(e[0], src) and self._in(e[1], dst)]
+    def group_data(self, g: int, shown: int | None = None) -> dict[str, Any]:
+        """The node data of a group drawn as one node."""
+        first = self.nodes[self.groups[g][0]]
+        size = len(self.groups[g])
+        count = size if shown is None or shown == size else f"{shown} of {size}"
+        return {
+            "id": self.group_key(g),
+            "type": "group",
+            "label": f"{first['label']} +{(shown or size) - 1} alike ({count})",
+            "namespace": first["namespace"],
+            "parent": f"ns:{first['namespace']}",
+            "workloads": shown or size,
+            "isolation": first.get("isolation", "external"),
+        }
 
-    def _in(self, i: int, key: str) -> bool:
-        n = self.nodes[i]
+    def members(self, key: str) -> list[int]:
+        """The nodes a view key stands for: a node id, `grp:<id>` or `ns:<namespace>`."""
         if key.startswith("ns:"):
-            return n["type"] == "workload" and n["namespace"] == key[3:]
-        return n["id"] == key
+            ns = key[3:]
+            return [
+                i
+                for i, n in enumerate(self.nodes)
+                if n["type"] == "workload" and n["namespace"] == ns
+            ]
+        if key.startswith("grp:"):
+            g = self.group_ids.get(key)
+            return list(self.groups[g]) if g is not None else []
+        i = self.index.get(key)
+        return [] if i is None else [i]
+
+    def flows_between(self, src: str, dst: str) -> FlowList:
+        """Member-level flows from one view key to another (see `members`)."""
+        return FlowList(self.view_edges(self.members(src), self.members(dst)))
+
+    def view_edges(
+        self,
+        srcs: Collection[int],
+        dsts: Collection[int] | None = None,
+        ports: Collection[int] | None = None,
+    ) -> list[ViewEdge]:
+        """The group edges with a source in `srcs` and a destination in `dsts` (default: the
+        same nodes), restricted to those nodes, on the port sets `ports` (default: all)."""
+        dsts = srcs if dsts is None else dsts
+        src_of: dict[int, list[int]] = defaultdict(list)
+        dst_of: dict[int, list[int]] = defaultdict(list)
+        for i in sorted(srcs):
+            src_of[self.group_of[i]].append(i)
+        for i in sorted(dsts):
+            dst_of[self.group_of[i]].append(i)
+        kept_src = {g: tuple(v) for g, v in src_of.items()}
+        kept_dst = {g: tuple(v) for g, v in dst_of.items()}
+        out = []
+        for gs, gd, pi in self.edges:
+            if gs in kept_src and gd in kept_dst and (ports is None or pi in ports):
+                edge = ViewEdge(gs, gd, pi, kept_src[gs], kept_dst[gd])
+                if edge.count:
+                    out.append(edge)
+        return out
 
     # views ------------------------------------------------------------------------------------
-    def edge(self, s: int, d: int, pi: int) -> dict[str, Any]:
-        src, dst = self.nodes[s]["id"], self.nodes[d]["id"]
-        label, conns = self.ports[pi]
-        return {
-            "data": {"id": f"{src}->{dst}", "source": src, "target": dst, "label": label,
-                     "conns": conns}
-        }  # fmt: skip
-
-    def full(self, keep: Collection[int], edges: Iterable[Edge]) -> dict[str, Any]:
-        """Every kept endpoint on its own, inside a compound node per namespace."""
-        namespaces = sorted({self.nodes[i]["namespace"] for i in keep if self.is_workload(i)})
-        nodes = [
-            {"data": {"id": f"ns:{ns}", "label": ns, "type": "namespace"}} for ns in namespaces
-        ]
-        nodes += [{"data": self.nodes[i]} for i in sorted(keep)]
-        return {"mode": "full", "nodes": nodes, "edges": [self.edge(*e) for e in edges]}
-
-    def aggregate(
-        self, keep: Collection[int], edges: Iterable[Edge], expand: Collection[str] = ()
-    ) -> dict[str, Any]:
-        """Namespaces collapsed to one node each (but those in `expand`), flows between them
-        summed and their ports unioned; external endpoints stay as they are."""
-        group: dict[int, str] = {}
+    def _display(
+        self, keep: Collection[int], expand: Collection[str] | None
+    ) -> tuple[dict[int, str], dict[str, dict[str, Any]]]:
+        """How each kept node is drawn: its own id, its group's (a big group), or its
+        namespace's (collapsed, when `expand` is given and does not name it); and the data of
+        every such drawn node that is not a node of the index."""
+        shown: dict[int, int] = defaultdict(int)
+        for i in keep:
+            shown[self.group_of[i]] += 1
         counts: dict[str, int] = defaultdict(int)
         states: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        expanded: set[str] = set()
-        for i in keep:
+        display: dict[int, str] = {}
+        drawn: dict[str, dict[str, Any]] = {}
+        for i in sorted(keep):
             n = self.nodes[i]
-            if n["type"] == "workload" and n["namespace"] not in expand:
-                key = group[i] = f"ns:{n['namespace']}"
+            g = self.group_of[i]
+            if n["type"] != "workload":
+                display[i] = n["id"]
+            elif expand is not None and n["namespace"] not in expand:
+                key = display[i] = f"ns:{n['namespace']}"
                 counts[key] += 1
                 states[key][n["isolation"]] += 1
+            elif shown[g] > DRAW_GROUPS_ABOVE:
+                key = display[i] = self.group_key(g)
+                drawn.setdefault(key, self.group_data(g, shown[g]))
             else:
-                group[i] = n["id"]
-                if n["type"] == "workload":
-                    expanded.add(n["namespace"])
-        nodes = []
-        for key in sorted(counts):
+                display[i] = n["id"]
+        for key in counts:
             ns, total = key[3:], self.namespace_sizes[key[3:]]
-            shown = f"{counts[key]}" if counts[key] == total else f"{counts[key]} of {total}"
-            data = {
+            shown_text = f"{counts[key]}" if counts[key] == total else f"{counts[key]} of {total}"
+            drawn[key] = {
                 "id": key,
-                "label": f"{ns} ({shown})",
+                "label": f"{ns} ({shown_text})",
                 "type": "namespace-aggregate",
                 "namespace": ns,
                 "workloads": counts[key],
                 "isolation_counts": dict(states[key]),
             }
-            nodes.append({"data": data})
-        for ns in sorted(expanded):
-            data = {"id": f"ns:{ns}", "label": ns, "type": "namespace", "expanded": True}
-            nodes.append({"data": data})
-        nodes += [{"data": self.nodes[i]} for i in sorted(keep) if group[i] == self.nodes[i]["id"]]
-        # Hot at a few thousand workloads (every flow passes here): plain lookups by index.
-        own = [group.get(i) == n["id"] for i, n in enumerate(self.nodes)]
-        plain, pis_of, flows_of = [], defaultdict(set), defaultdict(int)
-        for s, d, pi in edges:
-            if own[s] and own[d]:
-                plain.append(self.edge(s, d, pi))
-            else:
-                key = (group[s], group[d])
-                pis_of[key].add(pi)
-                flows_of[key] += 1
+        return display, drawn
+
+    def view(
+        self, keep: Collection[int], edges: Iterable[ViewEdge], expand: Collection[str] | None
+    ) -> dict[str, Any]:
+        """The Cytoscape elements of a view: `expand` None draws every kept node (mode full,
+        namespaces as compound nodes); otherwise namespaces are collapsed but those named."""
+        display, drawn = self._display(keep, expand)
+        boxes = sorted(
+            {self.nodes[i]["namespace"] for i in keep if display[i] == self.nodes[i]["id"]
+             and self.is_workload(i)}
+            | {d["namespace"] for d in drawn.values() if d["type"] == "group"}
+        )  # fmt: skip
+        box = {"type": "namespace"} | ({"expanded": True} if expand is not None else {})
+        nodes = [{"data": drawn[k]} for k in sorted(drawn) if k.startswith("ns:")]
+        nodes += [{"data": {"id": f"ns:{ns}", "label": ns, **box}} for ns in boxes]
+        nodes += [{"data": drawn[k]} for k in sorted(drawn) if k.startswith("grp:")]
+        nodes += [
+            {"data": self.nodes[i]} for i in sorted(keep) if display[i] == self.nodes[i]["id"]
+        ]
+        plain: list[dict[str, Any]] = []
+        summed: dict[tuple[str, str], list] = {}
+        nodes_ = self.nodes
+        for e in edges:
+            if len(e.srcs) == 1 and len(e.dsts) == 1:  # most edges, where groups are small
+                s, d = e.srcs[0], e.dsts[0]
+                a, b = display[s], display[d]
+                if a == nodes_[s]["id"] and b == nodes_[d]["id"]:
+                    plain.append(self.edge(s, d, e.ports))
+                elif s != d:
+                    acc = summed.setdefault((a, b), [set(), 0])
+                    acc[0].add(e.ports)
+                    acc[1] += 1
+                continue
+            by_src: dict[str, list[int]] = defaultdict(list)
+            by_dst: dict[str, list[int]] = defaultdict(list)
+            for s in e.srcs:
+                by_src[display[s]].append(s)
+            for d in e.dsts:
+                by_dst[display[d]].append(d)
+            for a, ss in by_src.items():
+                for b, ds in by_dst.items():
+                    n = len(ss) * len(ds)
+                    if e.src_group == e.dst_group and a == b:
+                        n -= len(set(ss).intersection(ds))
+                    if not n:
+                        continue
+                    single = len(ss) == 1 and len(ds) == 1 and a == self.nodes[ss[0]]["id"]
+                    if single and b == self.nodes[ds[0]]["id"]:
+                        plain.append(self.edge(ss[0], ds[0], e.ports))
+                        continue
+                    acc = summed.setdefault((a, b), [set(), 0])
+                    acc[0].add(e.ports)
+                    acc[1] += n
         unions: dict[frozenset[int], tuple[str, Any]] = {}  # many pairs share their port sets
-        for key in sorted(pis_of):
-            pis = frozenset(pis_of[key])
-            if pis not in unions:
-                ports = reduce(or_, (self.port_set(pi) for pi in pis))
-                unions[pis] = (str(ports), ports.to_conns())
-            label, conns = unions[pis]
-            a, b, flows = key[0], key[1], flows_of[key]
+        for (a, b), (pis, flows) in sorted(summed.items()):
+            key = frozenset(pis)
+            if key not in unions:
+                ports = reduce(or_, (self.port_set(pi) for pi in key))
+                unions[key] = (str(ports), ports.to_conns())
+            label, conns = unions[key]
             data = {"id": f"{a}->{b}", "source": a, "target": b, "label": label, "conns": conns}
             data.update(flows=flows, label_flows=f"{flows} flows: {label}")
             plain.append({"data": data})
-        return {"mode": "aggregated", "nodes": nodes, "edges": plain}
+        mode = "full" if expand is None else "aggregated"
+        return {"mode": mode, "nodes": nodes, "edges": plain}
 
-    def _namespace_matrix(self) -> dict[str, Any]:
+    def full(self, keep: Collection[int], edges: Iterable[ViewEdge]) -> dict[str, Any]:
+        """Every kept endpoint on its own (big groups as one node), namespaces as boxes."""
+        return self.view(keep, edges, None)
+
+    def aggregate(
+        self, keep: Collection[int], edges: Iterable[ViewEdge], expand: Collection[str] = ()
+    ) -> dict[str, Any]:
+        """Namespaces collapsed to one node each (but those in `expand`), flows between them
+        summed and their ports unioned; external endpoints stay as they are."""
+        return self.view(keep, edges, expand)
+
+    def edge(self, s: int, d: int, pi: int) -> dict[str, Any]:
+        src, dst = self.nodes[s]["id"], self.nodes[d]["id"]
+        label, conns = self.ports[pi]
+        data = {"id": f"{src}->{dst}", "source": src, "target": dst, "label": label}
+        return {"data": {**data, "conns": conns}}
+
+    def _namespace_matrix(self, edges: Iterable[ViewEdge]) -> dict[str, Any]:
         keys = sorted(self.namespace_sizes)
-        position = {ns: k for k, ns in enumerate(keys)}
-        at = [position.get(n["namespace"]) if n["type"] == "workload" else None for n in self.nodes]
         cells: dict[tuple[int, int], set[int]] = defaultdict(set)
-        for s, d, pi in self.edges:
-            if at[s] is not None and at[d] is not None:
-                cells[(at[s], at[d])].add(pi)
-        merged = {pos: reduce(or_, (self.port_set(pi) for pi in pis)) for pos, pis in cells.items()}
-        return _grid(None, keys, keys, {pos: str(p) for pos, p in merged.items()})
+        position = {ns: k for k, ns in enumerate(keys)}
+        for e in edges:
+            a = self.nodes[e.srcs[0]]
+            b = self.nodes[e.dsts[0]]
+            if a["type"] == "workload" and b["type"] == "workload":
+                cells[(position[a["namespace"]], position[b["namespace"]])].add(e.ports)
+        merged = {
+            pos: str(reduce(or_, (self.port_set(pi) for pi in pis))) for pos, pis in cells.items()
+        }
+        return _grid(None, keys, keys, merged)
 
     def workload_matrix(self, namespace: str) -> dict[str, Any]:
-        """Workload by workload inside a namespace, in the shape of `namespace_matrix`."""
-        members = [
-            i
-            for i, n in enumerate(self.nodes)
-            if self.is_workload(i) and n["namespace"] == namespace
-        ]
-        members.sort(key=lambda i: self.nodes[i]["id"])
-        position = {i: k for k, i in enumerate(members)}
-        # The index holds at most one flow per ordered pair, so no port sets need merging.
-        cells = {
-            (position[s], position[d]): self.ports[pi][0]
-            for s, d, pi in self.edges
-            if s in position and d in position
+        """Workload by workload inside a namespace (a big group as one row), in the shape of
+        `namespace_matrix`."""
+        inside = self.members(f"ns:{namespace}")
+        display, drawn = self._display(inside, None)
+        keys = sorted(set(display.values()))
+        position = {k: p for p, k in enumerate(keys)}
+        cells: dict[tuple[int, int], set[int]] = defaultdict(set)
+        for e in self.view_edges(inside):
+            for s in {display[s] for s in e.srcs}:
+                for d in {display[d] for d in e.dsts}:
+                    if s != d or s in drawn:
+                        cells[(position[s], position[d])].add(e.ports)
+        merged = {
+            pos: str(reduce(or_, (self.port_set(pi) for pi in pis))) for pos, pis in cells.items()
         }
-        keys = [self.nodes[i]["id"] for i in members]
-        labels = [self.nodes[i]["label"] for i in members]
-        return _grid(namespace, keys, labels, cells)
+        labels = [
+            drawn[k]["label"] if k in drawn else self.nodes[self.index[k]]["label"] for k in keys
+        ]
+        return _grid(namespace, keys, labels, merged)
 
 
 def _grid(
@@ -340,7 +567,7 @@ def _grid(
     return {"namespace": namespace, "keys": keys, "labels": labels, "cells": rows}
 
 
-def to_networkx(conn: Connectivity):
+def to_networkx(conn: Connectivity):  # returns a networkx.DiGraph, imported only when asked
     """The evaluation as a networkx DiGraph: nodes carry the graph's node data, edges a
     `ports` PortSet. An export for analysis in notebooks; the web does not use it."""
     import networkx as nx

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from .. import analysis, graphs
+from ..engine.graph import FlowList
 from .common import HtmxHttpRequest, cluster_revision, render_panel
 
 FLOWS_PER_PAGE = 100
@@ -45,11 +46,11 @@ def flow_table(request: HtmxHttpRequest, pk: int, number: int | None = None) -> 
     index = analysis.flow_index(revision)
     view, errors = graphs.parse_filter(request.GET)
     _, edges = graphs.visible(index, view)
-    page = Paginator(edges, FLOWS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(FlowList(edges), FLOWS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "flow_page": page,
         "flows": graphs.flows(index, page.object_list),
-        "flows_total": len(index.edges),
+        "flows_total": index.flow_count,
         "filter_text": view.describe(),
         "filter_errors": errors,
     }
@@ -77,13 +78,14 @@ def flow_matrix(request: HtmxHttpRequest, pk: int, number: int | None = None) ->
 def flow_explain(request: HtmxHttpRequest, pk: int, number: int | None = None) -> HttpResponse:
     """Why one endpoint may or may not reach another, optionally on `?port=`.
 
-    An aggregated edge (an end is `ns:<name>`) lists the flows it stands for instead.
+    An aggregated edge (an end is `ns:<name>` or a group `grp:<id>`) lists the flows it stands
+    for instead.
     """
     cluster, access, revision = cluster_revision(request, pk, number)
     src, dst = request.GET.get("src", ""), request.GET.get("dst", "")
     port = request.GET.get("port", "")
     context: dict[str, Any] = {"asked": {"src": src, "dst": dst, "port": port}}
-    if src.startswith("ns:") or dst.startswith("ns:"):
+    if src.startswith(("ns:", "grp:")) or dst.startswith(("ns:", "grp:")):
         flows, total = graphs.group_flows(revision, src, dst)
         context.update(group_flows=flows, group_total=total, group_src=src, group_dst=dst)
     else:

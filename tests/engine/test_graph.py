@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from policies.engine import Snapshot, evaluate, load_paths, reevaluate
-from policies.engine.graph import FlowIndex, to_networkx
+from policies.engine import evaluate
+from policies.engine.graph import FlowIndex, FlowList, to_networkx
 
 from .helpers import pod, policy, snap
-
-DEMO = Path(__file__).resolve().parents[2] / "policies" / "demo"
 
 
 def _conn():
@@ -33,7 +30,8 @@ def _index() -> FlowIndex:
 
 def test_full_view_has_namespaces_as_compound_nodes_and_isolation_states() -> None:
     index = _index()
-    els = index.full(range(len(index.nodes)), index.edges)
+    everything = range(len(index.nodes))
+    els = index.full(everything, index.view_edges(everything))
     by_id = {n["data"]["id"]: n["data"] for n in els["nodes"]}
     assert by_id["ns:app"]["type"] == "namespace"
     assert by_id["db/pg[Pod]"]["parent"] == "ns:db"
@@ -44,14 +42,18 @@ def test_full_view_has_namespaces_as_compound_nodes_and_isolation_states() -> No
     assert edge["label"] == "TCP 5432"
 
 
+def _member_flows(index: FlowIndex) -> dict[tuple[str, str], str]:
+    everything = range(len(index.nodes))
+    flows = FlowList(index.view_edges(everything))
+    got = {(index.nodes[s]["id"], index.nodes[d]["id"]): index.ports[p][0] for s, d, p in flows}
+    assert len(got) == len(flows) == index.flow_count  # each flow once
+    return got
+
+
 def test_the_index_holds_every_flow_once_with_its_ports() -> None:
     conn = _conn()
     index = FlowIndex.build(conn)
-    got = {
-        (index.nodes[s]["id"], index.nodes[d]["id"]): index.ports[p][0] for s, d, p in index.edges
-    }
-    assert got == {(f.src.id, f.dst.id): str(f.ports) for f in conn.flows()}
-    assert len(got) == len(index.edges)
+    assert _member_flows(index) == {(f.src.id, f.dst.id): str(f.ports) for f in conn.flows()}
     assert len({label for label, _ in index.ports}) == len(index.ports)
 
 
@@ -66,7 +68,8 @@ def test_aggregation_collapses_namespaces_and_sums_edges() -> None:
 
 def test_expanding_a_namespace_keeps_its_workloads_and_sums_the_rest() -> None:
     index = _index()
-    out = index.aggregate(range(len(index.nodes)), index.edges, expand={"db"})
+    everything = range(len(index.nodes))
+    out = index.aggregate(everything, index.view_edges(everything), expand={"db"})
     ids = {n["data"]["id"]: n["data"]["type"] for n in out["nodes"]}
     assert ids["ns:db"] == "namespace"
     assert ids["db/pg[Pod]"] == "workload"
@@ -103,42 +106,47 @@ def test_networkx_export_has_the_same_nodes_and_edges() -> None:
     }
 
 
-def _semantic(index: FlowIndex) -> tuple:
-    """What an index says, whatever order its port sets were numbered in."""
-    flows = {
-        (index.nodes[s]["id"], index.nodes[d]["id"]): index.ports[p][0] for s, d, p in index.edges
-    }
-    return index.nodes, flows, index.aggregated, index.namespace_matrix
+def test_workloads_alike_form_one_group_and_the_answer_stays_exact() -> None:
+    # web and api are one group (no policy tells them apart); pg is isolated on its own.
+    index = _index()
+    groups = [sorted(index.nodes[i]["id"] for i in g) for g in index.groups]
+    assert ["app/api[Pod]", "app/web[Pod]"] in groups
+    assert ["db/pg[Pod]"] in groups
 
 
-@pytest.mark.parametrize("position", range(0, 14, 3))
-def test_an_index_patched_after_an_edit_is_the_index_built_from_scratch(position) -> None:
-    # Dropping one demo policy (a real edit) and adding one that opens a port: the index
-    # patched from the parent's must say exactly what a full build says.
-    before = evaluate(load_paths([DEMO]))
-    dropped = before.snapshot.policies[position % len(before.snapshot.policies)]
-    opened = snap(
-        policy(
-            "open-9999", "podSelector: {}\ningress:\n- ports: [{port: 9999}]", ns=dropped.namespace
-        )
-    ).policies[0]
-    kept = tuple(p for p in before.snapshot.policies if p is not dropped)
-    for policies in (kept, tuple(sorted((*kept, opened), key=lambda p: p.id))):
-        after_snapshot = Snapshot(before.snapshot.namespaces, before.snapshot.workloads, policies)
-        after = reevaluate(before, after_snapshot)
-        assert after.changed_since(before) is not None  # the patch path, not a full build
-        patched = FlowIndex.build(after, FlowIndex.build(before))
-        assert _semantic(patched) == _semantic(FlowIndex.build(evaluate(after_snapshot)))
+@pytest.mark.parametrize(("pods", "namespaces"), [(1, 1), (2, 1), (40, 1), (60, 3)])
+def test_an_open_cluster_is_a_group_per_namespace_however_many_pods(pods, namespaces) -> None:
+    # No policy: every pod reaches every other and the outside. The index holds a group per
+    # namespace and an edge per pair of groups, whatever the number of pods.
+    docs = [pod(f"p{i}", ns=f"ns{i % namespaces}") for i in range(pods)]
+    conn = evaluate(snap(*docs))
+    index = FlowIndex.build(conn)
+    workload_groups = [g for g in index.groups if index.is_workload(g[0])]
+    assert len(workload_groups) == namespaces
+    assert len(index.edges) <= (namespaces + 1) ** 2
+    assert index.flow_count == pods * (pods - 1) + 2 * pods
+    if pods <= 40:
+        assert _member_flows(index) == {(f.src.id, f.dst.id): str(f.ports) for f in conn.flows()}
 
 
-def test_a_patched_index_shows_the_isolation_an_edit_brings() -> None:
-    before = evaluate(snap(pod("web", ns="app"), pod("api", ns="app"), pod("pg", ns="db")))
-    deny = snap(policy("deny", "podSelector: {}\npolicyTypes: [Ingress]", ns="app")).policies
-    after = reevaluate(
-        before, Snapshot(before.snapshot.namespaces, before.snapshot.workloads, deny)
-    )
-    patched = FlowIndex.build(after, FlowIndex.build(before))
-    states = {n["id"]: n.get("isolation") for n in patched.nodes}
-    assert states["app/web[Pod]"] == states["app/api[Pod]"] == "ingress"
-    assert states["db/pg[Pod]"] == "open"
-    assert _semantic(patched) == _semantic(FlowIndex.build(evaluate(after.snapshot)))
+def test_a_big_group_is_drawn_as_one_node_and_its_flows_are_counted() -> None:
+    index = FlowIndex.build(evaluate(snap(*(pod(f"p{i}", ns="big") for i in range(30)))))
+    everything = range(len(index.nodes))
+    out = index.full(everything, index.view_edges(everything))
+    [group] = [n["data"] for n in out["nodes"] if n["data"]["type"] == "group"]
+    assert group["workloads"] == 30
+    assert group["parent"] == "ns:big"
+    loop = next(e["data"] for e in out["edges"] if e["data"]["source"] == e["data"]["target"])
+    assert loop["flows"] == 30 * 29
+    assert loop["label"] == "All Connections"
+    assert len(out["nodes"]) == 3  # the namespace, the group, the internet
+
+
+def test_a_page_of_flows_expands_only_that_page() -> None:
+    index = FlowIndex.build(evaluate(snap(*(pod(f"p{i:02}", ns="big") for i in range(30)))))
+    flows = index.flows_between("ns:big", "ns:big")
+    assert len(flows) == 30 * 29
+    everything = list(flows)
+    assert flows[100:110] == everything[100:110]
+    assert flows[-1] == everything[-1]
+    assert all(s != d for s, d, _ in everything)
