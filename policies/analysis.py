@@ -2,7 +2,8 @@
 
 A revision never changes once written, so everything derived from it can be kept: its
 snapshot and evaluation in this process (a small memo, since a few thousand workloads take
-tens of megabytes), its graph index and its `analyze --format json` answer in the database.
+tens of megabytes) and its graph index in the database, from which every view and the
+connections API are answered.
 Any process can rebuild all of it from the revision's rows.
 """
 
@@ -15,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import engine
-from .engine import formats
 from .engine.gcpause import paused_gc
 from .engine.graph import FlowIndex
 from .models import Revision, RevisionGraph
@@ -25,7 +25,6 @@ __all__ = [
     "CACHE_VERSION",
     "State",
     "clear",
-    "connectivity_json",
     "flow_index",
     "impact_record",
     "remember",
@@ -136,16 +135,6 @@ def _stored_index(revision: Revision) -> FlowIndex:
 def flow_index(revision: Revision) -> FlowIndex:
     """The revision's graph index: from this process, from the database, or built and stored."""
     return _indexes.get(revision, lambda: _stored_index(revision))
-
-
-def connectivity_json(revision: Revision) -> dict[str, object]:
-    """The `analyze --format json` answer for a revision, computed once and kept on it."""
-    if revision.connectivity is None:
-        data = formats.to_json_dict(state(revision).conn)
-        # update() keeps concurrent readers from overwriting anything but this derived field.
-        Revision.objects.filter(pk=revision.pk).update(connectivity=data)
-        revision.connectivity = data
-    return revision.connectivity
 
 
 def impact_record(change: engine.ConnectivityDiff) -> dict[str, Any]:

@@ -7,8 +7,9 @@ function of it and of the request, and takes milliseconds.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -27,6 +28,7 @@ __all__ = [
     "NamespaceDetails",
     "NodeDetails",
     "ViewFilter",
+    "connections_json",
     "elements",
     "explain_flow",
     "explanation_sides",
@@ -376,3 +378,22 @@ def namespace_details(revision: Revision, name: str, limit: int = 200) -> Namesp
         edges_out=tuple(edges_out[:limit]),
         edges_in=tuple(edges_in[:limit]),
     )
+
+
+# --- the connections API ---------------------------------------------------------------------
+
+
+def connections_json(index: FlowIndex, batch: int = 2000) -> Iterator[str]:
+    """`{"connections": [...]}` as `analyze --format json` writes it, in pieces: a cluster
+    whose answer is 10⁸ flows streams without ever holding them."""
+    yield '{"connections": ['
+    first = True
+    chunk: list[str] = []
+    for record in index.connections():
+        chunk.append(json.dumps(record, separators=(",", ":")))
+        if len(chunk) == batch:
+            yield ("" if first else ",") + ",".join(chunk)
+            first, chunk = False, []
+    if chunk:
+        yield ("" if first else ",") + ",".join(chunk)
+    yield "]}"

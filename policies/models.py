@@ -54,8 +54,8 @@ class RevisionManager(models.Manager["Revision"]):
 class Revision(models.Model):
     """One state of a cluster: who made it, when, why, and what it was made from.
 
-    `connectivity` caches the engine's result for this revision (derived data only; it is
-    recomputed when empty). `diagnostics` keeps the warnings found when the revision was made,
+    `connectivity` is an older cache of the connections answer, no longer written: the stored
+    graph index (RevisionGraph) answers the API now. `diagnostics` keeps the warnings found when the revision was made,
     located in the files the user uploaded. `impact` is its change in connectivity against
     its parent (counts, summary and a sample), stored when it is written so that history
     pages evaluate nothing; None for a first revision, or when it could not be computed.

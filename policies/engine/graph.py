@@ -393,6 +393,47 @@ class FlowIndex:
                     out.append(edge)
         return out
 
+    # the answer as records ----------------------------------------------------------------------
+    def connections(self) -> Iterator[dict[str, Any]]:
+        """Every allowed flow as `analyze --format json` lists it ({"src", "dst", "conns"}, by
+        source then destination), one at a time: memory stays that of one source's flows."""
+        out_of: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for gs, gd, pi in self.edges:
+            out_of[gs].append((gd, pi))
+        for s, node in enumerate(self.nodes):
+            targets = [
+                (d, pi)
+                for gd, pi in out_of.get(self.group_of[s], ())
+                for d in self.groups[gd]
+                if d != s
+            ]
+            targets.sort()
+            for d, pi in targets:
+                yield {"src": node["id"], "dst": self.nodes[d]["id"], "conns": self.ports[pi][1]}
+
+    def grouped(self) -> dict[str, Any]:
+        """The compact form: groups of alike workloads and the connections between groups.
+
+        A group with several members has a `grp:` id; every member of a connection's `src`
+        reaches every member of its `dst` on `conns`, but no workload reaches itself.
+        """
+
+        def key(g: int) -> str:
+            group = self.groups[g]
+            return self.group_key(g) if len(group) > 1 else self.nodes[group[0]]["id"]
+
+        return {
+            "groups": [
+                {"id": self.group_key(g), "members": [self.nodes[i]["id"] for i in group]}
+                for g, group in enumerate(self.groups)
+                if len(group) > 1
+            ],
+            "connections": [
+                {"src": key(gs), "dst": key(gd), "conns": self.ports[pi][1]}
+                for gs, gd, pi in self.edges
+            ],
+        }
+
     # views ------------------------------------------------------------------------------------
     def _display(
         self, keep: Collection[int], expand: Collection[str] | None

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .. import analysis, changes, queries, tokens, uploads
+from .. import analysis, changes, graphs, queries, tokens, uploads
 from ..errors import InputErrors
 from ..forms import UploadForm
 from ..models import Cluster, Revision
@@ -115,9 +115,16 @@ def _head(request: HttpRequest, pk: int, need: Access = Access.VIEW) -> tuple[Cl
 @api_endpoint
 @require_GET
 def cluster_connections(request: HttpRequest, pk: int) -> HttpResponse:
-    """The allowed connections of the cluster's latest revision (`analyze --format json`)."""
+    """The allowed connections of the cluster's latest revision (`analyze --format json`),
+    streamed from the stored graph index; `?format=grouped` for the compact group form."""
     _, revision = _head(request, pk)
-    return JsonResponse(analysis.connectivity_json(revision))
+    index = analysis.flow_index(revision)
+    form = request.GET.get("format", "")
+    if form == "grouped":
+        return JsonResponse(index.grouped())
+    if form:
+        raise InputErrors.single(f"format must be grouped or absent, got {form!r}", path="format")
+    return StreamingHttpResponse(graphs.connections_json(index), content_type="application/json")
 
 
 @api_endpoint

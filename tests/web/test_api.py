@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 
 import pytest
@@ -122,12 +123,19 @@ def test_creating_over_the_size_limit_is_413(api, shop_files, settings):
     assert not Cluster.objects.exists()
 
 
+def streamed(response) -> dict:
+    """The JSON of a streamed answer (it never sits whole in the server)."""
+    assert response.streaming
+    return json.loads(b"".join(response.streaming_content))
+
+
 def test_connections_are_the_analyze_json_schema(api, shop_cluster, shop_files):
     response = api.get(f"/api/clusters/{shop_cluster.pk}/connections")
     assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
     expected = formats.to_json_dict(engine.evaluate(engine.load_documents(shop_files)))
-    assert response.json() == expected
-    assert response.json() == {
+    assert streamed(response) == expected
+    assert expected == {
         "connections": [
             {
                 "src": "shop/frontend[Deployment]",
@@ -145,8 +153,44 @@ def test_connections_of_a_corpus_case(api, owner, corpus_cases):
     created = api.post("/api/clusters/", {"name": "boutique", "files": uploads}).json()
     response = api.get(f"/api/clusters/{created['id']}/connections")
     expected = formats.to_json_dict(engine.evaluate(engine.load_documents(pairs)))
-    assert response.json() == expected
+    assert streamed(response) == expected
     assert len(expected["connections"]) > 10
+    # the grouped form says the same, compactly
+    grouped = api.get(f"/api/clusters/{created['id']}/connections?format=grouped").json()
+    assert expand(grouped) == {(c["src"], c["dst"]): c["conns"] for c in expected["connections"]}
+
+
+def expand(grouped: dict) -> dict:
+    """The grouped form's connections, member by member."""
+    members = {g["id"]: g["members"] for g in grouped["groups"]}
+    out = {}
+    for c in grouped["connections"]:
+        for src in members.get(c["src"], [c["src"]]):
+            for dst in members.get(c["dst"], [c["dst"]]):
+                if src != dst:
+                    out[(src, dst)] = c["conns"]
+    return out
+
+
+def test_an_open_cluster_is_one_group_per_namespace_in_the_grouped_form(api, owner):
+    pods = "\n---\n".join(
+        f"apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: ns{i % 2}}}"
+        for i in range(40)
+    )
+    created = api.post("/api/clusters/", {"name": "open", "manifests": pods}).json()
+    url = f"/api/clusters/{created['id']}/connections"
+    grouped = api.get(url + "?format=grouped").json()
+    assert sorted(len(g["members"]) for g in grouped["groups"]) == [20, 20]
+    assert len(grouped["connections"]) == 2 * 2 + 2 * 2  # ns↔ns, each ns ↔ the internet
+    flows = streamed(api.get(url))["connections"]
+    assert len(flows) == 40 * 39 + 2 * 40
+    assert expand(grouped) == {(c["src"], c["dst"]): c["conns"] for c in flows}
+
+
+def test_an_unknown_connections_format_is_400(api, shop_cluster):
+    response = api.get(f"/api/clusters/{shop_cluster.pk}/connections?format=xml")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["path"] == "format"
 
 
 def test_export_is_multi_document_yaml_of_the_current_policies(api, shop_cluster):
@@ -174,7 +218,7 @@ def test_put_replaces_a_policy_as_a_new_revision(api, shop_cluster):
     assert response.status_code == 200
     assert response.json() == {"revision": 2}
     assert shop_cluster.head.policies.get(name="backend-from-frontend").yaml == BACKEND_PORTS
-    conns = api.get(f"/api/clusters/{shop_cluster.pk}/connections").json()["connections"]
+    conns = streamed(api.get(f"/api/clusters/{shop_cluster.pk}/connections"))["connections"]
     assert conns[0]["conns"] == {"TCP": "9090-9091"}
 
 
