@@ -55,10 +55,11 @@ class Revision(models.Model):
     """One state of a cluster: who made it, when, why, and what it was made from.
 
     `connectivity` is an older cache of the connections answer, no longer written: the stored
-    graph index (RevisionGraph) answers the API now. `diagnostics` keeps the warnings found when the revision was made,
-    located in the files the user uploaded. `impact` is its change in connectivity against
-    its parent (counts, summary and a sample), stored when it is written so that history
-    pages evaluate nothing; None for a first revision, or when it could not be computed.
+    graph index (RevisionGraph) answers the API now. `diagnostics` keeps the warnings found
+    when the revision was made, located in the files the user uploaded. `impact` is its
+    change in connectivity against its parent (counts, summary and a sample), stored when it
+    is written so that history pages evaluate nothing; None for a first revision, or when it
+    could not be computed.
     """
 
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="revisions")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, F, OuterRef, Subquery
 
 from .models import Cluster, Namespace, Policy, Revision, Workload
@@ -16,8 +18,10 @@ __all__ = [
     "ClusterSummary",
     "cluster_summaries",
     "history",
+    "policy_index",
     "revision_counts",
     "revision_overview",
+    "table_page",
 ]
 
 
@@ -30,25 +34,75 @@ def revision_counts(revision: Revision) -> dict[str, int]:
     }
 
 
-def revision_overview(cluster: Cluster, revision: Revision | None) -> dict[str, object]:
-    """What the cluster page shows of one revision (the rows, its warnings, the history)."""
+ROWS_PER_PAGE = 50
+# The tables of the cluster page and the query parameter of each one's page.
+TABLES = {"workloads": "wpage", "policies": "ppage", "warnings": "xpage"}
+
+
+def table_page(revision: Revision, table: str, number: object = 1) -> Page:
+    """One page of a table of the cluster page: its rows are all a page ever holds, so the
+    page stays small whatever the size of the cluster."""
+    if table == "workloads":
+        rows: object = revision.workloads.all()
+    elif table == "policies":
+        rows = revision.policies.all()
+    else:
+        rows = [d for d in revision.diagnostics if d.get("severity") == "warning"]
+    return Paginator(rows, ROWS_PER_PAGE).get_page(number)
+
+
+INDEX_INLINE = 300  # policies; above, the editor's index lists a namespace's when it is opened
+
+
+def policy_index(revision: Revision, namespace: str | None = None) -> dict[str, object]:
+    """The editor's index of policies, names only: all of them for a small cluster (or of one
+    `namespace`), else the namespaces and their counts, each listed when opened."""
+    names = revision.policies.values("namespace", "name")
+    if namespace is not None:
+        return {"policy_names": list(names.filter(namespace=namespace))}
+    count = revision.policies.count()
+    if count <= INDEX_INLINE:
+        return {"policy_names": list(names)}
+    counts = names.order_by("namespace").values("namespace").annotate(n=Count("pk"))
+    return {"policy_names": [], "policy_namespaces": list(counts)}
+
+
+def revision_overview(
+    cluster: Cluster, revision: Revision | None, query: Mapping[str, str] | None = None
+) -> dict[str, object]:
+    """What the cluster page shows of one revision: a page of each table (`query` names the
+    pages), the counts, the namespaces, its notes, the history."""
     head = cluster.head
-    history = list(cluster.revisions.select_related("author").order_by("-number")[:50])
+    history = list(
+        cluster.revisions.select_related("author").defer("diagnostics").order_by("-number")[:50]
+    )
     if revision is None:
         return {"cluster": cluster, "revision": None, "head": head, "history": history}
-    namespaces = list(revision.namespaces.all())
-    workloads = list(revision.workloads.all())
-    policies = list(revision.policies.all())
+    query = query or {}
+    pages = {t: table_page(revision, t, query.get(param)) for t, param in TABLES.items()}
+    selected = query.get("policy", "")
+    namespace, _, name = selected.partition("/")
     return {
         "cluster": cluster,
         "revision": revision,
         "head": head,
         "is_head": head is not None and head.pk == revision.pk,
         "history": history,
-        "namespaces": namespaces,
-        "workloads": workloads,
-        "policies": policies,
-        "warnings": [d for d in revision.diagnostics if d.get("severity") == "warning"],
+        "namespaces": list(revision.namespaces.all()),
+        **policy_index(revision),
+        "selected_policy": revision.policies.filter(namespace=namespace, name=name).first()
+        if name
+        else None,
+        "workload_page": pages["workloads"],
+        "policy_page": pages["policies"],
+        "warning_page": pages["warnings"],
+        "workload_count": pages["workloads"].paginator.count,
+        "policy_count": pages["policies"].paginator.count,
+        "warning_count": pages["warnings"].paginator.count,
+        # endpoints for the "why" form's suggestions (the graph's Find searches them all)
+        "endpoint_hints": [
+            w.endpoint for w in revision.workloads.only("namespace", "name", "kind")[:300]
+        ],
         "notes": [d for d in revision.diagnostics if d.get("severity") == "info"],
     }
 

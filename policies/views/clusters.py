@@ -14,7 +14,13 @@ from .. import queries, tokens, uploads
 from ..forms import ApiTokenForm, ShareForm, UploadForm
 from ..models import ApiToken, Cluster, ClusterShare, Revision
 from ..permissions import Access, get_cluster
-from .common import HtmxHttpRequest, cluster_page_context, revision_of
+from .common import (
+    HtmxHttpRequest,
+    cluster_page_context,
+    cluster_revision,
+    render_panel,
+    revision_of,
+)
 
 
 @require_GET
@@ -117,6 +123,26 @@ def cluster_detail(request: HtmxHttpRequest, pk: int, number: int | None = None)
     cluster, access = get_cluster(request.user, pk)
     revision = cluster.head if number is None else revision_of(cluster, number)
     return _cluster_page(request, cluster, access, revision)
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def cluster_rows(
+    request: HtmxHttpRequest, pk: int, table: str, number: int | None = None
+) -> HttpResponse:
+    """A page of one of the cluster page's tables (workloads, policies, warnings), or the
+    policies of one namespace in the editor's index."""
+    cluster, access, revision = cluster_revision(request, pk, number)
+    if table == "policy-names":  # one namespace of the editor's index, opened
+        names = queries.policy_index(revision, request.GET.get("namespace", ""))
+        return render_panel(request, "policy-names", cluster, access, revision, names)
+    if table not in queries.TABLES:
+        raise Http404("No such table")
+    context = {
+        f"{table[:-1]}_page": queries.table_page(revision, table, request.GET.get("page")),
+    }
+    return render_panel(request, f"{table[:-1]}-table", cluster, access, revision, context)
 
 
 def _share_panel(

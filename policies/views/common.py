@@ -58,7 +58,7 @@ def cluster_page_context(
 ) -> dict[str, Any]:
     """Everything the cluster page shows: the revision, the user's rights, the forms, and what
     the policy editor needs (the templates it offers)."""
-    context = queries.revision_overview(cluster, revision)
+    context = queries.revision_overview(cluster, revision, request.GET)
     on_head = revision is None or bool(context.get("is_head"))
     context.update(
         access=access,
@@ -90,7 +90,8 @@ def render_panel(
         head = cluster.head
         is_head = head is not None and head.pk == revision.pk
         page_url = cluster.get_absolute_url() if is_head else revision.get_absolute_url()
-        context = {"cluster": cluster, "revision": revision, "page_url": page_url, **context}
+        context = {"cluster": cluster, "revision": revision, "is_head": is_head,
+                   "page_url": page_url, **context}  # fmt: skip
         return render(request, f"policies/cluster.html#{partial}", context)
     page = cluster_page_context(request, cluster, access, revision)
     page.update(context)

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.template import engines
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
-from policies import changes, queries
+from policies import changes, queries, revisions, snapshots
 from policies.models import ClusterShare
 
 pytestmark = pytest.mark.django_db
@@ -183,3 +183,45 @@ def test_after_a_save_the_editor_refreshes_its_list_and_the_revision_out_of_band
     for oob in ("revision-meta", "revision-stats", "policy-table", "history-card"):
         assert re.search(f'id="{oob}"[^>]*hx-swap-oob="true"', rest), oob
     assert "Revision 2 of 2" in rest
+
+
+def test_the_cluster_page_sends_a_page_of_each_table_and_htmx_fetches_the_rest(client_for, owner):
+    pods = "\n---\n".join(
+        f"apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i:03}, namespace: big}}"
+        for i in range(120)
+    )
+    cluster = revisions.create_cluster(owner, "big", snapshots.parse_manifests([("p.yaml", pods)]))
+    client = client_for(owner)
+    page = client.get(f"/clusters/{cluster.pk}/").content.decode()
+    workloads = page.split('data-testid="workloads"')[1].split("</section>")[0]
+    assert workloads.count('<td class="strong">') == 50
+    assert "1 to 50 of 120" in workloads
+    assert 'data-testid="workloads-pages"' in workloads
+    rows = client.get(
+        f"/clusters/{cluster.pk}/rows/workloads/?page=3", headers={"HX-Request": "true"}
+    )
+    text = rows.content.decode()
+    assert text.count('<td class="strong">') == 20
+    assert "p100" in text
+    assert "p099" not in text
+    assert "101 to 120 of 120" in text
+    # without JavaScript the same page comes through the page's own query string
+    assert "p100" in client.get(f"/clusters/{cluster.pk}/?wpage=3").content.decode()
+    assert client.get(f"/clusters/{cluster.pk}/rows/secrets/").status_code == 404
+
+
+def test_a_big_policy_index_lists_a_namespace_when_it_is_opened(
+    client_for, owner, shop_cluster, monkeypatch
+):
+    monkeypatch.setattr(queries, "INDEX_INLINE", 1)
+    client = client_for(owner)
+    page = client.get(f"/clusters/{shop_cluster.pk}/").content.decode()
+    index = page.split('id="policy-index"')[1].split("</section>")[0]
+    assert 'hx-trigger="toggle once"' in index
+    assert "data-policy=" not in index  # names come when the namespace is opened
+    names = client.get(
+        f"/clusters/{shop_cluster.pk}/rows/policy-names/?namespace=shop",
+        headers={"HX-Request": "true"},
+    ).content.decode()
+    assert names.count("data-policy=") == 3
+    assert 'data-policy="shop/default-deny"' in names
