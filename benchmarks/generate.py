@@ -55,6 +55,10 @@ SIZES: dict[str, SizeSpec] = {
     # A fifth of the namespaces are not isolated at all: many more allowed flows.
     "L-open": SizeSpec(namespaces=60, apps_per_namespace=38, pods=10_000, open_every=5),
     "XL": SizeSpec(namespaces=200, apps_per_namespace=58, pods=50_000),
+    # The common first upload: standalone pods and no policy yet, so everything is open.
+    "L-open-pods": SizeSpec(
+        namespaces=60, apps_per_namespace=38, pods=10_000, unique_pods=True, open_every=1
+    ),
 }
 
 

@@ -182,15 +182,15 @@ def visible(index: FlowIndex, f: ViewFilter) -> tuple[set[int], list[ViewEdge]]:
     wanted = None
     if f.ports is not None:
         wanted = {pi for pi in range(len(index.ports)) if index.port_set(pi) & f.ports}
-    focus = index.index.get(f.focus) if f.focus else None
-    if focus is not None:
-        keep.add(focus)  # the focused workload stays, whatever else the filters hide
+    focus = index.members(f.focus) if f.focus and not f.focus.startswith("ns:") else []
+    if focus:
+        keep.update(focus)  # the focused workload (or group) stays, whatever else is hidden
         edges = []
         if f.direction in ("both", "out"):
-            edges += index.view_edges([focus], keep, wanted)
+            edges += index.view_edges(focus, keep, wanted)
         if f.direction in ("both", "in"):
-            edges += index.view_edges(keep, [focus], wanted)
-        return {focus, *_ends(edges)}, edges
+            edges += index.view_edges(keep, focus, wanted)
+        return {*focus, *_ends(edges)}, edges
     edges = index.view_edges(keep, keep, wanted)
     if f.ports is not None:
         # "Who can reach TCP 5432": only the endpoints of the flows that allow it.

@@ -496,6 +496,11 @@ class FlowIndex:
         plain: list[dict[str, Any]] = []
         summed: dict[tuple[str, str], list] = {}
         nodes_ = self.nodes
+        # A group shown as one thing (its namespace, or itself) needs no walk over its members.
+        seen_as: dict[int, set[str]] = defaultdict(set)
+        for i in keep:
+            seen_as[self.group_of[i]].add(display[i])
+        uniform = {g: next(iter(keys)) for g, keys in seen_as.items() if len(keys) == 1}
         for e in edges:
             if len(e.srcs) == 1 and len(e.dsts) == 1:  # most edges, where groups are small
                 s, d = e.srcs[0], e.dsts[0]
@@ -507,12 +512,8 @@ class FlowIndex:
                     acc[0].add(e.ports)
                     acc[1] += 1
                 continue
-            by_src: dict[str, list[int]] = defaultdict(list)
-            by_dst: dict[str, list[int]] = defaultdict(list)
-            for s in e.srcs:
-                by_src[display[s]].append(s)
-            for d in e.dsts:
-                by_dst[display[d]].append(d)
+            by_src = self._by_display(e.srcs, display, uniform)
+            by_dst = self._by_display(e.dsts, display, uniform)
             for a, ss in by_src.items():
                 for b, ds in by_dst.items():
                     n = len(ss) * len(ds)
@@ -539,6 +540,17 @@ class FlowIndex:
             plain.append({"data": data})
         mode = "full" if expand is None else "aggregated"
         return {"mode": mode, "nodes": nodes, "edges": plain}
+
+    def _by_display(
+        self, members: tuple[int, ...], display: dict[int, str], uniform: dict[int, str]
+    ) -> dict[str, tuple[int, ...]]:
+        key = uniform.get(self.group_of[members[0]])
+        if key is not None:
+            return {key: members}
+        out: dict[str, list[int]] = defaultdict(list)
+        for i in members:
+            out[display[i]].append(i)
+        return {k: tuple(v) for k, v in out.items()}
 
     def full(self, keep: Collection[int], edges: Iterable[ViewEdge]) -> dict[str, Any]:
         """Every kept endpoint on its own (big groups as one node), namespaces as boxes."""

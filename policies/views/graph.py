@@ -30,7 +30,7 @@ def graph_json(request: HtmxHttpRequest, pk: int, number: int | None = None) -> 
     _, _, revision = cluster_revision(request, pk, number)
     index = analysis.flow_index(revision)
     view, errors = graphs.parse_filter(request.GET)
-    if view.focus and view.focus not in index.index:
+    if view.focus and not index.members(view.focus):
         errors["focus"] = f"no workload or address range {view.focus!r} in this revision"
     payload = graphs.elements(index, view)
     payload.update(revision=revision.number, errors=errors, filter=view.describe())
