@@ -138,3 +138,15 @@ def test_semantics_page_explains_the_rules(client_for, owner) -> None:
     page = client_for(owner).get(reverse("policies:semantics")).content.decode()
     for rule in ("isolated for ingress", "both sides", "named port", "endPort", "DoesNotExist"):
         assert rule in page
+
+
+def test_semantics_page_explains_the_cluster_wide_tiers(client_for, owner) -> None:
+    page = client_for(owner).get(reverse("policies:semantics")).content.decode()
+    for rule in (
+        "Admin tier &rarr; NetworkPolicy &rarr; Baseline tier",
+        "external addresses",
+        "undecidable",
+        "fail closed",
+        "by name",
+    ):
+        assert rule in page
