@@ -504,63 +504,98 @@ class Connectivity:
             accepted = accepted | got
         return accepted | rest
 
-    def _tier_side(self, egress: bool, key: tuple, other: int, d: int, cache: dict) -> PortSet:
-        """What one side's pipeline allows towards class `other` (d: the destination)."""
-        if key == _NO_TIER:
-            return PortSet.all()
+    def _tier_side(self, egress: bool, key: tuple, sig: tuple, d: int, cache: dict) -> PortSet:
+        """What one side's pipeline allows, given which of its rules name the other side
+        (`sig`: ids of Admin rules, NetworkPolicy contributions, Baseline rules); d is the
+        destination class."""
         a_prof, n_prof, b_prof = key
-        a_sets, n_sets, b_sets = self._tier_sets[(egress, key)]
-        a_ids = tuple(j for j, m in enumerate(a_sets) if other in m)
-        b_ids = tuple(j for j, m in enumerate(b_sets) if other in m)
-        if n_prof:
-            n_ids = tuple(j for j, m in enumerate(n_sets) if other in m)
+        a_ids, n_ids, b_ids = sig
+        np_allowed = PortSet.all()
+        if n_prof:  # which NetworkPolicy rules allow what into d (named ports resolved)
             np_allowed = self._ports_of(egress, n_prof, n_ids, d, cache)
-            np_key: object = id(np_allowed)
-        else:
-            np_allowed, np_key = PortSet.all(), None
-        ck = ("tier", egress, self._key_id[key], a_ids, np_key, b_ids, self._port_key[d])
-        got = cache.get(ck)
-        if got is None:
-            got = self._pipeline(
-                self._tier_list(egress, a_prof),
-                a_ids,
-                bool(n_prof),
-                np_allowed,
-                self._tier_list(egress, b_prof),
-                b_ids,
-                self._classes[d].ports,
-            )
-            got = cache[ck] = self._interned.setdefault(got, got)
-        return got
+        return self._pipeline(
+            self._tier_list(egress, a_prof),
+            a_ids,
+            bool(n_prof),
+            np_allowed,
+            self._tier_list(egress, b_prof),
+            b_ids,
+            self._classes[d].ports,
+        )
 
-    def _prepare_tier_sets(self) -> None:
-        if hasattr(self, "_tier_sets"):
+    def _side_signatures(self) -> None:
+        """Per side key, for every class x: which rules of the key name x, as one small int.
+
+        Built from the rules' member sets (the size of what they select), so the pair loop
+        only looks things up.
+        """
+        if hasattr(self, "_sigs"):
             return
-        self._tier_sets: dict[tuple, tuple] = {}
+        n = len(self._classes)
+        self._sig_ids: dict[tuple, int] = {}
+        self._sig_of: list[tuple] = []
+        self._sigs: dict[tuple, list[int]] = {}
         for egress, keys in ((True, self._out_key), (False, self._in_key)):
             contribs = self._out_contribs if egress else self._in_contribs
             for key in set(keys):
+                if key == _NO_TIER:
+                    continue
                 a_prof, n_prof, b_prof = key
-                self._tier_sets[(egress, key)] = (
+                parts = (
                     [r.members for r in self._tier_list(egress, a_prof)],
                     [c.members for c in contribs[n_prof]] if n_prof else [],
                     [r.members for r in self._tier_list(egress, b_prof)],
                 )
+                per: list[tuple[list[int], list[int], list[int]]] = [([], [], []) for _ in range(n)]
+                for part, sets in enumerate(parts):
+                    for j, members in enumerate(sets):
+                        for x in members:
+                            per[x][part].append(j)
+                ids = []
+                for a, nn, b in per:
+                    sig = (tuple(a), tuple(nn), tuple(b))
+                    i = self._sig_ids.get(sig)
+                    if i is None:
+                        i = self._sig_ids[sig] = len(self._sig_of)
+                        self._sig_of.append(sig)
+                    ids.append(i)
+                self._sigs[(egress, key)] = ids
 
     def _tiered_pairs_from(self, sources, only_dst: int | None, cache: dict, both: dict) -> list:
-        self._prepare_tier_sets()
+        self._side_signatures()
         out = []
         n = len(self._classes)
         dsts = range(n) if only_dst is None else sorted(self._members(only_dst))
-        out_key, in_key = self._out_key, self._in_key
+        out_key, in_key, port_key = self._out_key, self._in_key, self._port_key
+        key_id, sigs, sig_of = self._key_id, self._sigs, self._sig_of
         side = self._tier_side
+        everything = PortSet.all()
+        interned = self._interned
         for s in sources:
             ek = out_key[s]
+            e_sigs = None if ek == _NO_TIER else sigs[(True, ek)]
+            e_kid = key_id[ek]
             for d in dsts:
-                e = side(True, ek, d, d, cache)
-                if not e:
-                    continue
-                i = side(False, in_key[d], s, d, cache)
+                if e_sigs is None:
+                    e = everything
+                else:
+                    ck = (True, e_kid, e_sigs[d], port_key[d])
+                    e = cache.get(ck)
+                    if e is None:
+                        e = side(True, ek, sig_of[e_sigs[d]], d, cache)
+                        e = cache[ck] = interned.setdefault(e, e)
+                    if not e:
+                        continue
+                ik = in_key[d]
+                if ik == _NO_TIER:
+                    i = everything
+                else:
+                    i_sig = sigs[(False, ik)][s]
+                    ck = (False, key_id[ik], i_sig, port_key[d])
+                    i = cache.get(ck)
+                    if i is None:
+                        i = side(False, ik, sig_of[i_sig], d, cache)
+                        i = cache[ck] = interned.setdefault(i, i)
                 key = (id(e), id(i))
                 ports = both.get(key)
                 if ports is None:
