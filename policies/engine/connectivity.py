@@ -535,6 +535,8 @@ class Connectivity:
         self._sig_ids: dict[tuple, int] = {}
         self._sig_of: list[tuple] = []
         self._sigs: dict[tuple, list[int]] = {}
+        empty = self._sig_ids[((), (), ())] = 0
+        self._sig_of.append(((), (), ()))
         for egress, keys in ((True, self._out_key), (False, self._in_key)):
             contribs = self._out_contribs if egress else self._in_contribs
             for key in set(keys):
@@ -546,19 +548,23 @@ class Connectivity:
                     [c.members for c in contribs[n_prof]] if n_prof else [],
                     [r.members for r in self._tier_list(egress, b_prof)],
                 )
-                per: list[tuple[list[int], list[int], list[int]]] = [([], [], []) for _ in range(n)]
+                # sparse: most classes are named by no rule of the key
+                per: dict[int, tuple[list[int], list[int], list[int]]] = {}
                 for part, sets in enumerate(parts):
                     for j, members in enumerate(sets):
                         for x in members:
-                            per[x][part].append(j)
-                ids = []
-                for a, nn, b in per:
+                            got = per.get(x)
+                            if got is None:
+                                got = per[x] = ([], [], [])
+                            got[part].append(j)
+                ids = [empty] * n
+                for x, (a, nn, b) in per.items():
                     sig = (tuple(a), tuple(nn), tuple(b))
                     i = self._sig_ids.get(sig)
                     if i is None:
                         i = self._sig_ids[sig] = len(self._sig_of)
                         self._sig_of.append(sig)
-                    ids.append(i)
+                    ids[x] = i
                 self._sigs[(egress, key)] = ids
 
     def _tiered_pairs_from(self, sources, only_dst: int | None, cache: dict, both: dict) -> list:
