@@ -604,3 +604,39 @@ def test_a_named_port_no_destination_declares_is_warned(api) -> None:
     assert any(
         "named port 'grpc' is declared by no selected pod" in w for w in _warnings(*cluster(admin))
     )
+
+
+def test_explain_chain_ends_in_the_network_policy_tier_when_one_isolates() -> None:
+    only_udp = policy(
+        "b-in", "podSelector: {matchLabels: {app: b}}\ningress:\n- ports: [{port: 53, protocol: UDP}]", ns="y"
+    )  # fmt: skip
+    admin = tier_policy(V1, "Admin", "pass", ALL_NS, ingress=[rule("Pass", ALL_NS)])
+    baseline = tier_policy(V1, "Baseline", "base", ALL_NS, ingress=[rule("Accept", ALL_NS)])
+    s = snap(*cluster(only_udp, admin, baseline))
+    e = explain(s, "x/a", "y/b")
+    assert [step.tier for step in e.ingress.chain] == ["Admin", "NetworkPolicy"]
+    np_step = e.ingress.chain[1]
+    assert np_step.isolated
+    assert str(np_step.accepted) == "UDP 53"
+    assert str(e.allowed) == "UDP 53"
+    assert "NetworkPolicy: isolated by y/b-in (decides everything left)" in e.text()
+    assert "Allow" in explain(s, "x/a", "y/c").text()  # v1alpha1 spells Accept as Allow
+
+
+def test_snapshots_built_the_old_way_have_no_cluster_policies() -> None:
+    from policies.engine import assemble
+
+    s = snap(*cluster())
+    assert Snapshot(s.namespaces, s.workloads, s.policies).cluster_policies == ()
+    assert assemble(s.namespaces, s.workloads, s.policies).cluster_policies == ()
+
+
+def test_cluster_policies_for_names_the_policies_whose_subject_selects_a_workload() -> None:
+    admin = tier_policy(V2, "Admin", "in-only", ns_sel(team="back"), ingress=[rule("Deny", ALL_NS)])
+    base = tier_policy(V2, "Baseline", "out", ALL_NS, egress=[rule("Deny", ALL_NS)])
+    s = snap(*cluster(admin, base))
+    conn = evaluate(s)
+    b = next(w for w in s.workloads if w.name == "b")
+    ingress, egress = conn.cluster_policies_for(b)
+    assert [p.name for p in ingress] == ["in-only"]
+    assert [p.name for p in egress] == ["out"]
