@@ -636,9 +636,13 @@ class _Loader:
         if set_fields == ["namespaces"]:
             ns = self.read_selector(o, subject, "namespaces", "spec.subject.namespaces")
             return ClusterSubject(ns or LabelSelector(), None) if ns is not None else None
-        return self.read_namespaced_pods(o, subject, "pods", "spec.subject.pods", _subject=True)
+        got = self.read_namespaced_pods(o, subject, "pods", "spec.subject.pods")
+        return ClusterSubject(*got) if got is not None else None
 
-    def read_namespaced_pods(self, o: _Obj, parent: dict, key: str, path: str, _subject=False):
+    def read_namespaced_pods(
+        self, o: _Obj, parent: dict, key: str, path: str
+    ) -> tuple[LabelSelector, LabelSelector] | None:
+        """`pods: {namespaceSelector, podSelector}` → (namespace selector, pod selector)."""
         pods = o.mapping(parent, key, path)
         if pods is None:
             return None
@@ -646,10 +650,7 @@ class _Loader:
         pod = self.read_selector(o, pods, "podSelector", f"{path}.podSelector")
         # Both default to the empty selector (every namespace, every pod), as the Go types
         # read a missing one, and as the real ANP examples rely on.
-        pod = pod or LabelSelector()
-        if _subject:
-            return ClusterSubject(ns or LabelSelector(), pod)
-        return ns or LabelSelector(), pod
+        return ns or LabelSelector(), pod or LabelSelector()
 
     def read_cluster_rules(self, o: _Obj, spec: dict, direction: str, dialect: str) -> list:
         rules = o.sequence(spec, direction, f"spec.{direction}") or []
