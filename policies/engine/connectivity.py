@@ -504,104 +504,112 @@ class Connectivity:
             accepted = accepted | got
         return accepted | rest
 
+    def _key_parts(self, egress: bool, key: tuple) -> tuple[dict[int, tuple], tuple]:
+        """For a side key: {class: signature} for the classes its rules tell apart, and the
+        signature of every other class. A signature is, per part (Admin rules, NetworkPolicy
+        contributions, Baseline rules), the indexes of the rules that name the class; rules
+        naming every class are in all signatures and tell nothing apart."""
+        got = self._parts_cache.get((egress, key))
+        if got is None:
+            a_prof, n_prof, b_prof = key
+            contribs = self._out_contribs if egress else self._in_contribs
+            sets = (
+                [r.members for r in self._tier_list(egress, a_prof)],
+                [c.members for c in contribs[n_prof]] if n_prof else [],
+                [r.members for r in self._tier_list(egress, b_prof)],
+            )
+            n = len(self._classes)
+            per: dict[int, tuple[list[int], list[int], list[int]]] = {}
+            for part, members_list in enumerate(sets):
+                for j, members in enumerate(members_list):
+                    if len(members) == n:
+                        continue
+                    for x in members:
+                        lists = per.get(x)
+                        if lists is None:
+                            lists = per[x] = ([], [], [])
+                        lists[part].append(j)
+            every = [[j for j, m in enumerate(part) if len(m) == n] for part in sets]
+            if any(every):
+                named = {
+                    x: tuple(tuple(sorted((*lists[k], *every[k]))) for k in range(3))
+                    for x, lists in per.items()
+                }
+            else:  # indexes were appended in order
+                named = {x: (tuple(a), tuple(nn), tuple(b)) for x, (a, nn, b) in per.items()}
+            got = self._parts_cache[(egress, key)] = (named, tuple(tuple(e) for e in every))
+        return got
+
     def _tier_side(self, egress: bool, key: tuple, sig: tuple, d: int, cache: dict) -> PortSet:
         """What one side's pipeline allows, given which of its rules name the other side
-        (`sig`: ids of Admin rules, NetworkPolicy contributions, Baseline rules); d is the
-        destination class."""
+        (`sig`); d is the destination class. Cached on what the answer depends on: the
+        matching tier rules, what NetworkPolicy allows, and the destination's named ports."""
         a_prof, n_prof, b_prof = key
         a_ids, n_ids, b_ids = sig
-        np_allowed = PortSet.all()
         if n_prof:  # which NetworkPolicy rules allow what into d (named ports resolved)
             np_allowed = self._ports_of(egress, n_prof, n_ids, d, cache)
-        return self._pipeline(
-            self._tier_list(egress, a_prof),
-            a_ids,
-            bool(n_prof),
-            np_allowed,
-            self._tier_list(egress, b_prof),
-            b_ids,
-            self._classes[d].ports,
-        )
-
-    def _side_signatures(self) -> None:
-        """Per side key, for every class x: which rules of the key name x, as one small int.
-
-        Built from the rules' member sets (the size of what they select), so the pair loop
-        only looks things up.
-        """
-        if hasattr(self, "_sigs"):
-            return
-        n = len(self._classes)
-        self._sig_ids: dict[tuple, int] = {}
-        self._sig_of: list[tuple] = []
-        self._sigs: dict[tuple, list[int]] = {}
-        empty = self._sig_ids[((), (), ())] = 0
-        self._sig_of.append(((), (), ()))
-        for egress, keys in ((True, self._out_key), (False, self._in_key)):
-            contribs = self._out_contribs if egress else self._in_contribs
-            for key in set(keys):
-                if key == _NO_TIER:
-                    continue
-                a_prof, n_prof, b_prof = key
-                parts = (
-                    [r.members for r in self._tier_list(egress, a_prof)],
-                    [c.members for c in contribs[n_prof]] if n_prof else [],
-                    [r.members for r in self._tier_list(egress, b_prof)],
-                )
-                # sparse: most classes are named by no rule of the key
-                per: dict[int, tuple[list[int], list[int], list[int]]] = {}
-                for part, sets in enumerate(parts):
-                    for j, members in enumerate(sets):
-                        for x in members:
-                            got = per.get(x)
-                            if got is None:
-                                got = per[x] = ([], [], [])
-                            got[part].append(j)
-                ids = [empty] * n
-                for x, (a, nn, b) in per.items():
-                    sig = (tuple(a), tuple(nn), tuple(b))
-                    i = self._sig_ids.get(sig)
-                    if i is None:
-                        i = self._sig_ids[sig] = len(self._sig_of)
-                        self._sig_of.append(sig)
-                    ids[x] = i
-                self._sigs[(egress, key)] = ids
+            if not a_ids:
+                return np_allowed  # NetworkPolicy decides everything
+            ck = (egress, a_prof, a_ids, id(np_allowed), self._port_key[d])
+        else:
+            if not a_ids and not b_ids:
+                return PortSet.all()
+            np_allowed = PortSet.all()
+            ck = (egress, a_prof, a_ids, b_prof, b_ids, self._port_key[d])
+        got = cache.get(ck)
+        if got is None:
+            got = self._pipeline(
+                self._tier_list(egress, a_prof),
+                a_ids,
+                bool(n_prof),
+                np_allowed,
+                self._tier_list(egress, b_prof),
+                b_ids,
+                self._classes[d].ports,
+            )
+            got = cache[ck] = self._interned.setdefault(got, got)
+        return got
 
     def _tiered_pairs_from(self, sources, only_dst: int | None, cache: dict, both: dict) -> list:
-        self._side_signatures()
+        # Per source, the destinations its egress rules name are evaluated one by one; all
+        # others share one answer per destination-ports key, and are skipped at once when
+        # that answer is empty (an isolated egress) — the common case. Likewise on ingress,
+        # a source that no rule of the destination's key names takes the key's base answer.
         out = []
         n = len(self._classes)
-        dsts = range(n) if only_dst is None else sorted(self._members(only_dst))
+        self._parts_cache: dict = getattr(self, "_parts_cache", {})
+        dsts = list(range(n)) if only_dst is None else sorted(self._members(only_dst))
         out_key, in_key, port_key = self._out_key, self._in_key, self._port_key
-        key_id, sigs, sig_of = self._key_id, self._sigs, self._sig_of
-        side = self._tier_side
+        side, parts_of = self._tier_side, self._key_parts
         everything = PortSet.all()
-        interned = self._interned
+        port_keys = sorted(set(port_key[d] for d in dsts))
+        stand_in = {}  # a destination class of each ports key
+        for d in dsts:
+            stand_in.setdefault(port_key[d], d)
+
         for s in sources:
             ek = out_key[s]
-            e_sigs = None if ek == _NO_TIER else sigs[(True, ek)]
-            e_kid = key_id[ek]
-            for d in dsts:
-                if e_sigs is None:
+            if ek == _NO_TIER:
+                e_named, e_base, candidates = None, None, dsts
+            else:
+                e_named, e_base = parts_of(True, ek)
+                if any(side(True, ek, e_base, stand_in[pk], cache) for pk in port_keys):
+                    candidates = dsts
+                else:  # only the named destinations can be reached
+                    candidates = sorted(d for d in e_named if only_dst is None or d in dsts)
+            for d in candidates:
+                if e_named is None:
                     e = everything
                 else:
-                    ck = (True, e_kid, e_sigs[d], port_key[d])
-                    e = cache.get(ck)
-                    if e is None:
-                        e = side(True, ek, sig_of[e_sigs[d]], d, cache)
-                        e = cache[ck] = interned.setdefault(e, e)
+                    e = side(True, ek, e_named.get(d, e_base), d, cache)
                     if not e:
                         continue
                 ik = in_key[d]
                 if ik == _NO_TIER:
                     i = everything
                 else:
-                    i_sig = sigs[(False, ik)][s]
-                    ck = (False, key_id[ik], i_sig, port_key[d])
-                    i = cache.get(ck)
-                    if i is None:
-                        i = side(False, ik, sig_of[i_sig], d, cache)
-                        i = cache[ck] = interned.setdefault(i, i)
+                    i_named, i_base = parts_of(False, ik)
+                    i = side(False, ik, i_named.get(s, i_base), d, cache)
                 key = (id(e), id(i))
                 ports = both.get(key)
                 if ports is None:
@@ -614,32 +622,49 @@ class Connectivity:
         """Per egress key, and per (ingress key, ports): {atom: ports} through the tiers."""
         cache: dict = {}
 
-        def per_atom(rules: list[_TierRule]) -> list[list[int]]:
-            ids: list[list[int]] = [[] for _ in atoms]
-            for j, r in enumerate(rules):
-                if r.addresses:
-                    for ai in self._atoms_in(r.addresses):
-                        ids[ai].append(j)
-            return ids
+        atom_ids: dict[tuple, tuple] = {}
+        everything = PortSet.all()
+
+        def per_atom(egress: bool, prof: tuple) -> tuple[list[_TierRule], dict[int, tuple]]:
+            """A tier profile's rules, and {atom: indexes of the rules naming it}."""
+            got = atom_ids.get((egress, prof))
+            if got is None:
+                rules = self._tier_list(egress, prof)
+                ids: dict[int, list[int]] = {}
+                for j, r in enumerate(rules):
+                    if r.addresses:
+                        for ai in self._atoms_in(r.addresses):
+                            ids.setdefault(ai, []).append(j)
+                got = atom_ids[(egress, prof)] = (rules, {k: tuple(v) for k, v in ids.items()})
+            return got
 
         def sig_of(egress: bool, key: tuple, np_sig: dict, dports: tuple) -> dict:
+            # Atoms no tier rule names keep the NetworkPolicy answer (isolated) or all
+            # ports; only the named ones run the pipeline.
             a_prof, n_prof, b_prof = key
-            a_rules, b_rules = self._tier_list(egress, a_prof), self._tier_list(egress, b_prof)
-            a_ids, b_ids = per_atom(a_rules), per_atom(b_rules)
-            out = {}
+            isolated = bool(n_prof)
+            a_rules, a_ids = per_atom(egress, a_prof)
+            b_rules, b_ids = per_atom(egress, b_prof)
+            if isolated:
+                out = dict(np_sig)
+                touched = set(a_ids)
+            else:
+                out = dict.fromkeys(range(len(atoms)), everything)
+                touched = set(a_ids) | set(b_ids)
             none = PortSet.none()
-            for ai in range(len(atoms)):
-                np_allowed = np_sig.get(ai, none)
-                ck = (egress, id(a_rules), tuple(a_ids[ai]), np_allowed, id(b_rules))
-                ck += (tuple(b_ids[ai]), dports, bool(n_prof))
+            for ai in touched:
+                np_allowed = np_sig.get(ai, none) if isolated else everything
+                a, b = a_ids.get(ai, ()), b_ids.get(ai, ())
+                ck = (egress, id(a_rules), a, np_allowed, id(b_rules), b, dports, isolated)
                 got = cache.get(ck)
                 if got is None:
                     got = cache[ck] = self._pipeline(
-                        a_rules, tuple(a_ids[ai]), bool(n_prof), np_allowed, b_rules,
-                        tuple(b_ids[ai]), dports,
-                    )  # fmt: skip
+                        a_rules, a, isolated, np_allowed, b_rules, b, dports
+                    )
                 if got:
                     out[ai] = got
+                else:
+                    out.pop(ai, None)
             return out
 
         out_sig = {}
