@@ -530,13 +530,12 @@ class Connectivity:
                             lists = per[x] = ([], [], [])
                         lists[part].append(j)
             every = [[j for j, m in enumerate(part) if len(m) == n] for part in sets]
-            if any(every):
-                named = {
-                    x: tuple(tuple(sorted((*lists[k], *every[k]))) for k in range(3))
-                    for x, lists in per.items()
-                }
-            else:  # indexes were appended in order
-                named = {x: (tuple(a), tuple(nn), tuple(b)) for x, (a, nn, b) in per.items()}
+            named = {}
+            for x, lists in per.items():  # indexes were appended in order; merge the rest
+                named[x] = tuple(
+                    tuple(sorted((*lists[k], *every[k]))) if every[k] else tuple(lists[k])
+                    for k in range(3)
+                )
             got = self._parts_cache[(egress, key)] = (named, tuple(tuple(e) for e in every))
         return got
 
@@ -579,8 +578,9 @@ class Connectivity:
         n = len(self._classes)
         self._parts_cache: dict = getattr(self, "_parts_cache", {})
         dsts = list(range(n)) if only_dst is None else sorted(self._members(only_dst))
+        dst_set = None if only_dst is None else self._members(only_dst)
         out_key, in_key, port_key = self._out_key, self._in_key, self._port_key
-        side, parts_of = self._tier_side, self._key_parts
+        side, parts_of, parts_cache = self._tier_side, self._key_parts, self._parts_cache
         everything = PortSet.all()
         port_keys = sorted(set(port_key[d] for d in dsts))
         stand_in = {}  # a destination class of each ports key
@@ -596,7 +596,9 @@ class Connectivity:
                 if any(side(True, ek, e_base, stand_in[pk], cache) for pk in port_keys):
                     candidates = dsts
                 else:  # only the named destinations can be reached
-                    candidates = sorted(d for d in e_named if only_dst is None or d in dsts)
+                    candidates = sorted(
+                        e_named if dst_set is None else dst_set.intersection(e_named)
+                    )
             for d in candidates:
                 if e_named is None:
                     e = everything
@@ -608,8 +610,8 @@ class Connectivity:
                 if ik == _NO_TIER:
                     i = everything
                 else:
-                    i_named, i_base = parts_of(False, ik)
-                    i = side(False, ik, i_named.get(s, i_base), d, cache)
+                    got = parts_cache.get((False, ik)) or parts_of(False, ik)
+                    i = side(False, ik, got[0].get(s, got[1]), d, cache)
                 key = (id(e), id(i))
                 ports = both.get(key)
                 if ports is None:
