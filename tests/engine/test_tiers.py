@@ -9,11 +9,14 @@ to the class evaluation on every pair of its cluster.
 from __future__ import annotations
 
 import dataclasses
+import random
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
-from policies.engine import ManifestErrors, evaluate, explain, reevaluate
+from policies.engine import ManifestErrors, diff, evaluate, explain, load_paths, reevaluate
 from policies.engine.intervals import PortSet
 from policies.engine.model import Snapshot
 
@@ -640,3 +643,95 @@ def test_cluster_policies_for_names_the_policies_whose_subject_selects_a_workloa
     ingress, egress = conn.cluster_policies_for(b)
     assert [p.name for p in ingress] == ["in-only"]
     assert [p.name for p in egress] == ["out"]
+
+
+# ---- a generated cluster: the class evaluation against explain, and against itself ------------
+
+GUARDRAILS = """\
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: guardrails}
+spec:
+  tier: Admin
+  priority: 10
+  subject: {namespaces: {}}
+  ingress:
+  - {name: monitoring, action: Accept, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}], protocols: [{tcp: {destinationPort: {range: {start: 9000, end: 9100}}}}]}
+  - {name: pass-dns, action: Pass, from: [{namespaces: {}}], protocols: [{udp: {destinationPort: {number: 53}}}]}
+  egress:
+  - {name: no-metadata, action: Deny, to: [{networks: [169.254.169.254/32]}]}
+  - {name: no-telnet, action: Deny, to: [{namespaces: {}}], protocols: [{tcp: {destinationPort: {number: 23}}}]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: BaselineAdminNetworkPolicy
+metadata: {name: default}
+spec:
+  subject: {namespaces: {matchLabels: {env: prod}}}
+  ingress:
+  - {name: same-env, action: Allow, from: [{namespaces: {matchLabels: {env: prod}}}]}
+  - {name: others, action: Deny, from: [{namespaces: {}}]}
+"""
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    try:
+        from generate import generate
+    finally:
+        sys.path.pop(0)
+    out = tmp_path_factory.mktemp("s-cluster")
+    generate("S", out)
+    (out / "zz-guardrails.yaml").write_text(GUARDRAILS)
+    return load_paths([out])
+
+
+def test_generated_cluster_with_tiers_agrees_with_explain(generated) -> None:
+    conn = evaluate(generated)
+    got = {(f.src.id, f.dst.id): f.ports for f in conn.flows()}
+    workloads = list(generated.workloads)
+    rng = random.Random(14)
+    pairs = [rng.sample(workloads, 2) for _ in range(400)]
+    by_id = {w.id: w for w in workloads}
+    pairs += [
+        (by_id[s], by_id[d]) for s, d in rng.sample(sorted(got), 200) if s in by_id and d in by_id
+    ]
+    for s, d in pairs:
+        assert got.get((s.id, d.id), PortSet.none()) == explain(generated, s, d).allowed, (
+            s.id,
+            d.id,
+        )
+    for w in rng.sample(workloads, 10):
+        for ep in conn.external_endpoints:
+            assert (
+                got.get((w.id, ep.id), PortSet.none())
+                == explain(generated, w, ep.addresses).allowed
+            )
+            assert (
+                got.get((ep.id, w.id), PortSet.none())
+                == explain(generated, ep.addresses, w).allowed
+            )
+
+
+def test_generated_cluster_reevaluated_after_edits_equals_a_full_evaluation(generated) -> None:
+    conn = evaluate(generated)
+    conn.class_pairs()
+    admin = next(p for p in generated.cluster_policies if p.name == "guardrails")
+    edited_admin = dataclasses.replace(admin, ingress=admin.ingress[1:])
+    edited_np = dataclasses.replace(generated.policies[3], ingress=())
+    for policies, cluster_policies in (
+        (
+            generated.policies,
+            tuple(edited_admin if p is admin else p for p in generated.cluster_policies),
+        ),
+        (
+            tuple(edited_np if p is generated.policies[3] else p for p in generated.policies),
+            generated.cluster_policies,
+        ),
+    ):
+        after = Snapshot(generated.namespaces, generated.workloads, policies, (), cluster_policies)
+        fast = reevaluate(conn, after)
+        assert fast.base is conn
+        full = evaluate(after)
+        assert _flows(fast) == _flows(full)
+        assert diff(conn, fast).as_dict() == diff(conn, full).as_dict()
