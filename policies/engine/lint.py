@@ -260,6 +260,7 @@ def _lint_cluster(snapshot: Snapshot, index: _Index) -> Iterator[Diagnostic]:
                 view = _RuleView(index, p, direction, i)
                 views[direction].append(view)
                 yield from _lint_rule(view, index, subjects[p.id])
+                yield from _pod_ips_in_networks(view, snapshot)
     for rules in views.values():
         for k, later in enumerate(rules):
             if later.rule.effective_action != DENY:
@@ -279,6 +280,34 @@ def _lint_cluster(snapshot: Snapshot, index: _Index) -> Iterator[Diagnostic]:
                     )
                     break
     yield from _equal_priority_conflicts(ordered, views, subjects)
+
+
+def _pod_ips_in_networks(view: _RuleView, snapshot: Snapshot) -> Iterator[Diagnostic]:
+    """networks CIDRs speak of external addresses here, as ipBlocks do; say so when a pod's
+    known IP falls inside one (the API server would match that pod's traffic)."""
+    if not view.addresses:
+        return
+    inside = sorted(
+        {
+            w.id
+            for w in snapshot.workloads
+            for ip in w.pod_ips
+            if _is_ip(ip) and _ip_point(ip) in view.addresses
+        }
+    )
+    if inside:
+        shown = ", ".join(inside[:5]) + (f" and {len(inside) - 5} more" if len(inside) > 5 else "")
+        yield Diagnostic(
+            "warning",
+            f"networks contain the pod IPs of {shown}; netviz reads networks as addresses outside"
+            " the cluster and matches pods by their selectors only",
+            view.location(),
+            view.policy.id,
+        )
+
+
+def _ip_point(text: str) -> int:
+    return cidr_interval(text)[0]
 
 
 def _lint_rule(view: _RuleView, index: _Index, subject: set[str]) -> Iterator[Diagnostic]:

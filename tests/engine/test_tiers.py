@@ -735,3 +735,12 @@ def test_generated_cluster_reevaluated_after_edits_equals_a_full_evaluation(gene
         full = evaluate(after)
         assert _flows(fast) == _flows(full)
         assert diff(conn, fast).as_dict() == diff(conn, full).as_dict()
+
+
+def test_networks_holding_a_known_pod_ip_are_warned() -> None:
+    running = pod("a", ns="x") + "status:\n  podIP: 10.1.2.3\n"
+    admin = tier_policy(
+        V2, "Admin", "p", ALL_NS, egress=[rule("Deny", {"networks": ["10.0.0.0/8"]})]
+    )
+    warnings = _warnings(ns("x"), running, admin)
+    assert any("networks contain the pod IPs of x/a[Pod]" in w for w in warnings)
