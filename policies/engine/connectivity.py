@@ -101,7 +101,9 @@ def resolve_ports(specs: tuple[PolicyPort, ...], dst_ports: tuple) -> PortSet:
         if spec.port is None:
             out.setdefault(spec.protocol, []).append((1, 65535))
         elif isinstance(spec.port, int):
-            out.setdefault(spec.protocol, []).append((spec.port, spec.end_port or spec.port))
+            out.setdefault(spec.protocol, []).append(
+                (spec.port, spec.port if spec.end_port is None else spec.end_port)
+            )
         else:
             for cp in dst_ports:
                 if cp.name == spec.port and spec.protocol in ("", cp.protocol):

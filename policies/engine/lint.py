@@ -238,7 +238,9 @@ def _numbers(rule: ClusterRule) -> PortSet:
     out: dict[str, list[tuple[int, int]]] = {}
     for p in rule.ports:
         if isinstance(p.port, int):
-            out.setdefault(p.protocol, []).append((p.port, p.end_port or p.port))
+            out.setdefault(p.protocol, []).append(
+                (p.port, p.port if p.end_port is None else p.end_port)
+            )
     return PortSet.of({k: IntervalSet.of(v) for k, v in out.items()})
 
 

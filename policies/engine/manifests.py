@@ -783,7 +783,10 @@ class _Loader:
         if raw is None:
             return []
         if not raw:
-            o.error(rule, "ports", path, "must list at least one port (leave it out for all)")
+            # Valid in v1alpha1 (no minimum), and a list of no ports matches no port; kept as
+            # one backward range, which resolves to nothing.
+            o.warn(rule, "ports", path, "lists no port: this rule matches nothing")
+            return [PolicyPort("TCP", 1, 0, o.loc(rule, "ports", path))]
         out = []
         for j, entry in enumerate(raw):
             epath = f"{path}[{j}]"
@@ -822,7 +825,7 @@ class _Loader:
                 if number is not None:
                     out.append(PolicyPort(protocol, number, None, loc))
             else:
-                got = self.port_range(o, body, f"{epath}.{kind}")
+                got = self.port_range(o, body, f"{epath}.{kind}", strict=False)
                 if got is not None:
                     out.append(PolicyPort(protocol, got[0], got[1], loc))
         return out
@@ -891,14 +894,21 @@ class _Loader:
             return None
         return value
 
-    def port_range(self, o: _Obj, body: dict, path: str) -> tuple[int, int] | None:
+    def port_range(
+        self, o: _Obj, body: dict, path: str, strict: bool = True
+    ) -> tuple[int, int] | None:
+        """(start, end). A range running backwards is an error where the API validates it
+        (v1alpha2); v1alpha1 does not, and there it loads, warned, matching no port (as
+        netpol-analyzer reads it)."""
         start = self.port_number(o, body, "start", f"{path}.start")
         end = self.port_number(o, body, "end", f"{path}.end")
         if start is None or end is None:
             return None
         if start > end:
-            o.error(body, "end", f"{path}.end", f"{end} must not be below start {start}")
-            return None
+            if strict:
+                o.error(body, "end", f"{path}.end", f"{end} must not be below start {start}")
+                return None
+            o.warn(body, "end", f"{path}.end", f"{end} is below start {start}: matches no port")
         return start, end
 
     def read_selector(self, o: _Obj, parent: Any, key: str, path: str) -> LabelSelector | None:

@@ -240,7 +240,9 @@ class ClusterPeer:
 class ClusterRule:
     """A rule of a cluster policy. `action` is Accept, Deny or Pass (v1alpha1's Allow is
     Accept); empty `ports` = every port. A named port (str) with protocol "" resolves to
-    the destination pod's container port of that name, whatever its protocol."""
+    the destination pod's container port of that name, whatever its protocol. A range
+    running backwards (end below port) matches no port: v1alpha1 accepts one, and an empty
+    `ports: []` is kept as one."""
 
     action: str
     peers: tuple[ClusterPeer, ...]

@@ -744,3 +744,24 @@ def test_networks_holding_a_known_pod_ip_are_warned() -> None:
     )
     warnings = _warnings(ns("x"), running, admin)
     assert any("networks contain the pod IPs of x/a[Pod]" in w for w in warnings)
+
+
+def test_v1alpha1_backward_ranges_and_empty_ports_load_warned_and_match_nothing() -> None:
+    # v1alpha1 validates neither; netpol-analyzer reads both as matching no port
+    admin = """
+    apiVersion: policy.networking.k8s.io/v1alpha1
+    kind: AdminNetworkPolicy
+    metadata: {name: odd}
+    spec:
+      priority: 1
+      subject: {namespaces: {matchLabels: {team: back}}}
+      ingress:
+      - {name: backwards, action: Deny, from: [{namespaces: {}}], ports: [{portRange: {start: 10, end: 1}}, {portNumber: {port: 80}}]}
+      - {name: none, action: Deny, from: [{namespaces: {}}], ports: []}
+    """
+    docs = cluster(admin)
+    got = agreed(*docs)
+    assert got[(A, C)] == "TCP 1-79,81-65535,UDP 1-65535,SCTP 1-65535"
+    warnings = _warnings(*docs)
+    assert any("spec.ingress[0].ports[0].portRange.end: 1 is below start 10" in w for w in warnings)
+    assert any("spec.ingress[1].ports: lists no port" in w for w in warnings)
