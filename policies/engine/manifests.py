@@ -746,7 +746,8 @@ class _Loader:
                 return None
             return ClusterPeer(kind, namespace_selector=got[0], pod_selector=got[1], location=loc)
         if kind == "networks":
-            nets = o.sequence(peer, "networks", fpath) or []
+            raw_nets = o.sequence(peer, "networks", fpath)
+            nets = raw_nets or []
             good = []
             for i, cidr in enumerate(nets):
                 try:
@@ -757,7 +758,7 @@ class _Loader:
                     o.error(nets, i, f"{fpath}[{i}]", f"{cidr!r} is not a valid CIDR")
                     continue
                 good.append(cidr.strip())
-            if not nets:
+            if raw_nets == []:
                 o.error(peer, "networks", fpath, "must list at least one CIDR")
             return ClusterPeer(kind, networks=tuple(good), location=loc)
         # nodes and domainNames: experimental; loaded, shown, not evaluated
