@@ -8,6 +8,13 @@ source's egress side AND the destination's ingress side (spec: both must allow i
 
 External addresses are cut into atoms at every ipBlock boundary; atoms that every profile
 treats alike are merged into one external endpoint.
+
+Cluster-wide tiers (AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy):
+each direction runs Admin tier -> NetworkPolicy -> Baseline tier -> default allow, the first
+Accept or Deny being final. Their subjects and peers are evaluated per class too, so the
+pipeline runs once per (profile, rules that name the other side, destination ports) — port
+sets flowing through the tiers — never per pod pair. Clusters without them take the plain
+NetworkPolicy path, unchanged.
 """
 
 from __future__ import annotations
@@ -28,7 +35,22 @@ from .intervals import (
     cidr_interval,
     format_ip_range,
 )
-from .model import LabelSelector, NetworkPolicy, Peer, PolicyPort, Rule, Snapshot, Workload
+from .model import (
+    ACCEPT,
+    ADMIN,
+    DENY,
+    PASS,
+    ClusterNetworkPolicy,
+    ClusterRule,
+    ClusterSubject,
+    LabelSelector,
+    NetworkPolicy,
+    Peer,
+    PolicyPort,
+    Rule,
+    Snapshot,
+    Workload,
+)
 from .selectors import matches
 
 __all__ = [
@@ -39,6 +61,7 @@ __all__ = [
     "peer_addresses",
     "reevaluate",
     "resolve_ports",
+    "run_tier",
 ]
 
 _ALL_SELECTOR = LabelSelector()
@@ -67,8 +90,9 @@ class Flow:
 def resolve_ports(specs: tuple[PolicyPort, ...], dst_ports: tuple) -> PortSet:
     """A rule's `ports` against the destination's container ports (empty = every port).
 
-    A named port allows the container ports with that name AND the rule's protocol; a name
-    nobody declares allows nothing; external destinations declare no names.
+    A named port allows the container ports with that name AND the rule's protocol (a
+    cluster policy's named port has no protocol: the container port's own one counts); a
+    name nobody declares allows nothing; external destinations declare no names.
     """
     if not specs:
         return PortSet.all()
@@ -77,11 +101,13 @@ def resolve_ports(specs: tuple[PolicyPort, ...], dst_ports: tuple) -> PortSet:
         if spec.port is None:
             out.setdefault(spec.protocol, []).append((1, 65535))
         elif isinstance(spec.port, int):
-            out.setdefault(spec.protocol, []).append((spec.port, spec.end_port or spec.port))
+            out.setdefault(spec.protocol, []).append(
+                (spec.port, spec.port if spec.end_port is None else spec.end_port)
+            )
         else:
             for cp in dst_ports:
-                if cp.name == spec.port and cp.protocol == spec.protocol:
-                    out.setdefault(spec.protocol, []).append((cp.port, cp.port))
+                if cp.name == spec.port and spec.protocol in ("", cp.protocol):
+                    out.setdefault(cp.protocol, []).append((cp.port, cp.port))
     return PortSet.of({p: IntervalSet.of(v) for p, v in out.items()})
 
 
@@ -92,6 +118,39 @@ def peer_addresses(peer: Peer) -> IntervalSet:
     block = IntervalSet((cidr_interval(peer.ip_block.cidr),))
     excepts = IntervalSet.of(cidr_interval(e) for e in peer.ip_block.except_)
     return block - excepts
+
+
+def run_tier(
+    decisions: list[tuple[ClusterRule | None, str, PortSet]], rest: PortSet
+) -> tuple[PortSet, PortSet, list[tuple[int, PortSet]]]:
+    """One tier over the ports still undecided: the rules that name the other side, in
+    precedence order, as (rule, effective action, its resolved ports).
+
+    The first rule matching a port decides it: Accept, Deny, or Pass (it leaves the tier).
+    Returns (accepted ports, ports going on to the next tier: passed or matched by no rule,
+    [(index, ports it decided)] for the rules that decided something).
+    """
+    undecided = rest
+    accepted = passed = PortSet.none()
+    decided: list[tuple[int, PortSet]] = []
+    for i, (_, action, ports) in enumerate(decisions):
+        got = ports & undecided
+        if not got:
+            continue
+        decided.append((i, got))
+        undecided = undecided - got
+        if action == ACCEPT:
+            accepted = accepted | got
+        elif action == PASS:
+            passed = passed | got
+        if not undecided:
+            break
+    return accepted, undecided | passed, decided
+
+
+def cluster_policy_order(policies) -> list[ClusterNetworkPolicy]:
+    """Admin tier first, then Baseline; within a tier by precedence (priority, then name)."""
+    return sorted(policies, key=lambda p: (p.tier != ADMIN, p.precedence))
 
 
 @dataclass(slots=True)
@@ -113,6 +172,21 @@ class _Contribution:
     policy: NetworkPolicy
     rule_index: int
     members: frozenset[int] = frozenset()  # the mask's classes, for O(1) membership tests
+
+
+@dataclass(frozen=True, slots=True)
+class _TierRule:
+    """One rule of a cluster policy, as seen from the pods its subject selects."""
+
+    members: frozenset[int]  # peer classes
+    addresses: IntervalSet  # peer external addresses
+    ports: tuple[PolicyPort, ...]
+    action: str  # effective: a rule that fails closed denies
+    policy: ClusterNetworkPolicy
+    rule_index: int
+
+
+_NO_TIER: tuple = ((), (), ())
 
 
 class Connectivity:
@@ -138,7 +212,7 @@ class Connectivity:
         else:
             self._classes = []
             self._class_of = {}
-            self._selector_keys = _selector_keys(snapshot.policies)
+            self._selector_keys = _selector_keys(snapshot.policies, snapshot.cluster_policies)
             self._build_classes()
             port_keys: dict[tuple, int] = {}
             self._port_key = [port_keys.setdefault(c.ports, len(port_keys)) for c in self._classes]
@@ -154,12 +228,13 @@ class Connectivity:
         self._cut_external()
 
     def _reusable_for(self, snapshot: Snapshot) -> bool:
-        known = {id(p) for p in self.snapshot.policies}
+        known = {id(p) for p in (*self.snapshot.policies, *self.snapshot.cluster_policies)}
         added = [p for p in snapshot.policies if id(p) not in known]
+        added_cluster = [p for p in snapshot.cluster_policies if id(p) not in known]
         return (
             snapshot.workloads == self.snapshot.workloads
             and snapshot.namespaces == self.snapshot.namespaces
-            and _selector_keys(added) <= self._selector_keys
+            and _selector_keys(added, added_cluster) <= self._selector_keys
         )
 
     # classes ----------------------------------------------------------------------------------
@@ -259,7 +334,9 @@ class Connectivity:
         self._contrib_cache[id(p)] = (p, parts)
         return parts
 
-    def _policy_blocks(self, policy: NetworkPolicy) -> tuple[IntervalSet, ...]:
+    def _policy_blocks(
+        self, policy: NetworkPolicy | ClusterNetworkPolicy
+    ) -> tuple[IntervalSet, ...]:
         """Every address set a policy's ipBlocks name: each block's addresses and each except."""
         cached = self._block_cache.get(id(policy))
         if cached is not None and cached[0] is policy:
@@ -275,10 +352,10 @@ class Connectivity:
         # Kept per evaluation and handed to the ones re-evaluated from it: a module-level
         # cache kept every policy ever evaluated alive in a long-running server.
         base = self.base
-        self._block_cache: dict[int, tuple[NetworkPolicy, tuple[IntervalSet, ...]]] = (
+        self._block_cache: dict[int, tuple[object, tuple[IntervalSet, ...]]] = (
             base._block_cache if base is not None else {}
         )
-        for p in self.snapshot.policies:
+        for p in (*self.snapshot.policies, *self.snapshot.cluster_policies):
             blocks = self._policy_blocks(p)
             self._blocks.extend(blocks)
             has_v6 = has_v6 or any(b.intervals[-1][1] > V4_END for b in blocks if b)
@@ -329,6 +406,313 @@ class Connectivity:
             members = self._members(_or_masks(contribs) if prof else -1)
             self._out_any_set[prof] = members
             self._out_any[prof] = tuple(sorted(members))
+        self._tiered = bool(self.snapshot.cluster_policies)
+        if self._tiered:
+            self._evaluate_tiers(shared)
+        else:
+            # The keys the external addresses and flows are grouped by: the NetworkPolicy
+            # profiles alone when no cluster policy exists.
+            self._out_key: list = self._out_profile
+            self._in_key: list = self._in_profile
+
+    # cluster-wide tiers -----------------------------------------------------------------------
+    def _evaluate_tiers(self, shared: bool) -> None:
+        n = len(self._classes)
+        self._cluster = cluster_policy_order(self.snapshot.cluster_policies)
+        base = self.base
+        self._cluster_cache: dict[int, tuple[ClusterNetworkPolicy, tuple]] = (
+            base._cluster_cache  # type: ignore[union-attr]
+            if shared and base is not None and base._tiered
+            else {}
+        )
+        lists = {name: [[] for _ in range(n)] for name in ("ai", "ao", "bi", "bo")}
+        self._tier_parts: dict[int, tuple[list[_TierRule], list[_TierRule]]] = {}
+        for pi, p in enumerate(self._cluster):
+            subject, ingress, egress = self._cluster_parts(p)
+            if not subject:
+                continue
+            self._tier_parts[pi] = (ingress, egress)
+            prefix = "a" if p.tier == ADMIN else "b"
+            for c in self._members(subject):
+                if ingress:
+                    lists[prefix + "i"][c].append(pi)
+                if egress:
+                    lists[prefix + "o"][c].append(pi)
+        self._admin_in = [tuple(x) for x in lists["ai"]]
+        self._admin_out = [tuple(x) for x in lists["ao"]]
+        self._base_in = [tuple(x) for x in lists["bi"]]
+        self._base_out = [tuple(x) for x in lists["bo"]]
+        self._out_key = [
+            (self._admin_out[c], self._out_profile[c], self._base_out[c]) for c in range(n)
+        ]
+        self._in_key = [
+            (self._admin_in[c], self._in_profile[c], self._base_in[c]) for c in range(n)
+        ]
+        self._key_id: dict[tuple, int] = {}
+        for key in (*self._out_key, *self._in_key):
+            self._key_id.setdefault(key, len(self._key_id))
+        self._tier_lists: dict[tuple[bool, tuple], list[_TierRule]] = {}
+
+    def _tier_list(self, egress: bool, prof: tuple) -> list[_TierRule]:
+        """The rules of a tier profile (policies in precedence order), in written order."""
+        got = self._tier_lists.get((egress, prof))
+        if got is None:
+            got = [r for pi in prof for r in self._tier_parts[pi][1 if egress else 0]]
+            self._tier_lists[(egress, prof)] = got
+        return got
+
+    def _subject_mask(self, subject: ClusterSubject) -> int:
+        namespaces = self._namespaces(subject.namespace_selector)
+        return self._pods(subject.pod_selector or _ALL_SELECTOR, namespaces)
+
+    def _cluster_parts(self, p: ClusterNetworkPolicy) -> tuple[int, list, list]:
+        """(subject classes, ingress rules, egress rules) of a cluster policy, by identity."""
+        cached = self._cluster_cache.get(id(p))
+        if cached is not None and cached[0] is p:
+            return cached[1]
+        subject = self._subject_mask(p.subject)
+        parts = (
+            subject,
+            [self._tier_rule(p, r, i) for i, r in enumerate(p.ingress)] if subject else [],
+            [self._tier_rule(p, r, i) for i, r in enumerate(p.egress)] if subject else [],
+        )
+        self._cluster_cache[id(p)] = (p, parts)
+        return parts
+
+    def _tier_rule(self, p: ClusterNetworkPolicy, rule: ClusterRule, i: int) -> _TierRule:
+        if rule.fails_closed:  # the API's "fail closed" for Deny and Pass: deny all
+            return _TierRule(self._members(-1), self._external_all, (), DENY, p, i)
+        mask = 0
+        addresses = IntervalSet()
+        for peer in rule.peers:
+            if peer.kind == "namespaces":
+                mask |= self._pods(_ALL_SELECTOR, self._namespaces(peer.namespace_selector))
+            elif peer.kind == "pods":
+                namespaces = self._namespaces(peer.namespace_selector or _ALL_SELECTOR)
+                mask |= self._pods(peer.pod_selector or _ALL_SELECTOR, namespaces)
+            elif peer.kind == "networks":
+                addresses = addresses | IntervalSet.of(cidr_interval(c) for c in peer.networks)
+            # nodes and domainNames are not evaluated: they match nothing here; an invalid
+            # peer matches nothing in an Accept rule
+        return _TierRule(
+            self._members(mask), addresses & self._external_all, rule.ports, rule.action, p, i
+        )
+
+    def _pipeline(
+        self,
+        a_rules: list[_TierRule],
+        a_ids: tuple,
+        isolated: bool,
+        np_allowed: PortSet,
+        b_rules: list[_TierRule],
+        b_ids: tuple,
+        dports: tuple,
+    ) -> PortSet:
+        """Admin tier -> NetworkPolicy -> Baseline tier -> default allow, on port sets."""
+        accepted, rest, _ = run_tier(
+            [(None, a_rules[j].action, resolve_ports(a_rules[j].ports, dports)) for j in a_ids],
+            PortSet.all(),
+        )
+        if isolated:  # NetworkPolicy always decides for the pods it isolates
+            return accepted | (rest & np_allowed)
+        if b_ids and rest:
+            got, rest, _ = run_tier(
+                [(None, b_rules[j].action, resolve_ports(b_rules[j].ports, dports)) for j in b_ids],
+                rest,
+            )
+            accepted = accepted | got
+        return accepted | rest
+
+    def _key_parts(self, egress: bool, key: tuple) -> tuple[dict[int, tuple], tuple]:
+        """For a side key: {class: signature} for the classes its rules tell apart, and the
+        signature of every other class. A signature is, per part (Admin rules, NetworkPolicy
+        contributions, Baseline rules), the indexes of the rules that name the class; rules
+        naming every class are in all signatures and tell nothing apart."""
+        got = self._parts_cache.get((egress, key))
+        if got is None:
+            a_prof, n_prof, b_prof = key
+            contribs = self._out_contribs if egress else self._in_contribs
+            sets = (
+                [r.members for r in self._tier_list(egress, a_prof)],
+                [c.members for c in contribs[n_prof]] if n_prof else [],
+                [r.members for r in self._tier_list(egress, b_prof)],
+            )
+            n = len(self._classes)
+            per: dict[int, tuple[list[int], list[int], list[int]]] = {}
+            for part, members_list in enumerate(sets):
+                for j, members in enumerate(members_list):
+                    if len(members) == n:
+                        continue
+                    for x in members:
+                        lists = per.get(x)
+                        if lists is None:
+                            lists = per[x] = ([], [], [])
+                        lists[part].append(j)
+            every = [[j for j, m in enumerate(part) if len(m) == n] for part in sets]
+            named = {}
+            for x, lists in per.items():  # indexes were appended in order; merge the rest
+                named[x] = tuple(
+                    tuple(sorted((*lists[k], *every[k]))) if every[k] else tuple(lists[k])
+                    for k in range(3)
+                )
+            got = self._parts_cache[(egress, key)] = (named, tuple(tuple(e) for e in every))
+        return got
+
+    def _tier_side(self, egress: bool, key: tuple, sig: tuple, d: int, cache: dict) -> PortSet:
+        """What one side's pipeline allows, given which of its rules name the other side
+        (`sig`); d is the destination class. Cached on what the answer depends on: the
+        matching tier rules, what NetworkPolicy allows, and the destination's named ports."""
+        a_prof, n_prof, b_prof = key
+        a_ids, n_ids, b_ids = sig
+        if n_prof:  # which NetworkPolicy rules allow what into d (named ports resolved)
+            np_allowed = self._ports_of(egress, n_prof, n_ids, d, cache)
+            if not a_ids:
+                return np_allowed  # NetworkPolicy decides everything
+            ck = (egress, a_prof, a_ids, id(np_allowed), self._port_key[d])
+        else:
+            if not a_ids and not b_ids:
+                return PortSet.all()
+            np_allowed = PortSet.all()
+            ck = (egress, a_prof, a_ids, b_prof, b_ids, self._port_key[d])
+        got = cache.get(ck)
+        if got is None:
+            got = self._pipeline(
+                self._tier_list(egress, a_prof),
+                a_ids,
+                bool(n_prof),
+                np_allowed,
+                self._tier_list(egress, b_prof),
+                b_ids,
+                self._classes[d].ports,
+            )
+            got = cache[ck] = self._interned.setdefault(got, got)
+        return got
+
+    def _tiered_pairs_from(self, sources, only_dst: int | None, cache: dict, both: dict) -> list:
+        # Per source, the destinations its egress rules name are evaluated one by one; all
+        # others share one answer per destination-ports key, and are skipped at once when
+        # that answer is empty (an isolated egress) — the common case. Likewise on ingress,
+        # a source that no rule of the destination's key names takes the key's base answer.
+        out = []
+        n = len(self._classes)
+        self._parts_cache: dict = getattr(self, "_parts_cache", {})
+        dsts = list(range(n)) if only_dst is None else sorted(self._members(only_dst))
+        dst_set = None if only_dst is None else self._members(only_dst)
+        out_key, in_key, port_key = self._out_key, self._in_key, self._port_key
+        side, parts_of, parts_cache = self._tier_side, self._key_parts, self._parts_cache
+        everything = PortSet.all()
+        port_keys = sorted(set(port_key[d] for d in dsts))
+        stand_in = {}  # a destination class of each ports key
+        for d in dsts:
+            stand_in.setdefault(port_key[d], d)
+
+        for s in sources:
+            ek = out_key[s]
+            if ek == _NO_TIER:
+                e_named, e_base, candidates = None, None, dsts
+            else:
+                e_named, e_base = parts_of(True, ek)
+                if any(side(True, ek, e_base, stand_in[pk], cache) for pk in port_keys):
+                    candidates = dsts
+                else:  # only the named destinations can be reached
+                    candidates = sorted(
+                        e_named if dst_set is None else dst_set.intersection(e_named)
+                    )
+            for d in candidates:
+                if e_named is None:
+                    e = everything
+                else:
+                    e = side(True, ek, e_named.get(d, e_base), d, cache)
+                    if not e:
+                        continue
+                ik = in_key[d]
+                if ik == _NO_TIER:
+                    i = everything
+                else:
+                    got = parts_cache.get((False, ik)) or parts_of(False, ik)
+                    i = side(False, ik, got[0].get(s, got[1]), d, cache)
+                key = (id(e), id(i))
+                ports = both.get(key)
+                if ports is None:
+                    ports = both[key] = e & i
+                if ports:
+                    out.append((s, d, ports))
+        return out
+
+    def _tiered_external(self, atoms) -> tuple[dict, dict]:
+        """Per egress key, and per (ingress key, ports): {atom: ports} through the tiers."""
+        cache: dict = {}
+
+        atom_ids: dict[tuple, tuple] = {}
+        everything = PortSet.all()
+
+        def per_atom(egress: bool, prof: tuple) -> tuple[list[_TierRule], dict[int, tuple]]:
+            """A tier profile's rules, and {atom: indexes of the rules naming it}."""
+            got = atom_ids.get((egress, prof))
+            if got is None:
+                rules = self._tier_list(egress, prof)
+                ids: dict[int, list[int]] = {}
+                for j, r in enumerate(rules):
+                    if r.addresses:
+                        for ai in self._atoms_in(r.addresses):
+                            ids.setdefault(ai, []).append(j)
+                got = atom_ids[(egress, prof)] = (rules, {k: tuple(v) for k, v in ids.items()})
+            return got
+
+        def sig_of(egress: bool, key: tuple, np_sig: dict, dports: tuple) -> dict:
+            # Atoms no tier rule names keep the NetworkPolicy answer (isolated) or all
+            # ports; only the named ones run the pipeline.
+            a_prof, n_prof, b_prof = key
+            isolated = bool(n_prof)
+            a_rules, a_ids = per_atom(egress, a_prof)
+            b_rules, b_ids = per_atom(egress, b_prof)
+            if isolated:
+                out = dict(np_sig)
+                touched = set(a_ids)
+            else:
+                out = dict.fromkeys(range(len(atoms)), everything)
+                touched = set(a_ids) | set(b_ids)
+            none = PortSet.none()
+            for ai in touched:
+                np_allowed = np_sig.get(ai, none) if isolated else everything
+                a, b = a_ids.get(ai, ()), b_ids.get(ai, ())
+                ck = (egress, id(a_rules), a, np_allowed, id(b_rules), b, dports, isolated)
+                got = cache.get(ck)
+                if got is None:
+                    got = cache[ck] = self._pipeline(
+                        a_rules, a, isolated, np_allowed, b_rules, b, dports
+                    )
+                if got:
+                    out[ai] = got
+                else:
+                    out.pop(ai, None)
+            return out
+
+        out_sig = {}
+        for key in set(self._out_key):
+            n_prof = key[1]
+            np_sig = self._atom_ports(atoms, self._out_contribs[n_prof], (), bool(n_prof))
+            out_sig[key] = sig_of(True, key, np_sig, ())
+        in_sig = {}
+        for key, ports in {(self._in_key[c.index], c.ports) for c in self._classes}:
+            n_prof = key[1]
+            np_sig = self._atom_ports(atoms, self._in_contribs[n_prof], ports, bool(n_prof))
+            in_sig[(key, ports)] = sig_of(False, key, np_sig, ports)
+        return out_sig, in_sig
+
+    def cluster_policies_for(
+        self, workload: Workload
+    ) -> tuple[tuple[ClusterNetworkPolicy, ...], tuple[ClusterNetworkPolicy, ...]]:
+        """(cluster policies with ingress rules whose subject selects the workload, those with
+        egress rules), Admin tier first, each tier in precedence order."""
+        if not self._tiered:
+            return (), ()
+        c = self._class_of[workload.id]
+        pols = self._cluster
+        return (
+            tuple(pols[i] for i in (*self._admin_in[c], *self._base_in[c])),
+            tuple(pols[i] for i in (*self._admin_out[c], *self._base_out[c])),
+        )
 
     # isolation --------------------------------------------------------------------------------
     def isolation(self, workload: Workload) -> tuple[bool, bool]:
@@ -402,13 +786,21 @@ class Connectivity:
 
     def _in_profile_key(self, c: int) -> tuple:
         pols = self.snapshot.policies
-        return tuple(pols[i] for i in self._in_profile[c])
+        key = tuple(pols[i] for i in self._in_profile[c])
+        if self._tiered:  # a cluster policy object carries its tier and precedence
+            key += tuple(self._cluster[i] for i in (*self._admin_in[c], *self._base_in[c]))
+        return key
 
     def _out_profile_key(self, c: int) -> tuple:
         pols = self.snapshot.policies
-        return tuple(pols[i] for i in self._out_profile[c])
+        key = tuple(pols[i] for i in self._out_profile[c])
+        if self._tiered:
+            key += tuple(self._cluster[i] for i in (*self._admin_out[c], *self._base_out[c]))
+        return key
 
     def _pairs_from(self, sources, only_dst: int | None, cache: dict, both: dict) -> list:
+        if self._tiered:
+            return self._tiered_pairs_from(sources, only_dst, cache, both)
         # The hot loop of the evaluation (one pass per candidate pair): plain loops over the
         # few rules of a profile and set lookups; no big-int bit tests, no generators.
         out = []
@@ -474,14 +866,17 @@ class Connectivity:
         self._atom_starts = [a for a, _ in atoms]
         # per atom, the ports each profile allows to / from it
         out_sig: dict[tuple, dict[int, PortSet]] = {}
-        for prof, contribs in self._out_contribs.items():
-            out_sig[prof] = self._atom_ports(atoms, contribs, (), bool(prof))
-        in_keys = {(self._in_profile[c.index], c.ports) for c in self._classes}
         in_sig: dict[tuple, dict[int, PortSet]] = {}
-        for prof, ports in in_keys:
-            in_sig[(prof, ports)] = self._atom_ports(
-                atoms, self._in_contribs[prof], ports, bool(prof)
-            )
+        if self._tiered:
+            out_sig, in_sig = self._tiered_external(atoms)
+        else:
+            for prof, contribs in self._out_contribs.items():
+                out_sig[prof] = self._atom_ports(atoms, contribs, (), bool(prof))
+            in_keys = {(self._in_profile[c.index], c.ports) for c in self._classes}
+            for prof, ports in in_keys:
+                in_sig[(prof, ports)] = self._atom_ports(
+                    atoms, self._in_contribs[prof], ports, bool(prof)
+                )
         # Only allowances that differ between atoms can split them (most profiles name no
         # ipBlock: they allow nothing external, or everything).
         telling = [
@@ -562,9 +957,9 @@ class Connectivity:
         classes = [tuple(c.workloads) for c in self._classes]
         external = []
         for c in self._classes:
-            for gi, ports in self._out_ext[self._out_profile[c.index]].items():
+            for gi, ports in self._out_ext[self._out_key[c.index]].items():
                 external.append((c.index, gi, "out", ports))
-            for gi, ports in self._in_ext[(self._in_profile[c.index], c.ports)].items():
+            for gi, ports in self._in_ext[(self._in_key[c.index], c.ports)].items():
                 external.append((c.index, gi, "in", ports))
         return classes, self.class_pairs(), external
 
@@ -615,8 +1010,8 @@ class Connectivity:
         ]
         ext = []
         for c in self._classes:
-            out_ext = self._out_ext[self._out_profile[c.index]]
-            in_ext = self._in_ext[(self._in_profile[c.index], c.ports)]
+            out_ext = self._out_ext[self._out_key[c.index]]
+            in_ext = self._in_ext[(self._in_key[c.index], c.ports)]
             out_on = src_on is None or c.index in src_on
             in_on = dst_on is None or c.index in dst_on
             ext.append(
@@ -648,8 +1043,13 @@ class Connectivity:
         return found, n, np, port_sets
 
 
-def _compute_blocks(policy: NetworkPolicy) -> tuple[IntervalSet, ...]:
+def _compute_blocks(policy: NetworkPolicy | ClusterNetworkPolicy) -> tuple[IntervalSet, ...]:
     out: list[IntervalSet] = []
+    if isinstance(policy, ClusterNetworkPolicy):  # `networks` CIDRs cut the address space too
+        for crule in policy.egress:
+            for cpeer in crule.peers:
+                out.extend(IntervalSet((cidr_interval(c),)) for c in cpeer.networks)
+        return tuple(out)
     for rule in (*policy.ingress, *policy.egress):
         for peer in rule.peers:
             if peer.ip_block is not None:
@@ -664,8 +1064,9 @@ def _decode(key: int, n: int, np: int, by_rank, port_sets) -> Flow:
     return Flow(by_rank[a], by_rank[b], port_sets[pi])
 
 
-def _selector_keys(policies) -> frozenset[str]:
-    """Every label key a pod selector of these policies looks at."""
+def _selector_keys(policies, cluster_policies=()) -> frozenset[str]:
+    """Every label key a pod selector of these policies looks at (namespace labels need no
+    key: a class never spans namespaces)."""
     keys: set[str] = set()
 
     def add(selector: LabelSelector | None) -> None:
@@ -678,6 +1079,11 @@ def _selector_keys(policies) -> frozenset[str]:
         for rule in (*p.ingress, *p.egress):
             for peer in rule.peers:
                 add(peer.pod_selector)
+    for cp in cluster_policies:
+        add(cp.subject.pod_selector)
+        for crule in (*cp.ingress, *cp.egress):
+            for cpeer in crule.peers:
+                add(cpeer.pod_selector)
     return frozenset(keys)
 
 

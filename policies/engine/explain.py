@@ -3,6 +3,10 @@
 This module evaluates a single pair directly from the spec, rule by rule, without the class
 machinery of connectivity.py; the tests hold the two answers equal on the corpus, so each
 checks the other.
+
+With cluster policies, each side is a chain of tiers (Admin -> NetworkPolicy -> Baseline ->
+default allow): the chain says, per tier, which policy and rule decided which ports, and
+which ports were passed on.
 """
 
 from __future__ import annotations
@@ -10,15 +14,40 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .connectivity import Connectivity, peer_addresses, resolve_ports
-from .intervals import IntervalSet, PortSet, format_ip_range, parse_ip_range
-from .model import EGRESS, INGRESS, Location, NetworkPolicy, Peer, Snapshot, Workload
+from .connectivity import (
+    Connectivity,
+    cluster_policy_order,
+    peer_addresses,
+    resolve_ports,
+    run_tier,
+)
+from .intervals import IntervalSet, PortSet, cidr_interval, format_ip_range, parse_ip_range
+from .model import (
+    ACCEPT,
+    ADMIN,
+    BASELINE,
+    DENY,
+    EGRESS,
+    INGRESS,
+    ClusterNetworkPolicy,
+    ClusterPeer,
+    ClusterRule,
+    Location,
+    NetworkPolicy,
+    Peer,
+    Snapshot,
+    Workload,
+)
 from .selectors import matches
 
 __all__ = [
+    "DEFAULT_TIER",
+    "NETWORK_POLICY_TIER",
     "Explanation",
     "RuleMatch",
     "SideExplanation",
+    "TierDecision",
+    "TierStep",
     "explain",
     "explain_text",
     "find_endpoint",
@@ -39,6 +68,57 @@ class RuleMatch:
         return f"{self.policy.id} rule {self.rule_index}"
 
 
+NETWORK_POLICY_TIER = "NetworkPolicy"
+DEFAULT_TIER = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class TierDecision:
+    """A cluster policy rule that names the other side, and the ports it decided (the first
+    matching rule decides a port; `ports` is empty for an undecidable rule)."""
+
+    policy: ClusterNetworkPolicy
+    direction: str
+    rule_index: int
+    action: str  # effective: Accept, Deny or Pass (a rule that fails closed denies)
+    ports: PortSet
+    undecidable: bool = False  # names nodes or domainNames: not evaluated, counted as no match
+
+    @property
+    def rule(self) -> ClusterRule:
+        rules = self.policy.ingress if self.direction == INGRESS else self.policy.egress
+        return rules[self.rule_index]
+
+    @property
+    def label(self) -> str:
+        name = f" {self.rule.name!r}" if self.rule.name else ""
+        return f"{self.policy.id} {self.direction.lower()}[{self.rule_index}]{name}"
+
+    @property
+    def action_label(self) -> str:
+        if self.action == ACCEPT:
+            return self.policy.action_label(self.rule)
+        return self.action
+
+
+@dataclass(frozen=True, slots=True)
+class TierStep:
+    """One tier of a side's chain: the ports that reached it and what it did with them.
+
+    `passed` goes on to the next tier (Pass rules, and ports no rule matched); for the
+    NetworkPolicy tier, `policies` is empty and `isolated` tells whether it decided.
+    """
+
+    tier: str  # "Admin", "NetworkPolicy", "Baseline" or "default"
+    entered: PortSet
+    accepted: PortSet
+    denied: PortSet
+    passed: PortSet
+    policies: tuple[ClusterNetworkPolicy, ...] = ()  # candidates: their subject selects it
+    decisions: tuple[TierDecision, ...] = ()
+    isolated: bool = False  # NetworkPolicy tier only
+
+
 @dataclass(frozen=True, slots=True)
 class SideExplanation:
     """One side of a flow: the source's egress or the destination's ingress."""
@@ -49,13 +129,21 @@ class SideExplanation:
     policies: tuple[NetworkPolicy, ...]  # the policies that select it for this direction
     rules: tuple[RuleMatch, ...]  # their rules that name the other side
     allowed: PortSet
+    # With cluster policies selecting it: every tier the connection went through, in order.
+    chain: tuple[TierStep, ...] = ()
 
     @property
     def isolated(self) -> bool:
         return bool(self.policies)
 
+    @property
+    def undecidable(self) -> tuple[TierDecision, ...]:
+        return tuple(d for step in self.chain for d in step.decisions if d.undecidable)
+
     def text(self) -> str:
         side = "egress of the source" if self.direction == EGRESS else "ingress of the destination"
+        if self.chain:
+            return self._chain_text(side)
         if not self.applicable:
             return f"  {side} ({self.endpoint}): external, not governed by any policy"
         if not self.isolated:
@@ -70,6 +158,49 @@ class SideExplanation:
         for r in self.rules:
             where = f" ({r.location})" if r.location else ""
             lines.append(f"    {r.label}{where} allows {r.ports}")
+        lines.append(f"    -> allows {self.allowed}")
+        return "\n".join(lines)
+
+    def _chain_text(self, side: str) -> str:
+        lines = [f"  {side} ({self.endpoint}): tiers Admin -> NetworkPolicy -> Baseline"]
+        for step in self.chain:
+            if step.tier == NETWORK_POLICY_TIER:
+                if not step.isolated:
+                    lines.append("    NetworkPolicy: no policy isolates it -> goes on")
+                    continue
+                names = ", ".join(p.id for p in self.policies)
+                lines.append(f"    NetworkPolicy: isolated by {names} (decides everything left)")
+                for r in self.rules:
+                    where = f" ({r.location})" if r.location else ""
+                    lines.append(f"      {r.label}{where} allows {r.ports}")
+                lines.append(f"      accepts {step.accepted}; denies {step.denied}")
+                continue
+            if step.tier == DEFAULT_TIER:
+                lines.append(f"    default: no tier decided {step.entered} -> allowed")
+                continue
+            if not step.policies:
+                lines.append(f"    {step.tier} tier: no policy selects it -> goes on")
+                continue
+            names = ", ".join(p.id for p in step.policies)
+            lines.append(f"    {step.tier} tier: {names}")
+            for d in step.decisions:
+                where = f" ({d.rule.location})" if d.rule.location else ""
+                if d.undecidable:
+                    lines.append(
+                        f"      {d.label}{where} {d.action_label}: undecidable (names nodes or"
+                        " domainNames, which netviz does not evaluate; counted as no match)"
+                    )
+                    continue
+                lines.append(f"      {d.label}{where} {d.action_label} {d.ports}")
+            if not step.decisions:
+                lines.append("      no rule names the other side")
+            verdicts = []
+            if step.accepted:
+                verdicts.append(f"accepts {step.accepted}")
+            if step.denied:
+                verdicts.append(f"denies {step.denied}")
+            verdicts.append(f"passes on {step.passed}" if step.passed else "passes on nothing")
+            lines.append("      " + "; ".join(verdicts))
         lines.append(f"    -> allows {self.allowed}")
         return "\n".join(lines)
 
@@ -114,8 +245,21 @@ class Explanation:
         on = f" on {what}" if self.asked is not None else ""
         return f"DENIED: {self.src} => {self.dst}{on}: blocked by {sides}"
 
+    @property
+    def undecidable(self) -> tuple[TierDecision, ...]:
+        """Rules naming nodes or domainNames that could decide this flow: the verdict
+        counts them as not matching."""
+        return self.egress.undecidable + self.ingress.undecidable
+
     def text(self) -> str:
-        return "\n".join((self.verdict(), self.egress.text(), self.ingress.text()))
+        lines = [self.verdict(), self.egress.text(), self.ingress.text()]
+        if self.undecidable:
+            lines.append(
+                "  note: undecidable; the verdict assumes that "
+                + ", ".join(d.label for d in self.undecidable)
+                + " does not match"
+            )
+        return "\n".join(lines)
 
 
 def _peer_selects(
@@ -147,10 +291,8 @@ def _side(snapshot: Snapshot, ns_labels, direction: str, subject, other, dst) ->
         and direction in p.policy_types
         and matches(p.pod_selector, dict(subject.labels))
     )
-    if not policies:
-        return SideExplanation(direction, ident, True, (), (), PortSet.all())
     found = []
-    allowed = PortSet.none()
+    allowed = PortSet.none() if policies else PortSet.all()
     for p in policies:
         rules = p.ingress if direction == INGRESS else p.egress
         for i, rule in enumerate(rules):
@@ -161,7 +303,103 @@ def _side(snapshot: Snapshot, ns_labels, direction: str, subject, other, dst) ->
             ports = resolve_ports(rule.ports, dst_ports)
             found.append(RuleMatch(p, i, ports, rule.location))
             allowed = allowed | ports
-    return SideExplanation(direction, ident, True, policies, tuple(found), allowed)
+    side = SideExplanation(direction, ident, True, policies, tuple(found), allowed)
+    candidates = [
+        p
+        for p in cluster_policy_order(snapshot.cluster_policies)
+        if (p.ingress if direction == INGRESS else p.egress)
+        and _subject_selects(ns_labels, p, subject)
+    ]
+    if not candidates:
+        return side
+    chain, allowed = _chain(ns_labels, direction, candidates, side, other, dst_ports)
+    return SideExplanation(direction, ident, True, policies, tuple(found), allowed, chain)
+
+
+def _subject_selects(ns_labels, policy: ClusterNetworkPolicy, pod: Workload) -> bool:
+    subject = policy.subject
+    if not matches(subject.namespace_selector, ns_labels.get(pod.namespace, {})):
+        return False
+    return subject.pod_selector is None or matches(subject.pod_selector, dict(pod.labels))
+
+
+def _cluster_peer_selects(ns_labels, peer: ClusterPeer, other) -> bool:
+    """A peer against a workload or an external address (nodes and domainNames: never; an
+    invalid peer: never, its Deny or Pass rule fails closed instead)."""
+    if isinstance(other, Workload):
+        if peer.kind not in ("namespaces", "pods"):
+            return False
+        if not matches(peer.namespace_selector, ns_labels.get(other.namespace, {})):
+            return False
+        return peer.kind == "namespaces" or matches(peer.pod_selector, dict(other.labels))
+    if peer.kind != "networks":
+        return False
+    point = other.intervals[0][0]
+    return any(point in IntervalSet((cidr_interval(c),)) for c in peer.networks)
+
+
+def _tier_step(ns_labels, tier, direction, candidates, other, dst_ports, rest) -> TierStep:
+    decisions: list[tuple[ClusterRule | None, str, PortSet]] = []
+    owners: list[tuple[int, ClusterNetworkPolicy, int]] = []  # (order, policy, rule index)
+    unknown: list[tuple[int, int, ClusterNetworkPolicy, int, ClusterRule]] = []
+    order = 0
+    for p in candidates:
+        for i, rule in enumerate(p.ingress if direction == INGRESS else p.egress):
+            order += 1
+            if rule.fails_closed:
+                decisions.append((rule, DENY, PortSet.all()))
+                owners.append((order, p, i))
+            elif any(_cluster_peer_selects(ns_labels, peer, other) for peer in rule.peers):
+                decisions.append((rule, rule.action, resolve_ports(rule.ports, dst_ports)))
+                owners.append((order, p, i))
+            elif rule.undecidable and not isinstance(other, Workload):
+                # nodes and domainNames may well stand for this address: say so, not guess
+                unknown.append((order, len(decisions), p, i, rule))
+    accepted, passed, decided = run_tier(decisions, rest)
+    made = [
+        (owners[j][0], TierDecision(owners[j][1], direction, owners[j][2], decisions[j][1], ports))
+        for j, ports in decided
+    ]
+    for order, position, p, i, rule in unknown:
+        # it matters only if ports it names were still undecided when it came up
+        open_ports = rest
+        for j, ports in decided:
+            if j < position:
+                open_ports = open_ports - ports
+        if open_ports & resolve_ports(rule.ports, dst_ports):
+            made.append((order, TierDecision(p, direction, i, rule.action, PortSet.none(), True)))
+    made.sort(key=lambda t: t[0])
+    denied = rest - accepted - passed
+    return TierStep(
+        tier, rest, accepted, denied, passed, tuple(candidates), tuple(d for _, d in made)
+    )
+
+
+def _chain(ns_labels, direction, candidates, np_side, other, dst_ports):
+    """The tier pipeline of one side: (steps, allowed ports)."""
+    steps = []
+    rest = PortSet.all()
+    allowed = PortSet.none()
+    for tier in (ADMIN, NETWORK_POLICY_TIER, BASELINE, DEFAULT_TIER):
+        if not rest:
+            break
+        if tier == NETWORK_POLICY_TIER:
+            if np_side.isolated:
+                got = rest & np_side.allowed
+                steps.append(TierStep(tier, rest, got, rest - got, PortSet.none(), isolated=True))
+                allowed, rest = allowed | got, PortSet.none()
+            else:
+                steps.append(TierStep(tier, rest, PortSet.none(), PortSet.none(), rest))
+            continue
+        if tier == DEFAULT_TIER:
+            steps.append(TierStep(tier, rest, rest, PortSet.none(), PortSet.none()))
+            allowed, rest = allowed | rest, PortSet.none()
+            continue
+        in_tier = [p for p in candidates if p.tier == tier]
+        step = _tier_step(ns_labels, tier, direction, in_tier, other, dst_ports, rest)
+        steps.append(step)
+        allowed, rest = allowed | step.accepted, step.passed
+    return tuple(steps), allowed
 
 
 def _ip_id(addresses: IntervalSet) -> str:

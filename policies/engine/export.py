@@ -3,6 +3,10 @@
 Server-side fields (status, managedFields, uid, resourceVersion, creationTimestamp,
 generation, selfLink, the last-applied annotation) are dropped. A policy that has none of
 them is exported exactly as the user wrote it, comments and key order included.
+
+Cluster-scoped policies (AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy)
+come first in a stream, lose a `metadata.namespace` the API server would ignore, and go to
+`_cluster.yaml` in a zip (no namespace can be named so).
 """
 
 from __future__ import annotations
@@ -14,10 +18,18 @@ from collections.abc import Iterable
 
 import yaml
 
-from .model import NetworkPolicy
+from .model import ClusterNetworkPolicy, NetworkPolicy
 from .yamlio import parse_documents
 
-__all__ = ["SERVER_FIELDS", "clean_policy_yaml", "export_policies", "export_zip"]
+__all__ = [
+    "CLUSTER_FILE",
+    "SERVER_FIELDS",
+    "clean_policy_yaml",
+    "export_policies",
+    "export_zip",
+]
+
+CLUSTER_FILE = "_cluster.yaml"
 
 SERVER_FIELDS = (
     "managedFields",
@@ -38,10 +50,13 @@ def _plain(value):
     return value
 
 
-def _clean(obj: dict) -> bool:
+def _clean(obj: dict, cluster_scoped: bool = False) -> bool:
     """Removes server-side fields in place; True when something was removed."""
     changed = obj.pop("status", None) is not None or "status" in obj
     meta = obj.get("metadata")
+    if isinstance(meta, dict) and cluster_scoped and "namespace" in meta:
+        del meta["namespace"]
+        changed = True
     if isinstance(meta, dict):
         for key in SERVER_FIELDS:
             if key in meta:
@@ -56,33 +71,50 @@ def _clean(obj: dict) -> bool:
     return changed
 
 
-def clean_policy_yaml(source: str, name: str = "policy.yaml") -> str:
-    """One policy's YAML without server-side fields (verbatim when it has none)."""
+def clean_policy_yaml(source: str, name: str = "policy.yaml", cluster_scoped: bool = False) -> str:
+    """One policy's YAML without server-side fields (verbatim when it has none); a
+    cluster-scoped one also without metadata.namespace."""
     docs = parse_documents(source, name)
     if not docs:
         return source
     obj = _plain(docs[0].value)
-    if not _clean(obj):
+    if not _clean(obj, cluster_scoped):
         return source if source.endswith("\n") else source + "\n"
     return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False)
 
 
-def export_policies(policies: Iterable[NetworkPolicy]) -> str:
-    """Every policy as one multi-document YAML stream, sorted by namespace and name."""
+def _name(p: NetworkPolicy | ClusterNetworkPolicy) -> str:
+    # By fields, not `id`: the web exports its stored rows, which have no engine id.
+    return p.id if isinstance(p, ClusterNetworkPolicy) else f"{p.namespace}/{p.name}"
+
+
+def _order(p: NetworkPolicy | ClusterNetworkPolicy) -> tuple:
+    if isinstance(p, ClusterNetworkPolicy):
+        return (0, p.kind, p.name)
+    return (1, p.namespace, p.name)
+
+
+def export_policies(policies: Iterable[NetworkPolicy | ClusterNetworkPolicy]) -> str:
+    """Every policy as one multi-document YAML stream: cluster-scoped ones first (by kind
+    and name), then NetworkPolicies by namespace and name."""
     texts = [
-        clean_policy_yaml(p.source, f"{p.namespace}/{p.name}.yaml").strip("\n")
-        for p in sorted(policies, key=lambda p: (p.namespace, p.name))
+        clean_policy_yaml(
+            p.source, f"{_name(p)}.yaml", cluster_scoped=isinstance(p, ClusterNetworkPolicy)
+        ).strip("\n")
+        for p in sorted(policies, key=_order)
     ]
     return "---\n" + "\n---\n".join(texts) + "\n" if texts else ""
 
 
-def export_zip(policies: Iterable[NetworkPolicy]) -> bytes:
-    """A zip with one multi-document file per namespace: `<namespace>.yaml`."""
-    by_ns: dict[str, list[NetworkPolicy]] = defaultdict(list)
+def export_zip(policies: Iterable[NetworkPolicy | ClusterNetworkPolicy]) -> bytes:
+    """A zip with one multi-document file per namespace, `<namespace>.yaml`, and the
+    cluster-scoped policies in `_cluster.yaml`."""
+    by_file: dict[str, list] = defaultdict(list)
     for p in policies:
-        by_ns[p.namespace].append(p)
+        name = CLUSTER_FILE if isinstance(p, ClusterNetworkPolicy) else f"{p.namespace}.yaml"
+        by_file[name].append(p)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for ns in sorted(by_ns):
-            zf.writestr(f"{ns}.yaml", export_policies(by_ns[ns]))
+        for name in sorted(by_file):
+            zf.writestr(name, export_policies(by_file[name]))
     return buf.getvalue()

@@ -6,7 +6,21 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Iterator
 
-from .model import Diagnostic, LabelSelector, Location, NetworkPolicy, Peer, Snapshot
+from .intervals import IntervalSet, PortSet, cidr_interval
+from .model import (
+    ACCEPT,
+    ADMIN,
+    DENY,
+    ClusterNetworkPolicy,
+    ClusterPeer,
+    ClusterRule,
+    Diagnostic,
+    LabelSelector,
+    Location,
+    NetworkPolicy,
+    Peer,
+    Snapshot,
+)
 from .selectors import format_selector, matches
 
 __all__ = ["lint"]
@@ -47,10 +61,24 @@ class _Index:
             namespaces = tuple(self.namespaces(peer.namespace_selector))
         return self.pods(peer.pod_selector or LabelSelector(), namespaces)
 
+    def subject_pods(self, policy: ClusterNetworkPolicy) -> list:
+        namespaces = tuple(self.namespaces(policy.subject.namespace_selector))
+        return self.pods(policy.subject.pod_selector or LabelSelector(), namespaces)
+
+    def cluster_peer_pods(self, peer: ClusterPeer) -> list:
+        if peer.kind not in ("namespaces", "pods"):
+            return []
+        namespaces = tuple(self.namespaces(peer.namespace_selector or LabelSelector()))
+        return self.pods(peer.pod_selector or LabelSelector(), namespaces)
+
 
 def lint(snapshot: Snapshot) -> Iterator[Diagnostic]:
-    """Located warnings: selectors matching nothing, undeclared named ports, pod IPs in ipBlocks."""
+    """Located warnings: selectors matching nothing, undeclared named ports, pod IPs in ipBlocks;
+    for cluster policies also Deny rules shadowed by an earlier Accept and equal-priority
+    policies that disagree."""
     index = _Index(snapshot)
+    if snapshot.cluster_policies:
+        yield from _lint_cluster(snapshot, index)
     pod_ips = [
         (ipaddress.ip_address(ip), w) for w in snapshot.workloads for ip in w.pod_ips if _is_ip(ip)
     ]
@@ -150,3 +178,204 @@ def _pod_ips_in_block(peer, pod_ips, loc: Location, path: str, subject: str):
             Location(loc.file, loc.line, f"{path}.ipBlock"),
             subject,
         )
+
+
+# cluster policies (Admin and Baseline tiers) -----------------------------------------------------
+
+
+class _RuleView:
+    """One cluster policy rule with what it can match, as sets: pods, addresses, ports."""
+
+    def __init__(self, index: _Index, policy: ClusterNetworkPolicy, direction: str, i: int):
+        self.policy, self.direction, self.i = policy, direction, i
+        self.rule: ClusterRule = (policy.ingress if direction == "ingress" else policy.egress)[i]
+        self.path = f"spec.{direction}[{i}]"
+        self.all = self.rule.fails_closed
+        self.pods = {w.id for peer in self.rule.peers for w in index.cluster_peer_pods(peer)}
+        self.addresses = IntervalSet.of(
+            cidr_interval(c) for peer in self.rule.peers for c in peer.networks
+        )
+        self.numbers = PortSet.all() if not self.rule.ports or self.all else _numbers(self.rule)
+        self.names = {p.port for p in self.rule.ports if isinstance(p.port, str)}
+
+    @property
+    def label(self) -> str:
+        name = f" ({self.rule.name!r})" if self.rule.name else ""
+        return f"{self.policy.id} {self.path}{name}"
+
+    def location(self) -> Location:
+        loc = self.rule.location or self.policy.location or Location("")
+        return Location(loc.file, loc.line, self.path)
+
+    def covers(self, other: _RuleView) -> bool:
+        """Every connection `other` can match, this rule matches too."""
+        if self.all:
+            return True
+        if other.all or other.rule.undecidable or not self.pods >= other.pods:
+            return False
+        if not self.addresses.covers(other.addresses):
+            return False
+        if not self.rule.ports:
+            return True
+        return (
+            bool(other.rule.ports)
+            and not (other.numbers - self.numbers)
+            and (self.names >= other.names)
+        )
+
+    def overlaps(self, other: _RuleView) -> bool:
+        """Some connection could match both (named ports count as overlapping any port)."""
+        if not (
+            self.all or other.all or self.pods & other.pods or self.addresses & other.addresses
+        ):
+            return False
+        if not self.rule.ports or not other.rule.ports or self.all or other.all:
+            return True
+        return bool(self.numbers & other.numbers) or bool(self.names or other.names)
+
+
+def _numbers(rule: ClusterRule) -> PortSet:
+    out: dict[str, list[tuple[int, int]]] = {}
+    for p in rule.ports:
+        if isinstance(p.port, int):
+            out.setdefault(p.protocol, []).append(
+                (p.port, p.port if p.end_port is None else p.end_port)
+            )
+    return PortSet.of({k: IntervalSet.of(v) for k, v in out.items()})
+
+
+def _lint_cluster(snapshot: Snapshot, index: _Index) -> Iterator[Diagnostic]:
+    ordered = sorted(snapshot.cluster_policies, key=lambda p: (p.tier != ADMIN, p.precedence))
+    subjects = {p.id: {w.id for w in index.subject_pods(p)} for p in ordered}
+    views: dict[str, list[_RuleView]] = {"ingress": [], "egress": []}
+    for p in ordered:
+        where = p.location or Location("")
+        if not subjects[p.id]:
+            yield Diagnostic(
+                "warning",
+                "spec.subject selects no pod: the policy has no effect",
+                Location(where.file, where.line, "spec.subject"),
+                p.id,
+            )
+        for direction in ("ingress", "egress"):
+            for i in range(len(p.ingress if direction == "ingress" else p.egress)):
+                view = _RuleView(index, p, direction, i)
+                views[direction].append(view)
+                yield from _lint_rule(view, index, subjects[p.id])
+                yield from _pod_ips_in_networks(view, snapshot)
+    for rules in views.values():
+        for k, later in enumerate(rules):
+            if later.rule.effective_action != DENY:
+                continue
+            for earlier in rules[:k]:
+                if (
+                    earlier.rule.effective_action == ACCEPT
+                    and subjects[earlier.policy.id] >= subjects[later.policy.id]
+                    and earlier.covers(later)
+                ):
+                    yield Diagnostic(
+                        "warning",
+                        f"this Deny rule denies nothing: {earlier.label} accepts everything it"
+                        " matches first (shadowed by higher precedence)",
+                        later.location(),
+                        later.policy.id,
+                    )
+                    break
+    yield from _equal_priority_conflicts(ordered, views, subjects)
+
+
+def _pod_ips_in_networks(view: _RuleView, snapshot: Snapshot) -> Iterator[Diagnostic]:
+    """networks CIDRs speak of external addresses here, as ipBlocks do; say so when a pod's
+    known IP falls inside one (the API server would match that pod's traffic)."""
+    if not view.addresses:
+        return
+    inside = sorted(
+        {
+            w.id
+            for w in snapshot.workloads
+            for ip in w.pod_ips
+            if _is_ip(ip) and _ip_point(ip) in view.addresses
+        }
+    )
+    if inside:
+        shown = ", ".join(inside[:5]) + (f" and {len(inside) - 5} more" if len(inside) > 5 else "")
+        yield Diagnostic(
+            "warning",
+            f"networks contain the pod IPs of {shown}; netviz reads networks as addresses outside"
+            " the cluster and matches pods by their selectors only",
+            view.location(),
+            view.policy.id,
+        )
+
+
+def _ip_point(text: str) -> int:
+    return cidr_interval(text)[0]
+
+
+def _lint_rule(view: _RuleView, index: _Index, subject: set[str]) -> Iterator[Diagnostic]:
+    rule = view.rule
+    pod_peers = [p for p in rule.peers if p.kind in ("namespaces", "pods")]
+    if pod_peers and len(pod_peers) == len(rule.peers) and not view.pods:
+        yield Diagnostic(
+            "warning",
+            "no pod matches any peer of this rule: it never applies",
+            view.location(),
+            view.policy.id,
+        )
+    for name in sorted(view.names):
+        targets = subject if view.direction == "ingress" else view.pods
+        declared = any(cp.name == name for w in _workloads_of(index, targets) for cp in w.ports)
+        if not declared:
+            yield Diagnostic(
+                "warning",
+                f"named port {name!r} is declared by no"
+                f" {'selected pod' if view.direction == 'ingress' else 'destination'}:"
+                " this port matches nothing",
+                view.location(),
+                view.policy.id,
+            )
+
+
+def _workloads_of(index: _Index, ids: set[str]) -> list:
+    return [
+        w
+        for groups in index.groups.values()
+        for members in groups.values()
+        for w in members
+        if w.id in ids
+    ]
+
+
+def _equal_priority_conflicts(ordered, views, subjects) -> Iterator[Diagnostic]:
+    # The API leaves the order of equal priorities open; netviz runs them by name.
+    for a_i, a in enumerate(ordered):
+        for b in ordered[a_i + 1 :]:
+            if a.tier != b.tier or a.priority is None or a.priority != b.priority:
+                continue
+            if not subjects[a.id] & subjects[b.id]:
+                continue
+            clash = next(
+                (
+                    (ra, rb)
+                    for direction in ("ingress", "egress")
+                    for ra in views[direction]
+                    if ra.policy is a
+                    for rb in views[direction]
+                    if rb.policy is b
+                    and ra.rule.effective_action != rb.rule.effective_action
+                    and ra.overlaps(rb)
+                ),
+                None,
+            )
+            if clash is None:
+                continue
+            ra, rb = clash
+            yield Diagnostic(
+                "warning",
+                f"{a.id} and {b.id} have equal priority {a.priority} and disagree on"
+                f" overlapping traffic ({ra.path} {ra.rule.effective_action}, {rb.path}"
+                f" {rb.rule.effective_action}): the API leaves their order open; netviz runs"
+                f" {a.name!r} first (by name)",
+                rb.location(),
+                b.id,
+            )

@@ -20,9 +20,18 @@ from .errors import ManifestError, ManifestErrors
 from .gcpause import gc_paused
 from .lint import lint
 from .model import (
+    ACCEPT,
+    ADMIN,
+    BASELINE,
+    DENY,
     EGRESS,
     INGRESS,
+    PASS,
     PROTOCOLS,
+    ClusterNetworkPolicy,
+    ClusterPeer,
+    ClusterRule,
+    ClusterSubject,
     ContainerPort,
     Diagnostic,
     IPBlock,
@@ -55,6 +64,23 @@ WORKLOAD_KINDS = (
 )
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+# (kind, API group) of the cluster-scoped policies of the Admin and Baseline tiers, and the
+# dialect each is written in: "anp"/"banp" (v1alpha1: Allow, `ports`), "cnp" (v1alpha2:
+# `spec.tier`, Accept, `protocols`), "eks" (`spec.tier`, Accept, v1alpha1-style `ports`).
+CLUSTER_POLICY_KINDS = {
+    ("AdminNetworkPolicy", "policy.networking.k8s.io"): "anp",
+    ("BaselineAdminNetworkPolicy", "policy.networking.k8s.io"): "banp",
+    ("ClusterNetworkPolicy", "policy.networking.k8s.io"): "cnp",
+    ("ClusterNetworkPolicy", "networking.k8s.aws"): "eks",
+}
+_ACTIONS = {
+    "anp": {"Allow": ACCEPT, "Deny": DENY, "Pass": PASS},
+    "banp": {"Allow": ACCEPT, "Deny": DENY},
+    "cnp": {"Accept": ACCEPT, "Deny": DENY, "Pass": PASS},
+    "eks": {"Accept": ACCEPT, "Deny": DENY, "Pass": PASS},
+}
+_INGRESS_PEERS = ("namespaces", "pods")
+_EGRESS_PEERS = ("namespaces", "pods", "networks", "nodes", "domainNames")
 _PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 
@@ -92,9 +118,11 @@ def assemble(
     workloads: Iterable[Workload],
     policies: Iterable[NetworkPolicy],
     diagnostics: Iterable[Diagnostic] = (),
+    cluster_policies: Iterable[ClusterNetworkPolicy] = (),
 ) -> Snapshot:
     """A snapshot from parts (for example stored rows): adds the namespaces that are used
-    but not defined, and the linter's warnings."""
+    but not defined, and the linter's warnings. Cluster policies (Admin and Baseline tiers)
+    belong to no namespace."""
     by_name = {ns.name: ns for ns in namespaces}
     workloads = tuple(workloads)
     policies = tuple(policies)
@@ -106,12 +134,14 @@ def assemble(
         workloads=tuple(sorted(workloads, key=lambda w: w.id)),
         policies=tuple(sorted(policies, key=lambda p: p.id)),
         diagnostics=tuple(diagnostics),
+        cluster_policies=tuple(sorted(cluster_policies, key=lambda p: p.id)),
     )
     return Snapshot(
         snapshot.namespaces,
         snapshot.workloads,
         snapshot.policies,
         snapshot.diagnostics + tuple(lint(snapshot)),
+        snapshot.cluster_policies,
     )
 
 
@@ -219,6 +249,7 @@ class _Loader:
         self.workloads: dict[str, Workload] = {}
         self.owned_labels: dict[str, tuple[Labels, str]] = {}
         self.policies: dict[str, NetworkPolicy] = {}
+        self.cluster_policies: dict[str, ClusterNetworkPolicy] = {}
 
     def note(self, severity: str, message: str, location: Location, subject: str = "") -> None:
         self.diagnostics.append(Diagnostic(severity, message, location, subject))
@@ -294,10 +325,17 @@ class _Loader:
         name = meta.get("name") if isinstance(meta, dict) else None
         subject = f"{kind} {name}" if isinstance(name, str) else kind
         o = _Obj(self, file, obj, base, subject)
+        api = obj.get("apiVersion")
+        group = api.split("/", 1)[0] if isinstance(api, str) and "/" in api else ""
+        dialect = CLUSTER_POLICY_KINDS.get((kind, group))
         if kind == "NetworkPolicy":
             policy = self.read_policy(o, obj, doc)
             if policy is not None:
                 self.add_policy(policy)
+        elif dialect is not None:
+            cluster_policy = self.read_cluster_policy(o, obj, doc, kind, dialect)
+            if cluster_policy is not None:
+                self.add_cluster_policy(cluster_policy)
         elif kind == "Namespace":
             self.read_namespace(o, obj)
         elif kind in WORKLOAD_KINDS:
@@ -506,6 +544,373 @@ class _Loader:
             declared_policy_types=bool(declared),
             source=source,
         )
+
+    # cluster policies (Admin and Baseline tiers) ---------------------------------------------
+    def add_cluster_policy(self, policy: ClusterNetworkPolicy) -> None:
+        first = self.cluster_policies.get(policy.id)
+        if first is not None:
+            self.note(
+                "warning",
+                f"{policy.id} is defined again; the later definition wins, as with kubectl"
+                f" apply (first at {first.location})",
+                policy.location or Location(""),
+                policy.id,
+            )
+        self.cluster_policies[policy.id] = policy
+
+    def read_cluster_policy(
+        self, o: _Obj, obj: LineDict, doc: Document | None, kind: str, dialect: str
+    ) -> ClusterNetworkPolicy | None:
+        errors_before = len(self.errors)
+        meta = o.mapping(obj, "metadata", "metadata", required=True)
+        name = o.string(meta, "name", "metadata.name", required=True) if meta else None
+        if meta is not None and meta.get("namespace") is not None:
+            o.warn(
+                meta,
+                "namespace",
+                "metadata.namespace",
+                f"{kind} is cluster-scoped: metadata.namespace is ignored",
+            )
+        spec = o.mapping(obj, "spec", "spec", required=True)
+        spec = spec if spec is not None else {}
+        priority: int | None = None
+        if dialect == "banp":
+            tier = BASELINE
+            if name is not None and name != "default":
+                o.error(
+                    meta,
+                    "name",
+                    "metadata.name",
+                    f"must be 'default', got {name!r} (BaselineAdminNetworkPolicy is a singleton)",
+                )
+        else:
+            tier = ADMIN
+            if dialect != "anp":
+                tier = o.string(spec, "tier", "spec.tier", required=True) or ADMIN
+                if tier not in (ADMIN, BASELINE):
+                    o.error(spec, "tier", "spec.tier", f"{tier!r} is not Admin or Baseline")
+            raw = spec.get("priority")
+            if raw is None:
+                o.error(spec, "priority", "spec.priority", "is required")
+            elif isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= 1000:
+                o.error(
+                    spec,
+                    "priority",
+                    "spec.priority",
+                    f"must be a whole number 0-1000, got {_kind_of(raw)}",
+                )
+            else:
+                priority = raw
+        subject = self.read_subject(o, spec)
+        ingress = self.read_cluster_rules(o, spec, "ingress", dialect)
+        egress = self.read_cluster_rules(o, spec, "egress", dialect)
+        if len(self.errors) > errors_before or name is None or subject is None:
+            return None
+        return ClusterNetworkPolicy(
+            name=name,
+            kind=kind,
+            tier=tier,
+            priority=priority,
+            subject=subject,
+            ingress=tuple(ingress),
+            egress=tuple(egress),
+            api_version=str(obj.get("apiVersion")),
+            location=o.loc(obj, None, ""),
+            source=doc.text if doc is not None else _dump(obj),
+        )
+
+    def read_subject(self, o: _Obj, spec: dict) -> ClusterSubject | None:
+        subject = o.mapping(spec, "subject", "spec.subject", required=True)
+        if subject is None:
+            return None
+        set_fields = [k for k in ("namespaces", "pods") if subject.get(k) is not None]
+        if len(set_fields) != 1:
+            o.error(
+                spec,
+                "subject",
+                "spec.subject",
+                "must set exactly one of namespaces or pods"
+                + (f", got {' and '.join(set_fields)}" if set_fields else ""),
+            )
+            return None
+        if set_fields == ["namespaces"]:
+            ns = self.read_selector(o, subject, "namespaces", "spec.subject.namespaces")
+            return ClusterSubject(ns or LabelSelector(), None) if ns is not None else None
+        got = self.read_namespaced_pods(o, subject, "pods", "spec.subject.pods")
+        return ClusterSubject(*got) if got is not None else None
+
+    def read_namespaced_pods(
+        self, o: _Obj, parent: dict, key: str, path: str
+    ) -> tuple[LabelSelector, LabelSelector] | None:
+        """`pods: {namespaceSelector, podSelector}` → (namespace selector, pod selector)."""
+        pods = o.mapping(parent, key, path)
+        if pods is None:
+            return None
+        ns = self.read_selector(o, pods, "namespaceSelector", f"{path}.namespaceSelector")
+        pod = self.read_selector(o, pods, "podSelector", f"{path}.podSelector")
+        # Both default to the empty selector (every namespace, every pod), as the Go types
+        # read a missing one, and as the real ANP examples rely on.
+        return ns or LabelSelector(), pod or LabelSelector()
+
+    def read_cluster_rules(self, o: _Obj, spec: dict, direction: str, dialect: str) -> list:
+        rules = o.sequence(spec, direction, f"spec.{direction}") or []
+        peers_key = "from" if direction == "ingress" else "to"
+        actions = _ACTIONS[dialect]
+        out = []
+        for i, rule in enumerate(rules):
+            rpath = f"spec.{direction}[{i}]"
+            if not isinstance(rule, dict):
+                o.error(rules, i, rpath, f"must be a mapping, got {_kind_of(rule)}")
+                continue
+            errors_before = len(self.errors)
+            name = o.string(rule, "name", f"{rpath}.name") or ""
+            action = o.string(rule, "action", f"{rpath}.action", required=True)
+            if action is not None and action not in actions:
+                o.error(
+                    rule,
+                    "action",
+                    f"{rpath}.action",
+                    f"{action!r} is not {' or '.join(actions)}",
+                )
+            raw_peers = o.sequence(rule, peers_key, f"{rpath}.{peers_key}")
+            if raw_peers == [] or rule.get(peers_key) is None:
+                o.error(
+                    rule,
+                    peers_key if peers_key in rule else None,
+                    f"{rpath}.{peers_key}",
+                    "must list at least one peer",
+                )
+            peers = []
+            for j, peer in enumerate(raw_peers or []):
+                parsed = self.read_cluster_peer(
+                    o, raw_peers, j, peer, f"{rpath}.{peers_key}[{j}]", direction
+                )
+                if parsed is not None:
+                    peers.append(parsed)
+            if dialect == "cnp":
+                ports = self.read_protocols(o, rule, f"{rpath}.protocols")
+            else:
+                ports = self.read_admin_ports(o, rule, f"{rpath}.ports")
+            if len(self.errors) > errors_before or action is None:
+                continue
+            external = [p for p in peers if p.kind in ("networks", "nodes", "domainNames")]
+            for port in ports:
+                if isinstance(port.port, str) and external:
+                    loc = port.location or o.loc(rules, i, rpath)
+                    self.note(
+                        "warning",
+                        f"named port {port.port!r} beside a {external[0].kind} peer: only pods"
+                        " have named ports, so this port matches nothing outside the cluster",
+                        loc,
+                        o.subject,
+                    )
+            out.append(
+                ClusterRule(
+                    actions[action], tuple(peers), tuple(ports), name, o.loc(rules, i, rpath)
+                )
+            )
+        return out
+
+    def read_cluster_peer(
+        self, o: _Obj, seq: list, j: int, peer: Any, path: str, direction: str
+    ) -> ClusterPeer | None:
+        if not isinstance(peer, dict):
+            o.error(seq, j, path, f"must be a mapping, got {_kind_of(peer)}")
+            return None
+        known = _INGRESS_PEERS if direction == "ingress" else _EGRESS_PEERS
+        set_fields = [k for k in known if peer.get(k) is not None]
+        loc = o.loc(seq, j, path)
+        if len(set_fields) > 1:
+            o.error(seq, j, path, f"must set exactly one peer field, got {', '.join(set_fields)}")
+            return None
+        if not set_fields:
+            other = [str(k) for k in peer if k not in known]
+            what = f" (unknown: {', '.join(other)})" if other else ""
+            self.note(
+                "warning",
+                f"{path} sets none of {', '.join(known)}{what}: an invalid peer fails closed,"
+                " so it matches nothing in an Allow/Accept rule and makes a Deny or Pass rule"
+                " deny everything",
+                loc,
+                o.subject,
+            )
+            return ClusterPeer("", location=loc)
+        kind = set_fields[0]
+        fpath = f"{path}.{kind}"
+        if kind == "namespaces":
+            ns = self.read_selector(o, peer, "namespaces", fpath)
+            return ClusterPeer(kind, namespace_selector=ns or LabelSelector(), location=loc)
+        if kind == "pods":
+            got = self.read_namespaced_pods(o, peer, "pods", fpath)
+            if got is None:
+                return None
+            return ClusterPeer(kind, namespace_selector=got[0], pod_selector=got[1], location=loc)
+        if kind == "networks":
+            raw_nets = o.sequence(peer, "networks", fpath)
+            nets = raw_nets or []
+            good = []
+            for i, cidr in enumerate(nets):
+                try:
+                    if not isinstance(cidr, str) or "/" not in cidr:
+                        raise ValueError
+                    ipaddress.ip_network(cidr.strip(), strict=False)
+                except ValueError:
+                    o.error(nets, i, f"{fpath}[{i}]", f"{cidr!r} is not a valid CIDR")
+                    continue
+                good.append(cidr.strip())
+            if raw_nets == []:
+                o.error(peer, "networks", fpath, "must list at least one CIDR")
+            return ClusterPeer(kind, networks=tuple(good), location=loc)
+        # nodes and domainNames: experimental; loaded, shown, not evaluated
+        self.note(
+            "warning",
+            f"{kind} peers are experimental and not evaluated: netviz counts them as matching"
+            " nothing, and explain shows their rules as undecidable",
+            Location(loc.file, loc.line, fpath),
+            o.subject,
+        )
+        if kind == "nodes":
+            nodes = self.read_selector(o, peer, "nodes", fpath)
+            return ClusterPeer(kind, node_selector=nodes, location=loc)
+        names = o.sequence(peer, "domainNames", fpath) or []
+        if not all(isinstance(n, str) for n in names):
+            o.error(peer, "domainNames", fpath, "must be a list of domain names")
+            return None
+        return ClusterPeer(kind, domain_names=tuple(names), location=loc)
+
+    def read_admin_ports(self, o: _Obj, rule: dict, path: str) -> list[PolicyPort]:
+        """v1alpha1 `ports` (also EKS): portNumber, portRange or namedPort per entry."""
+        raw = o.sequence(rule, "ports", path)
+        if raw is None:
+            return []
+        if not raw:
+            # Valid in v1alpha1 (no minimum), and a list of no ports matches no port; kept as
+            # one backward range, which resolves to nothing.
+            o.warn(rule, "ports", path, "lists no port: this rule matches nothing")
+            return [PolicyPort("TCP", 1, 0, o.loc(rule, "ports", path))]
+        out = []
+        for j, entry in enumerate(raw):
+            epath = f"{path}[{j}]"
+            if not isinstance(entry, dict):
+                o.error(raw, j, epath, f"must be a mapping, got {_kind_of(entry)}")
+                continue
+            fields = [
+                k for k in ("portNumber", "portRange", "namedPort") if entry.get(k) is not None
+            ]
+            if len(fields) != 1:
+                o.error(raw, j, epath, "must set exactly one of portNumber, portRange or namedPort")
+                continue
+            kind = fields[0]
+            loc = o.loc(entry, kind, f"{epath}.{kind}")
+            if kind == "namedPort":
+                name = entry[kind]
+                if not isinstance(name, str) or not _valid_port_name(name):
+                    o.error(entry, kind, f"{epath}.{kind}", f"{name!r} is not a valid port name")
+                    continue
+                out.append(PolicyPort("", name, None, loc))
+                continue
+            body = o.mapping(entry, kind, f"{epath}.{kind}")
+            if body is None:
+                continue
+            protocol = body.get("protocol") or "TCP"
+            if protocol not in PROTOCOLS:
+                o.error(
+                    body,
+                    "protocol",
+                    f"{epath}.{kind}.protocol",
+                    f"{protocol!r} is not TCP, UDP or SCTP",
+                )
+                continue
+            if kind == "portNumber":
+                number = self.port_number(o, body, "port", f"{epath}.{kind}.port")
+                if number is not None:
+                    out.append(PolicyPort(protocol, number, None, loc))
+            else:
+                got = self.port_range(o, body, f"{epath}.{kind}", strict=False)
+                if got is not None:
+                    out.append(PolicyPort(protocol, got[0], got[1], loc))
+        return out
+
+    def read_protocols(self, o: _Obj, rule: dict, path: str) -> list[PolicyPort]:
+        """v1alpha2 `protocols`: tcp/udp/sctp with a destinationPort, or destinationNamedPort."""
+        raw = o.sequence(rule, "protocols", path)
+        if raw is None:
+            return []
+        if not raw:
+            o.error(
+                rule, "protocols", path, "must list at least one protocol (leave it out for all)"
+            )
+        out = []
+        keys = {"tcp": "TCP", "udp": "UDP", "sctp": "SCTP", "destinationNamedPort": ""}
+        for j, entry in enumerate(raw):
+            epath = f"{path}[{j}]"
+            if not isinstance(entry, dict):
+                o.error(raw, j, epath, f"must be a mapping, got {_kind_of(entry)}")
+                continue
+            fields = [k for k in keys if entry.get(k) is not None]
+            if len(fields) != 1:
+                o.error(
+                    raw, j, epath, "must set exactly one of tcp, udp, sctp or destinationNamedPort"
+                )
+                continue
+            kind = fields[0]
+            fpath = f"{epath}.{kind}"
+            loc = o.loc(entry, kind, fpath)
+            if kind == "destinationNamedPort":
+                name = entry[kind]
+                if not isinstance(name, str) or not _valid_port_name(name):
+                    o.error(entry, kind, fpath, f"{name!r} is not a valid port name")
+                    continue
+                out.append(PolicyPort("", name, None, loc))
+                continue
+            body = o.mapping(entry, kind, fpath)
+            dest = o.mapping(body, "destinationPort", f"{fpath}.destinationPort", required=True)
+            if dest is None:
+                continue
+            dpath = f"{fpath}.destinationPort"
+            given = [k for k in ("number", "range") if dest.get(k) is not None]
+            if len(given) != 1:
+                o.error(body, "destinationPort", dpath, "must set exactly one of number or range")
+                continue
+            if given == ["number"]:
+                number = self.port_number(o, dest, "number", f"{dpath}.number")
+                if number is not None:
+                    out.append(PolicyPort(keys[kind], number, None, loc))
+            else:
+                rng = o.mapping(dest, "range", f"{dpath}.range")
+                got = self.port_range(o, rng, f"{dpath}.range") if rng is not None else None
+                if got is not None:
+                    out.append(PolicyPort(keys[kind], got[0], got[1], loc))
+        return out
+
+    def port_number(self, o: _Obj, parent: dict, key: str, path: str) -> int | None:
+        value = parent.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+            what = (
+                "is required"
+                if value is None
+                else f"must be a port number 1-65535, got {_kind_of(value)}"
+            )
+            o.error(parent, key, path, what)
+            return None
+        return value
+
+    def port_range(
+        self, o: _Obj, body: dict, path: str, strict: bool = True
+    ) -> tuple[int, int] | None:
+        """(start, end). A range running backwards is an error where the API validates it
+        (v1alpha2); v1alpha1 does not, and there it loads, warned, matching no port (as
+        netpol-analyzer reads it)."""
+        start = self.port_number(o, body, "start", f"{path}.start")
+        end = self.port_number(o, body, "end", f"{path}.end")
+        if start is None or end is None:
+            return None
+        if start > end:
+            if strict:
+                o.error(body, "end", f"{path}.end", f"{end} must not be below start {start}")
+                return None
+            o.warn(body, "end", f"{path}.end", f"{end} is below start {start}: matches no port")
+        return start, end
 
     def read_selector(self, o: _Obj, parent: Any, key: str, path: str) -> LabelSelector | None:
         value = o.mapping(parent, key, path)
@@ -732,6 +1137,7 @@ def _finish(loader: _Loader) -> Snapshot:
         loader.workloads.values(),
         loader.policies.values(),
         loader.diagnostics,
+        loader.cluster_policies.values(),
     )
 
 

@@ -9,9 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
+    "ACCEPT",
+    "ADMIN",
+    "BASELINE",
+    "DENY",
     "EGRESS",
     "INGRESS",
+    "PASS",
     "PROTOCOLS",
+    "ClusterNetworkPolicy",
+    "ClusterPeer",
+    "ClusterRule",
+    "ClusterSubject",
     "ContainerPort",
     "Diagnostic",
     "IPBlock",
@@ -33,6 +42,13 @@ EGRESS = "Egress"
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 
 Labels = tuple[tuple[str, str], ...]
+
+# Cluster-wide tiers (AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy)
+ADMIN = "Admin"
+BASELINE = "Baseline"
+ACCEPT = "Accept"  # v1alpha1 writes it "Allow"
+DENY = "Deny"
+PASS = "Pass"
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +208,100 @@ class NetworkPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterSubject:
+    """The pods a cluster policy applies to: `subject.namespaces` (pod_selector None: every
+    pod of the matching namespaces) or `subject.pods` (namespaceSelector AND podSelector)."""
+
+    namespace_selector: LabelSelector = LabelSelector()
+    pod_selector: LabelSelector | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterPeer:
+    """One `from`/`to` entry of a cluster policy rule; `kind` says which field is set:
+    namespaces, pods, networks, nodes, domainNames, or "" when none is (an invalid peer,
+    which fails closed)."""
+
+    kind: str
+    namespace_selector: LabelSelector | None = None
+    pod_selector: LabelSelector | None = None
+    networks: tuple[str, ...] = ()  # CIDRs (external addresses, as ipBlocks)
+    node_selector: LabelSelector | None = None
+    domain_names: tuple[str, ...] = ()
+    location: Location | None = field(default=None, compare=False)
+
+    @property
+    def evaluated(self) -> bool:
+        """False for the experimental peers netviz loads but cannot decide (nodes, domains)."""
+        return self.kind not in ("nodes", "domainNames")
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRule:
+    """A rule of a cluster policy. `action` is Accept, Deny or Pass (v1alpha1's Allow is
+    Accept); empty `ports` = every port. A named port (str) with protocol "" resolves to
+    the destination pod's container port of that name, whatever its protocol. A range
+    running backwards (end below port) matches no port: v1alpha1 accepts one, and an empty
+    `ports: []` is kept as one."""
+
+    action: str
+    peers: tuple[ClusterPeer, ...]
+    ports: tuple[PolicyPort, ...] = ()
+    name: str = ""
+    location: Location | None = field(default=None, compare=False)
+
+    @property
+    def fails_closed(self) -> bool:
+        """A peer with no field set: the API says to fail closed, which for a Deny or Pass
+        rule means "Deny all" (an Accept rule then simply matches nothing there)."""
+        return self.action != ACCEPT and any(p.kind == "" for p in self.peers)
+
+    @property
+    def effective_action(self) -> str:
+        return DENY if self.fails_closed else self.action
+
+    @property
+    def undecidable(self) -> bool:
+        """Names nodes or domain names, which netviz loads but does not evaluate."""
+        return any(not p.evaluated for p in self.peers)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterNetworkPolicy:
+    """A cluster-scoped policy of the Admin or Baseline tier, whatever API wrote it:
+    policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy (Admin) and
+    BaselineAdminNetworkPolicy (Baseline, no priority), policy.networking.k8s.io/v1alpha2
+    and networking.k8s.aws/v1alpha1 ClusterNetworkPolicy (`spec.tier`)."""
+
+    name: str
+    kind: str
+    tier: str  # ADMIN or BASELINE
+    priority: int | None  # None: BaselineAdminNetworkPolicy (runs after every other Baseline)
+    subject: ClusterSubject
+    ingress: tuple[ClusterRule, ...] = ()
+    egress: tuple[ClusterRule, ...] = ()
+    api_version: str = ""
+    location: Location | None = None
+    source: str = ""  # the YAML as the user wrote it
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+    @property
+    def precedence(self) -> tuple[int, str, str]:
+        """Sort key within a tier: priority ascending; equal priorities by name, as
+        kube-network-policies and Calico break the tie the API leaves open."""
+        return (1001 if self.priority is None else self.priority, self.name, self.kind)
+
+    def action_label(self, rule: ClusterRule) -> str:
+        """The action as the user's API spells it (v1alpha1 says Allow)."""
+        if rule.action == ACCEPT and self.kind != "ClusterNetworkPolicy":
+            return "Allow"
+        return rule.action
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Everything loaded from one set of manifests."""
 
@@ -199,6 +309,8 @@ class Snapshot:
     workloads: tuple[Workload, ...] = ()
     policies: tuple[NetworkPolicy, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = field(default=())
+    # Cluster-scoped policies of the Admin and Baseline tiers (no namespace), sorted by id.
+    cluster_policies: tuple[ClusterNetworkPolicy, ...] = ()
 
     @property
     def warnings(self) -> tuple[Diagnostic, ...]:

@@ -240,3 +240,46 @@ def test_output_to_a_device_writes_to_it_and_leaves_it_a_device(cluster, tmp_pat
     reader.join(timeout=10)
     assert b"default/web[Pod] => default/db[Pod] : TCP 5432" in got[0]
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # not replaced by a regular file
+
+
+ADMIN_DENY = """\
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: no-web-to-job}
+spec:
+  priority: 1
+  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: job}}}}
+  ingress:
+  - {name: no-web, action: Deny, from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: web}}}}]}
+"""
+
+
+def test_analyze_applies_an_admin_deny_and_explain_shows_the_tier_chain(cluster, capsys) -> None:
+    (cluster / "admin.yaml").write_text(ADMIN_DENY)
+    _, out, _ = _run(["analyze", str(cluster), "--format", "json"], capsys)
+    pairs = {(c["src"], c["dst"]) for c in json.loads(out)["connections"]}
+    assert ("default/web[Pod]", "default/job[Pod]") not in pairs
+    assert ("default/db[Pod]", "default/job[Pod]") in pairs
+    _, out, _ = _run(
+        ["analyze", str(cluster), "--focus-workload", "web", "--focus-workload-peer", "job", "--explain"],
+        capsys,
+    )  # fmt: skip
+    assert (
+        "DENIED: default/web[Pod] => default/job[Pod]: blocked by the destination's ingress" in out
+    )
+    assert "Admin tier: AdminNetworkPolicy/no-web-to-job" in out
+    assert "AdminNetworkPolicy/no-web-to-job ingress[0] 'no-web'" in out
+    assert "denies All Connections; passes on nothing" in out
+
+
+def test_diff_shows_what_an_admin_policy_takes_away(cluster, tmp_path_factory, capsys) -> None:
+    after = tmp_path_factory.mktemp("after")  # not under `cluster`, which is read recursively
+    for f in cluster.glob("*.yaml"):
+        (after / f.name).write_text(f.read_text())
+    (after / "admin.yaml").write_text(ADMIN_DENY)
+    code, out, _ = _run(["diff", str(cluster), str(after)], capsys)
+    assert code == 0
+    assert out.splitlines() == [
+        "- default/web[Pod] => default/job[Pod] : All Connections",
+        "+0 -1 ~0 (added, removed, changed)",
+    ]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from policies.engine import evaluate
+from policies.engine import evaluate, load_paths
 from policies.engine.graph import FlowIndex, FlowList, to_networkx
 
 from .helpers import pod, policy, snap
@@ -150,3 +150,22 @@ def test_a_page_of_flows_expands_only_that_page() -> None:
     assert flows[100:110] == everything[100:110]
     assert flows[-1] == everything[-1]
     assert all(s != d for s, d, _ in everything)
+
+
+def _corpus_inputs() -> list:
+    from .test_corpus import ADMIN_CASES, CASES
+
+    return [pytest.param(case / "input", id=case.name) for case in (*CASES, *ADMIN_CASES)]
+
+
+@pytest.mark.parametrize("folder", _corpus_inputs())
+def test_the_grouped_index_lists_exactly_the_engines_flows(folder) -> None:
+    # Every corpus case, NetworkPolicy and cluster tiers alike: the index built from the
+    # classes expands to the very flows the engine lists one by one, in the same order.
+    conn = evaluate(load_paths([folder]))
+    index = FlowIndex.build(conn)
+    expected = [
+        {"src": f.src.id, "dst": f.dst.id, "conns": f.ports.to_conns()} for f in conn.flows()
+    ]
+    assert list(index.connections()) == expected
+    assert index.flow_count == len(expected)

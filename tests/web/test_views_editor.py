@@ -173,3 +173,15 @@ def test_the_history_page_evaluates_nothing(client_for, owner, shop_cluster, mon
     impacts = [r.impact["summary"] for r in shop_cluster.revisions.exclude(number=1)]
     assert len(impacts) == 30
     assert all(f">{summary}</span>" in text for summary in impacts)
+
+
+def test_semantics_page_explains_the_cluster_wide_tiers(client_for, owner) -> None:
+    page = client_for(owner).get(reverse("policies:semantics")).content.decode()
+    for rule in (
+        "Admin tier &rarr; NetworkPolicy &rarr; Baseline tier",
+        "external addresses",
+        "undecidable",
+        "fail closed",
+        "by name",
+    ):
+        assert rule in page
