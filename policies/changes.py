@@ -26,7 +26,7 @@ from .engine.synthesis import allow_flow, render_template
 from .errors import InputErrors
 from .models import Cluster, Revision
 from .revisions import Edit, locked_head, write_edit
-from .snapshots import parse_policies
+from .snapshots import AnyPolicy, all_policies, parse_policies, policy_key
 
 __all__ = [
     "EDITOR_FILE",
@@ -102,28 +102,39 @@ def policy_text(revision: Revision, namespace: str, name: str) -> str | None:
 
 
 def _after(
-    before: engine.Snapshot, changed: tuple[engine.NetworkPolicy, ...], removed: frozenset[Key]
+    before: engine.Snapshot, changed: tuple[AnyPolicy, ...], removed: frozenset[Key]
 ) -> engine.Snapshot:
-    """`before` with policies replaced or removed. Unchanged policies and namespaces stay the
-    same objects, so that re-evaluation reuses their work; a namespace that only policies
-    implied comes or goes with them, as `engine.assemble` would decide."""
-    drop = removed | {(p.namespace, p.name) for p in changed}
-    kept = [p for p in before.policies if (p.namespace, p.name) not in drop]
-    policies = tuple(sorted((*kept, *changed), key=lambda p: p.id))
+    """`before` with policies of either scope replaced or removed (by policy_key). Unchanged
+    policies and namespaces stay the same objects, so that re-evaluation reuses their work;
+    a namespace that only policies implied comes or goes with them, as `engine.assemble`
+    would decide."""
+    drop = removed | {policy_key(p) for p in changed}
+
+    def merged(kept: tuple[AnyPolicy, ...], kind: type) -> tuple:
+        mine = [p for p in changed if isinstance(p, kind)]
+        stay = [p for p in kept if policy_key(p) not in drop]
+        return tuple(sorted((*stay, *mine), key=lambda p: p.id))
+
+    policies = merged(before.policies, engine.NetworkPolicy)
+    cluster_policies = merged(before.cluster_policies, engine.ClusterNetworkPolicy)
     by_name = {n.name: n for n in before.namespaces}
     used = {w.namespace for w in before.workloads} | {p.namespace for p in policies}
     namespaces = [n for n in before.namespaces if n.defined or n.name in used]
     for name in sorted(used - by_name.keys()):
         namespaces.append(engine.Namespace(name, ((NAMESPACE_LABEL, name),), None, defined=False))
     namespaces.sort(key=lambda n: n.name)
-    return engine.Snapshot(tuple(namespaces), before.workloads, policies)
+    return engine.Snapshot(
+        tuple(namespaces), before.workloads, policies, cluster_policies=cluster_policies
+    )
 
 
 def _policy_subjects(keys: set[Key]) -> set[str]:
     """The subjects the linter and the loader give diagnostics about these policies."""
-    return {f"NetworkPolicy {ns}/{name}" for ns, name in keys} | {
-        f"NetworkPolicy {name}" for _, name in keys
-    }
+    return (
+        {f"NetworkPolicy {ns}/{name}" for ns, name in keys}
+        | {f"NetworkPolicy {name}" for _, name in keys}
+        | {f"{ns} {name}" for ns, name in keys}  # cluster-scoped: (kind, name)
+    )
 
 
 def preview(
@@ -137,7 +148,7 @@ def preview(
     Nothing is stored; apply_edit() stores exactly this.
     """
     state = analysis.state(revision)
-    changed = parsed.policies if parsed is not None else ()
+    changed = all_policies(parsed) if parsed is not None else ()
     after = _after(state.snapshot, changed, removed)
     conn = reevaluate(state.conn, after)
     change = engine.diff(state.conn, conn)
@@ -147,8 +158,13 @@ def preview(
     if parsed is not None:
         alone = set(lint(parsed))
         own = [d for d in parsed.diagnostics if d not in alone]
-    context = engine.Snapshot(after.namespaces, after.workloads, changed)
-    touched = removed | {(p.namespace, p.name) for p in changed}
+    context = engine.Snapshot(
+        after.namespaces,
+        after.workloads,
+        tuple(p for p in changed if isinstance(p, engine.NetworkPolicy)),
+        cluster_policies=tuple(p for p in changed if isinstance(p, engine.ClusterNetworkPolicy)),
+    )
+    touched = removed | {policy_key(p) for p in changed}
     subjects = _policy_subjects(set(touched))
     kept = [d for d in revision.diagnostics if d.get("subject") not in subjects]
     diagnostics = kept + [d.as_dict() for d in (*own, *lint(context))]
@@ -196,7 +212,7 @@ def check_edit(revision: Revision, text: str, original: Key | None) -> EditCheck
         return EditCheck(False, _editor_diagnostics(exc.errors))
     edit = preview(revision, parsed, frozenset({original} if original else ()))
     own = [d for d in edit.diagnostics if d["file"] == EDITOR_FILE]
-    names = [(p.namespace, p.name) for p in parsed.policies]
+    names = [policy_key(p) for p in all_policies(parsed)]
     return EditCheck(
         True, _editor_diagnostics(own), edit.change.as_dict(), edit.change.summary(), names
     )
@@ -243,7 +259,7 @@ def apply_edit(
     without it, the edit applies to the head as it is.
     """
     parsed = parse_policies(text, filename)
-    names = [(p.namespace, p.name) for p in parsed.policies]
+    names = [policy_key(p) for p in all_policies(parsed)]
     if expect is not None:
         _expect_one(parsed, expect, filename)
     removed = frozenset({original} - set(names)) if original else frozenset()
@@ -252,32 +268,34 @@ def apply_edit(
         if head is None:
             raise InputErrors.single("the cluster has no revision yet")
         _check_base(cluster, head, base_number, [*names, *removed])
-        existing = set(head.policies.filter(namespace__in={ns for ns, _ in names}).values_list(
-            "namespace", "name"
-        ))  # fmt: skip
+        existing = set(
+            head.policies.filter(namespace__in={ns for ns, _ in names}).values_list(
+                "namespace", "name"
+            )
+        )
         edit = preview(head, parsed, removed)
         revision = write_edit(cluster, author, message or f"Edited {_label(names)}", edit)
     return revision, edit, not set(names) <= existing
 
 
 def _expect_one(parsed: engine.Snapshot, expect: Key, filename: str) -> None:
-    if len(parsed.policies) != 1:
-        count = len(parsed.policies)
-        raise InputErrors.single(f"expected exactly one NetworkPolicy, found {count}", filename)
-    policy = parsed.policies[0]
+    found = all_policies(parsed)
+    if len(found) != 1:
+        raise InputErrors.single(f"expected exactly one policy, found {len(found)}", filename)
+    policy = found[0]
     line = policy.location.line if policy.location else 0
+    cluster = isinstance(policy, engine.ClusterNetworkPolicy)
     errors = [
         InputErrors.single(
-            f"must be {expected!r} to match the URL, got {actual!r}",
-            filename,
-            line,
-            f"metadata.{f}",
+            f"must be {want!r} to match the URL, got {got!r}", filename, line, path
         ).errors[0]
-        for f, expected, actual in (
-            ("namespace", expect[0], policy.namespace),
-            ("name", expect[1], policy.name),
+        for path, want, got in zip(
+            ("kind" if cluster else "metadata.namespace", "metadata.name"),
+            expect,
+            policy_key(policy),
+            strict=True,
         )
-        if actual != expected
+        if got != want
     ]
     if errors:
         raise InputErrors(errors)

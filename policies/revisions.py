@@ -20,9 +20,12 @@ from . import analysis, engine
 from .errors import InputErrors
 from .models import Cluster, Namespace, Policy, Revision, Workload
 from .snapshots import (
+    AnyPolicy,
     Origins,
+    all_policies,
     namespace_rows,
     parse_manifests,
+    policy_key,
     policy_rows,
     workload_rows,
 )
@@ -108,7 +111,7 @@ def _store(revision: Revision, snapshot: engine.Snapshot, origins: Origins | Non
     """Write a whole snapshot as the rows of `revision`."""
     Namespace.objects.bulk_create(namespace_rows(revision, snapshot))
     Workload.objects.bulk_create(workload_rows(revision, snapshot.workloads))
-    Policy.objects.bulk_create(policy_rows(revision, snapshot.policies, origins))
+    Policy.objects.bulk_create(policy_rows(revision, all_policies(snapshot), origins))
 
 
 def _derive(
@@ -195,7 +198,7 @@ class Edit:
     """
 
     head: Revision
-    changed: tuple[engine.NetworkPolicy, ...]
+    changed: tuple[AnyPolicy, ...]
     removed: frozenset[tuple[str, str]]
     after: engine.Snapshot
     conn: engine.Connectivity
@@ -213,7 +216,7 @@ def write_edit(cluster: Cluster, author: AbstractBaseUser, message: str, edit: E
     # Namespaces are few, and an edit may add or drop one that only its policies implied.
     Namespace.objects.bulk_create(namespace_rows(revision, edit.after))
     _copy_rows(Workload, head, revision)
-    touched = edit.removed | {(p.namespace, p.name) for p in edit.changed}
+    touched = edit.removed | {policy_key(p) for p in edit.changed}
     _copy_rows(Policy, head, revision, without=touched)
     Policy.objects.bulk_create(policy_rows(revision, edit.changed))
     after, conn = edit.after, edit.conn

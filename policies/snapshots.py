@@ -16,10 +16,13 @@ from .errors import InputErrors
 from .models import Namespace, Policy, Revision, Workload
 
 __all__ = [
+    "AnyPolicy",
     "Origins",
+    "all_policies",
     "namespace_rows",
     "parse_manifests",
     "parse_policies",
+    "policy_key",
     "policy_rows",
     "revision_snapshot",
     "snapshot_from_rows",
@@ -29,6 +32,23 @@ __all__ = [
 # Where a policy's row says it came from, by (namespace, name): kept when a snapshot is written
 # again, so that the new row still points at the user's original file and line.
 Origins = dict[tuple[str, str], tuple[str, int]]
+
+# A policy of either scope, and its key in rows and URLs: a NetworkPolicy is (namespace, name);
+# a cluster-scoped one (Admin/Baseline tier) is (kind, name). Kinds are capitalised and
+# namespaces never are, so the two cannot meet; and "<kind>/<name>" is the engine's own id.
+AnyPolicy = engine.NetworkPolicy | engine.ClusterNetworkPolicy
+
+
+def policy_key(policy: AnyPolicy) -> tuple[str, str]:
+    """The (namespace, name) a policy is stored and addressed under."""
+    if isinstance(policy, engine.ClusterNetworkPolicy):
+        return policy.kind, policy.name
+    return policy.namespace, policy.name
+
+
+def all_policies(snapshot: engine.Snapshot) -> tuple[AnyPolicy, ...]:
+    """Every policy of a snapshot, namespaced and cluster-scoped."""
+    return (*snapshot.policies, *snapshot.cluster_policies)
 
 
 # --- text in ---------------------------------------------------------------------------------
@@ -45,7 +65,7 @@ def parse_manifests(files: Sequence[tuple[str, str | bytes]]) -> engine.Snapshot
         raise InputErrors.from_manifests(exc) from exc
     # The engine keeps the last of two same-named objects (as kubectl apply would) and warns,
     # so identities in a snapshot are unique, as the database's constraints require.
-    if not (snapshot.workloads or snapshot.policies or snapshot.namespaces):
+    if not (all_policies(snapshot) or snapshot.workloads or snapshot.namespaces):
         raise InputErrors.single("no namespaces, workloads or network policies found", "upload")
     return snapshot
 
@@ -70,7 +90,7 @@ def parse_policies(text: str | bytes, filename: str) -> engine.Snapshot:
     ]
     if others:
         raise InputErrors(others)
-    if not snapshot.policies:
+    if not all_policies(snapshot):
         raise InputErrors.single("no NetworkPolicy found", filename, 1)
     return snapshot
 
@@ -121,8 +141,8 @@ def _at_line(text: str, line: int) -> str:
     return "\n" * max(line - 1 - lead, 0) + text
 
 
-def _engine_policies(rows: Sequence[Policy]) -> tuple[engine.NetworkPolicy, ...]:
-    """Parse stored policy YAML back into engine policies.
+def _engine_policies(rows: Sequence[Policy]) -> engine.Snapshot:
+    """Parse stored policy YAML back into engine policies (a snapshot holding only them).
 
     Each document is fed under its original file name, preceded by blank lines up to its
     original line, so that warnings about it point where the user wrote it.
@@ -132,16 +152,21 @@ def _engine_policies(rows: Sequence[Policy]) -> tuple[engine.NetworkPolicy, ...]
         for row in rows
     ]
     if not files:
-        return ()
+        return engine.Snapshot()
     try:
-        parsed = engine.load_documents(files).policies
+        parsed = engine.load_documents(files)
     except engine.ManifestErrors as exc:
         # Stored YAML was valid when saved; only a stricter engine can reject it now.
         raise InputErrors.from_manifests(exc) from exc
     # The padding above is for locations only: each policy's source stays the stored text.
     texts = {(row.namespace, row.name): row.yaml for row in rows}
-    return tuple(
-        dataclasses.replace(p, source=texts.get((p.namespace, p.name), p.source)) for p in parsed
+
+    def kept(p: AnyPolicy) -> AnyPolicy:
+        return dataclasses.replace(p, source=texts.get(policy_key(p), p.source))
+
+    return engine.Snapshot(
+        policies=tuple(kept(p) for p in parsed.policies),
+        cluster_policies=tuple(kept(p) for p in parsed.cluster_policies),
     )
 
 
@@ -149,10 +174,12 @@ def snapshot_from_rows(
     namespaces: Iterable[Namespace], workloads: Iterable[Workload], policies: Sequence[Policy]
 ) -> engine.Snapshot:
     """The engine's snapshot of stored rows (also of a migration's historical models)."""
+    parsed = _engine_policies(policies)
     return engine.assemble(
         [_engine_namespace(row) for row in namespaces if row.defined],
         [_engine_workload(row) for row in workloads],
-        _engine_policies(policies),
+        parsed.policies,
+        cluster_policies=parsed.cluster_policies,
     )
 
 
@@ -205,20 +232,22 @@ def workload_rows(revision: Revision, workloads: Iterable[engine.Workload]) -> l
 
 
 def policy_rows(
-    revision: Revision, policies: Iterable[engine.NetworkPolicy], origins: Origins | None = None
+    revision: Revision, policies: Iterable[AnyPolicy], origins: Origins | None = None
 ) -> list[Policy]:
-    """Rows for policies; `origins` overrides where a policy came from (see Origins)."""
+    """Rows for policies of either scope (see policy_key); `origins` overrides where a policy
+    came from (see Origins)."""
     origins = origins or {}
     rows = []
     for p in policies:
         fields = _location_fields(p.location)
-        if (p.namespace, p.name) in origins:
-            fields["source_file"], fields["line"] = origins[(p.namespace, p.name)]
+        key = policy_key(p)
+        if key in origins:
+            fields["source_file"], fields["line"] = origins[key]
         rows.append(
             Policy(
                 revision=revision,
-                namespace=p.namespace,
-                name=p.name,
+                namespace=key[0],
+                name=key[1],
                 kind=getattr(p, "kind", "NetworkPolicy"),
                 yaml=p.source,
                 **fields,

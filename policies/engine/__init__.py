@@ -12,6 +12,7 @@ from .explain import Explanation, explain
 from .intervals import PortSet
 from .manifests import assemble, load_documents, load_paths
 from .model import (
+    ClusterNetworkPolicy,
     ContainerPort,
     Diagnostic,
     Location,
@@ -22,6 +23,7 @@ from .model import (
 )
 
 __all__ = [
+    "ClusterNetworkPolicy",
     "Connectivity",
     "ConnectivityDiff",
     "ContainerPort",

@@ -83,13 +83,18 @@ def clean_policy_yaml(source: str, name: str = "policy.yaml", cluster_scoped: bo
     return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False)
 
 
+def _cluster_scoped(p: NetworkPolicy | ClusterNetworkPolicy) -> bool:
+    # By the kind field, not the type: the web exports its stored rows as they are (a row has
+    # namespace, name, kind and source), which spares it parsing every policy again.
+    return getattr(p, "kind", "NetworkPolicy") != "NetworkPolicy"
+
+
 def _name(p: NetworkPolicy | ClusterNetworkPolicy) -> str:
-    # By fields, not `id`: the web exports its stored rows, which have no engine id.
-    return p.id if isinstance(p, ClusterNetworkPolicy) else f"{p.namespace}/{p.name}"
+    return f"{p.kind}/{p.name}" if _cluster_scoped(p) else f"{p.namespace}/{p.name}"
 
 
 def _order(p: NetworkPolicy | ClusterNetworkPolicy) -> tuple:
-    if isinstance(p, ClusterNetworkPolicy):
+    if _cluster_scoped(p):
         return (0, p.kind, p.name)
     return (1, p.namespace, p.name)
 
@@ -98,9 +103,9 @@ def export_policies(policies: Iterable[NetworkPolicy | ClusterNetworkPolicy]) ->
     """Every policy as one multi-document YAML stream: cluster-scoped ones first (by kind
     and name), then NetworkPolicies by namespace and name."""
     texts = [
-        clean_policy_yaml(
-            p.source, f"{_name(p)}.yaml", cluster_scoped=isinstance(p, ClusterNetworkPolicy)
-        ).strip("\n")
+        clean_policy_yaml(p.source, f"{_name(p)}.yaml", cluster_scoped=_cluster_scoped(p)).strip(
+            "\n"
+        )
         for p in sorted(policies, key=_order)
     ]
     return "---\n" + "\n---\n".join(texts) + "\n" if texts else ""
@@ -111,7 +116,7 @@ def export_zip(policies: Iterable[NetworkPolicy | ClusterNetworkPolicy]) -> byte
     cluster-scoped policies in `_cluster.yaml`."""
     by_file: dict[str, list] = defaultdict(list)
     for p in policies:
-        name = CLUSTER_FILE if isinstance(p, ClusterNetworkPolicy) else f"{p.namespace}.yaml"
+        name = CLUSTER_FILE if _cluster_scoped(p) else f"{p.namespace}.yaml"
         by_file[name].append(p)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:

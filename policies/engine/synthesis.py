@@ -48,12 +48,82 @@ TEMPLATES = {
     "allow-same-namespace": ("Allow ingress from the same namespace", ("namespace",)),
     "allow-from-namespace": ("Allow ingress from another namespace", ("namespace", "peer")),
     "allow-internet-port": ("Allow ingress from the internet on a port", ("namespace", "port")),
+    # cluster-wide tiers (ClusterNetworkPolicy, policy.networking.k8s.io/v1alpha2)
+    "admin-isolate-namespace": (
+        "Admin: isolate a namespace from all others except monitoring",
+        ("namespace",),
+    ),
+    "admin-allow-dns": ("Admin: always allow DNS to kube-system", ()),
+    "baseline-deny-all": ("Baseline: default deny everything the namespaces allow no more", ()),
 }
+
+_CLUSTER_TEMPLATES = {"admin-isolate-namespace", "admin-allow-dns", "baseline-deny-all"}
+
+
+def _cluster_doc(name: str, spec: dict, comment: str) -> str:
+    body = {
+        "apiVersion": "policy.networking.k8s.io/v1alpha2",
+        "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+    return f"# {comment}\n" + yaml.safe_dump(body, sort_keys=False, default_flow_style=False)
+
+
+def _cluster_template(template: str, namespace: str) -> str:
+    title = TEMPLATES[template][0]
+    everyone = {"namespaces": {}}
+    if template == "admin-isolate-namespace":
+        own = {"matchLabels": {NAMESPACE_LABEL: namespace}}
+        monitoring = {"matchLabels": {NAMESPACE_LABEL: "monitoring"}}
+        spec = {
+            "tier": "Admin",
+            "priority": 20,
+            "subject": {"namespaces": own},
+            "ingress": [
+                {"name": "same-namespace", "action": "Accept", "from": [{"namespaces": own}]},
+                {"name": "monitoring", "action": "Accept", "from": [{"namespaces": monitoring}]},
+                {"name": "no-one-else", "action": "Deny", "from": [everyone]},
+            ],
+        }
+        return _cluster_doc(_dns_name(f"isolate-{namespace}"), spec, title)
+    if template == "admin-allow-dns":
+        dns = {
+            "namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+        spec = {
+            "tier": "Admin",
+            "priority": 10,
+            "subject": {"namespaces": {}},
+            "egress": [
+                {
+                    "name": "dns",
+                    "action": "Accept",
+                    "to": [{"pods": dns}],
+                    "protocols": [
+                        {"udp": {"destinationPort": {"number": 53}}},
+                        {"tcp": {"destinationPort": {"number": 53}}},
+                    ],
+                }
+            ],
+        }
+        return _cluster_doc("always-allow-dns", spec, title)
+    spec = {
+        "tier": "Baseline",
+        "priority": 1000,
+        "subject": {"namespaces": {}},
+        "ingress": [{"name": "deny-in", "action": "Deny", "from": [everyone]}],
+        "egress": [{"name": "deny-out", "action": "Deny", "to": [everyone]}],
+    }
+    return _cluster_doc("baseline-default-deny", spec, title)
 
 
 def render_template(template: str, namespace: str, peer: str = "", port: int = 443) -> str:
     """The YAML of one template, ready to edit; raises KeyError for an unknown template."""
     title = TEMPLATES[template][0]
+    if template in _CLUSTER_TEMPLATES:
+        return _cluster_template(template, namespace)
     every: dict = {}
     if template == "deny-ingress":
         spec = {"podSelector": every, "policyTypes": ["Ingress"]}

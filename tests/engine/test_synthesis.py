@@ -11,7 +11,10 @@ from policies.engine.synthesis import TEMPLATES, allow_flow, render_template
 from .helpers import ns, pod, policy, snap
 
 
-@pytest.mark.parametrize("template", sorted(TEMPLATES))
+@pytest.mark.parametrize(
+    "template",
+    sorted(t for t in TEMPLATES if "-" in t and t.split("-")[0] not in ("admin", "baseline")),
+)
 def test_every_template_is_a_valid_policy(template: str) -> None:
     s = load_documents([("t.yaml", render_template(template, "shop", peer="ops", port=8443))])
     (p,) = s.policies
@@ -44,3 +47,17 @@ def test_allow_this_flow_needs_nothing_when_no_side_is_isolated() -> None:
     s = snap(pod("a"), pod("b"))
     a, b = s.workloads
     assert allow_flow(s, evaluate(s), a, b, PortSet.parse("tcp-80")) == []
+
+
+@pytest.mark.parametrize(
+    "template", ["admin-isolate-namespace", "admin-allow-dns", "baseline-deny-all"]
+)
+def test_the_cluster_tier_templates_load_as_cluster_policies(template) -> None:
+    from policies.engine import load_documents
+    from policies.engine.synthesis import render_template
+
+    text = render_template(template, "shop")
+    snapshot = load_documents([("t.yaml", text)])
+    [policy] = snapshot.cluster_policies
+    assert policy.kind == "ClusterNetworkPolicy"
+    assert not snapshot.policies

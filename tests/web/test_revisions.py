@@ -194,7 +194,7 @@ def test_warnings_of_a_rebuilt_revision_point_at_the_users_file_and_line(owner):
             NEW_POLICY.format(namespace="shop", name="p")
             + "---\n"
             + NEW_POLICY.format(namespace="shop", name="r"),
-            "exactly one NetworkPolicy",
+            "exactly one policy",
         ),
         # workloads are uploaded, not PUT as policies
         ("apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: shop}\n", "only NetworkPolicy"),
