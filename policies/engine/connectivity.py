@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -322,28 +322,21 @@ class Connectivity:
         Kept by identity, shared with evaluations derived from this one: an edit re-uses the
         unchanged policy objects, and hashing a policy means hashing every rule in it.
         """
-        cached = self._contrib_cache.get(id(p))
-        if cached is not None and cached[0] is p:
-            return cached[1]
+        return _by_identity(self._contrib_cache, p, self._compute_policy_parts)
+
+    def _compute_policy_parts(self, p: NetworkPolicy) -> tuple[int, list, list]:
         selected = self.selected_mask(p)
-        parts = (
+        return (
             selected,
             [self._rule_contribution(p, r, i) for i, r in enumerate(p.ingress)] if selected else [],
             [self._rule_contribution(p, r, i) for i, r in enumerate(p.egress)] if selected else [],
         )
-        self._contrib_cache[id(p)] = (p, parts)
-        return parts
 
     def _policy_blocks(
         self, policy: NetworkPolicy | ClusterNetworkPolicy
     ) -> tuple[IntervalSet, ...]:
         """Every address set a policy's ipBlocks name: each block's addresses and each except."""
-        cached = self._block_cache.get(id(policy))
-        if cached is not None and cached[0] is policy:
-            return cached[1]
-        blocks = _compute_blocks(policy)
-        self._block_cache[id(policy)] = (policy, blocks)
-        return blocks
+        return _by_identity(self._block_cache, policy, _compute_blocks)
 
     def _evaluate_policies(self) -> None:
         n = len(self._classes)
@@ -467,17 +460,15 @@ class Connectivity:
 
     def _cluster_parts(self, p: ClusterNetworkPolicy) -> tuple[int, list, list]:
         """(subject classes, ingress rules, egress rules) of a cluster policy, by identity."""
-        cached = self._cluster_cache.get(id(p))
-        if cached is not None and cached[0] is p:
-            return cached[1]
+        return _by_identity(self._cluster_cache, p, self._compute_cluster_parts)
+
+    def _compute_cluster_parts(self, p: ClusterNetworkPolicy) -> tuple[int, list, list]:
         subject = self._subject_mask(p.subject)
-        parts = (
+        return (
             subject,
             [self._tier_rule(p, r, i) for i, r in enumerate(p.ingress)] if subject else [],
             [self._tier_rule(p, r, i) for i, r in enumerate(p.egress)] if subject else [],
         )
-        self._cluster_cache[id(p)] = (p, parts)
-        return parts
 
     def _tier_rule(self, p: ClusterNetworkPolicy, rule: ClusterRule, i: int) -> _TierRule:
         if rule.fails_closed:  # the API's "fail closed" for Deny and Pass: deny all
@@ -1041,6 +1032,18 @@ class Connectivity:
                     add((ext_rank[gi] * n + rw) * np + pi)
         found.sort()
         return found, n, np, port_sets
+
+
+def _by_identity[T, V](cache: dict[int, tuple[T, V]], obj: T, compute: Callable[[T], V]) -> V:
+    """`compute(obj)`, kept by the object's identity: policies are hashed by every rule they
+    hold, while an edit re-uses the unchanged objects. The entry keeps the object, so that an
+    id() reused by a newer object is never taken for it."""
+    cached = cache.get(id(obj))
+    if cached is not None and cached[0] is obj:
+        return cached[1]
+    value = compute(obj)
+    cache[id(obj)] = (obj, value)
+    return value
 
 
 def _compute_blocks(policy: NetworkPolicy | ClusterNetworkPolicy) -> tuple[IntervalSet, ...]:
