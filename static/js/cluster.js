@@ -1,10 +1,10 @@
 // The cluster page's one entry module: mounts the graph and the policy editor and wires them
 // together. The modules know each other only through what this file hands them.
 //
-// Cytoscape, CodeMirror and htmx are vendored classic scripts (`<script defer>` in the page's
-// head). A module script runs after every deferred classic script before it has run (both wait
-// for the end of parsing and keep their document order), so their globals are there; this file
-// is the only one of ours that reads them.
+// Cytoscape, CodeMirror and htmx are vendored classic scripts, `<script defer>` in the page's
+// head above this module's tag. Module scripts are deferred too, and the platform runs deferred
+// scripts in document order once the page is parsed, so their globals exist when this runs.
+// This file is the only one of ours that reads them; the others get them as arguments.
 
 import { mountEditor } from "./editor.js";
 import { mountGraph } from "./graph.js";
@@ -26,8 +26,8 @@ if (graphRoot) {
   graph.start({ openPolicy: editor ? editor.open : null });
 
   // The page's one global. `cy` is a documented contract (scripts outside this repository
-  // read the graph through it); the rest is for the browser tests and the benchmark, not for
-  // our modules, which never read window.netviz.
+  // read the graph through it); the rest is a surface for the browser tests (tests/browser),
+  // not for our modules, which never read window.netviz.
   window.netviz = {
     cy: graph.cy,
     editor,

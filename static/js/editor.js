@@ -12,16 +12,7 @@
 import { completeNetworkPolicy } from "./completion.js";
 import { el } from "./dom.js";
 import { reason, request, withQuery } from "./http.js";
-
-function shortEndpoint(id) {
-  return id.replace(/\[[^\]]*\]$/, ""); // "ns/name[Deployment]" -> "ns/name"
-}
-
-function formatConns(conns) {
-  if (typeof conns === "string") return conns === "All Connections" ? "every port" : conns;
-  const parts = Object.entries(conns || {}).map(([protocol, ports]) => `${protocol} ${ports}`);
-  return parts.length ? parts.join(", ") : "nothing";
-}
+import { impactRowNodes, impactSummaryNodes, impactTotal } from "./impact.js";
 
 // --- the editor ----------------------------------------------------------------------------------
 
@@ -305,13 +296,6 @@ export function mountEditor(root, { CM, htmx, graph }) {
 
   // --- the impact preview ------------------------------------------------------------------------
 
-  const KINDS = [
-    ["added", "+", "added"],
-    ["removed", "−", "removed"],
-    ["changed", "~", "ports changed"],
-  ];
-  const MAX_ROWS = 150;
-
   function impactMessage(message) {
     graph.clearHighlight();
     impactEl.classList.remove("stale");
@@ -321,48 +305,12 @@ export function mountEditor(root, { CM, htmx, graph }) {
 
   function showImpact(impact, lead) {
     impactEl.classList.remove("stale");
-    const total = KINDS.reduce((n, [kind]) => n + (impact[kind] || []).length, 0);
-    if (total === 0) {
+    if (impactTotal(impact) === 0) {
       impactMessage(`${lead} change no flow.`);
       return;
     }
-    impactSummary.replaceChildren(el("span", "impact-lead", lead));
-    for (const [kind, sign, label] of KINDS) {
-      const count = (impact[kind] || []).length;
-      const chip = el("span", `impact-chip ${kind}${count ? "" : " zero"}`, `${sign}${count}`);
-      chip.append(` ${label}`);
-      impactSummary.append(chip);
-    }
-    const rows = [];
-    for (const [kind, sign, label] of KINDS) {
-      for (const flow of impact[kind] || []) {
-        if (rows.length >= MAX_ROWS) break;
-        const item = el("li", `impact-row ${kind}`);
-        const button = el("button", "impact-button");
-        button.type = "button";
-        button.dataset.src = flow.src;
-        button.dataset.dst = flow.dst;
-        button.dataset.kind = kind;
-        button.title = `${label}: ${flow.src} → ${flow.dst} (show it on the graph)`;
-        const ports =
-          kind === "changed"
-            ? `${formatConns(flow.before)} → ${formatConns(flow.after)}`
-            : formatConns(flow.conns);
-        const ends = el("span", "impact-ends");
-        ends.append(
-          el("span", "impact-end", shortEndpoint(flow.src)),
-          el("span", "impact-arrow", "→"),
-          el("span", "impact-end", shortEndpoint(flow.dst)),
-        );
-        button.append(el("span", "impact-sign", sign), ends, el("span", "impact-ports", ports));
-        item.append(button);
-        rows.push(item);
-      }
-    }
-    if (total > rows.length) {
-      rows.push(el("li", "impact-more muted", `… and ${total - rows.length} more`));
-    }
-    impactRows.replaceChildren(...rows);
+    impactSummary.replaceChildren(...impactSummaryNodes(impact, lead));
+    impactRows.replaceChildren(...impactRowNodes(impact));
     const shown = graph.highlight(impact);
     if (shown.missing.length) {
       impactSummary.append(

@@ -35,7 +35,8 @@ export function mountGraph(root, { cytoscape, htmx }) {
     if (params.has(key)) state[key] = params.get(key);
   }
 
-  // Colours come from css/variables.css, which the legend (css/graph.css) uses too.
+  // Colours come from css/variables.css, which the legend (css/graph.css) uses too; the
+  // ones only the canvas has stay here.
   const css = getComputedStyle(root);
   const colour = (name) => css.getPropertyValue(`--${name}`).trim();
   const stateStyle = (name, style, width) => ({
@@ -103,7 +104,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
         label: "data(display)",
         "font-family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
         "font-size": 11,
-        color: "#1c2430",
+        color: colour("text"),
         "text-wrap": "wrap",
         "text-max-width": 200,
         "min-zoomed-font-size": 6,
@@ -163,7 +164,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
     },
     {
       selector: "node[type='namespace'][?expanded]",
-      style: { "border-style": "dashed", "border-color": "#2f6fed" },
+      style: { "border-style": "dashed", "border-color": colour("accent") },
     },
     {
       selector: "node[type='namespace-aggregate']",
@@ -171,7 +172,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
         shape: "ellipse",
         width: "data(size)",
         height: "data(size)",
-        "background-color": "#ffffff",
+        "background-color": colour("surface"),
         "border-color": "#3b4a5e",
         "border-width": 2,
         "text-valign": "bottom",
@@ -199,7 +200,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
         label: "data(display)",
         "font-size": 10,
         color: "#243042",
-        "text-background-color": "#ffffff",
+        "text-background-color": colour("surface"),
         "text-background-opacity": 0.9,
         "text-background-padding": 2,
         "text-background-shape": "round-rectangle",
@@ -229,13 +230,13 @@ export function mountGraph(root, { cytoscape, htmx }) {
     { selector: "edge.near", style: { opacity: 1, "z-index": 5 } },
     {
       selector: "node:selected",
-      style: { "overlay-color": "#2f6fed", "overlay-opacity": 0.18, "overlay-padding": 6 },
+      style: { "overlay-color": colour("accent"), "overlay-opacity": 0.18, "overlay-padding": 6 },
     },
     {
       selector: "edge:selected",
       style: {
-        "line-color": "#2f6fed",
-        "target-arrow-color": "#2f6fed",
+        "line-color": colour("accent"),
+        "target-arrow-color": colour("accent"),
         width: 4,
         opacity: 1,
         "z-index": 10,
