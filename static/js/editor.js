@@ -4,180 +4,25 @@
 // without overwriting anyone else's change, start policies from templates or from a flow to
 // allow, delete one, export.
 //
-// The server decides everything (validity, impact, conflicts); this file sends the text and
+// The server decides everything (validity, impact, conflicts); this module sends the text and
 // shows the answers. Text from manifests and from other people reaches the DOM only through
-// textContent. It runs before graph.js (see cluster.html) so that it hears the netviz:policy
-// event graph.js fires for a ?policy= in the URL, and uses window.netviz once graph.js is up.
+// textContent. cluster.js mounts it with the graph's API (see graph.js), which is all it knows
+// of the graph.
 
-const CM = window.CM;
-const panel = document.querySelector("[data-editor-root]");
-if (panel && CM) start(panel);
-
-// --- NetworkPolicy completion --------------------------------------------------------------------
-
-// Keys allowed under each key (list items take the keys of their list's key).
-const KEYS = {
-  "": ["apiVersion", "kind", "metadata", "spec"],
-  metadata: ["name", "namespace", "labels", "annotations"],
-  spec: ["podSelector", "policyTypes", "ingress", "egress"],
-  ingress: ["from", "ports"],
-  egress: ["to", "ports"],
-  from: ["podSelector", "namespaceSelector", "ipBlock"],
-  to: ["podSelector", "namespaceSelector", "ipBlock"],
-  ipBlock: ["cidr", "except"],
-  ports: ["protocol", "port", "endPort"],
-  podSelector: ["matchLabels", "matchExpressions"],
-  namespaceSelector: ["matchLabels", "matchExpressions"],
-  matchExpressions: ["key", "operator", "values"],
-};
-const ALL_KEYS = [...new Set(Object.values(KEYS).flat())].sort();
-// Under these the keys are the user's own (label names): nothing to suggest.
-const FREE_KEYS = new Set(["labels", "annotations", "matchLabels"]);
-// Keys whose value is a mapping or a list, written on the lines below.
-const BLOCK_KEYS = new Set([
-  "metadata", "spec", "labels", "annotations", "podSelector", "namespaceSelector", "ingress",
-  "egress", "from", "to", "ports", "ipBlock", "except", "matchLabels", "matchExpressions",
-  "values", "policyTypes",
-]);
-const VALUES = {
-  apiVersion: ["networking.k8s.io/v1"],
-  kind: ["NetworkPolicy"],
-  policyTypes: ["Ingress", "Egress"],
-  protocol: ["TCP", "UDP", "SCTP"],
-  operator: ["In", "NotIn", "Exists", "DoesNotExist"],
-};
-
-// The column where a line's key starts: after its indentation and any "- " list markers.
-function keyColumn(text) {
-  return /^(\s*(?:-\s+)*)/.exec(text)[1].length;
-}
-
-// The key of the nearest line above that starts further left: the mapping this line is in.
-function parentKey(doc, lineNumber, column) {
-  for (let n = lineNumber - 1; n >= 1; n--) {
-    const text = doc.line(n).text;
-    const trimmed = text.trim();
-    if (!trimmed || trimmed.startsWith("#") || trimmed === "---") continue;
-    if (keyColumn(text) < column) {
-      const key = /^\s*(?:-\s+)*([\w./-]+)\s*:/.exec(text);
-      return key ? key[1] : null;
-    }
-  }
-  return "";
-}
-
-function completeNetworkPolicy(context) {
-  const { doc } = context.state;
-  const line = doc.lineAt(context.pos);
-  const before = line.text.slice(0, context.pos - line.from);
-  const values = (list, word) => ({
-    from: context.pos - word.length,
-    options: list.map((label) => ({ label, type: "enum" })),
-    validFor: /^[\w./-]*$/,
-  });
-  // A value after "key: ", or inside a flow list: "policyTypes: [Ingress, Eg".
-  const scalar = /^\s*(?:-\s+)*([\w./-]+):\s+\[?(?:[\w-]+,\s*)*([\w./-]*)$/.exec(before);
-  if (scalar) return VALUES[scalar[1]] ? values(VALUES[scalar[1]], scalar[2]) : null;
-  const key = /^\s*(?:-\s+)*(\w*)$/.exec(before);
-  if (!key || (!key[1] && !context.explicit)) return null;
-  const parent = parentKey(doc, line.number, keyColumn(before));
-  // An item of a list of values: "- Ingress" under policyTypes.
-  if (/^\s*-\s+\w*$/.test(before) && VALUES[parent]) return values(VALUES[parent], key[1]);
-  if (parent === null || FREE_KEYS.has(parent)) return null;
-  const keys = KEYS[parent] || (parent === "" ? KEYS[""] : ALL_KEYS);
-  return {
-    from: context.pos - key[1].length,
-    options: keys.map((label) => ({
-      label,
-      type: "property",
-      apply: BLOCK_KEYS.has(label) ? `${label}:` : `${label}: `,
-    })),
-    validFor: /^\w*$/,
-  };
-}
-
-// --- small helpers -------------------------------------------------------------------------------
-
-function el(tag, className = "", text = "") {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text) node.textContent = text;
-  return node;
-}
-
-function csrfToken() {
-  // base.html puts the token in the body's hx-headers; the cookie is the fallback.
-  try {
-    const token = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"];
-    if (token) return token;
-  } catch {
-    // not JSON: fall through to the cookie
-  }
-  const cookie = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
-  return cookie ? decodeURIComponent(cookie.slice("csrftoken=".length)) : "";
-}
-
-function withQuery(url, params) {
-  const q = new URLSearchParams();
-  for (const [key, value] of Object.entries(params)) {
-    if (value !== "" && value != null) q.set(key, value);
-  }
-  const text = q.toString();
-  return text ? `${url}?${text}` : url;
-}
-
-// A JSON request; `fields` makes it a form POST with the CSRF token. Resolves with the status
-// and the parsed body (status 0 when the server could not be reached); rejects only when
-// aborted.
-async function request(url, { fields = null, signal } = {}) {
-  const init = { credentials: "same-origin", headers: { Accept: "application/json" }, signal };
-  if (fields) {
-    init.method = "POST";
-    init.body = new URLSearchParams(fields);
-    init.headers["X-CSRFToken"] = csrfToken();
-  }
-  let response;
-  try {
-    response = await fetch(url, init);
-  } catch (error) {
-    if (error.name === "AbortError") throw error;
-    return { status: 0, ok: false, body: null };
-  }
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    body = null; // an HTML error page
-  }
-  return { status: response.status, ok: response.ok, body };
-}
-
-// Why a request failed, in words: the server's first located error, or what happened.
-function reason(answer) {
-  const errors = answer.body && answer.body.errors;
-  if (errors && errors.length) return errors[0].message;
-  return answer.status ? `the server answered ${answer.status}` : "the server could not be reached";
-}
-
-function graph() {
-  // graph.js's API, once it has started (this script runs first).
-  const api = window.netviz;
-  return api && typeof api.highlight === "function" ? api : null;
-}
-
-function shortEndpoint(id) {
-  return id.replace(/\[[^\]]*\]$/, ""); // "ns/name[Deployment]" -> "ns/name"
-}
-
-function formatConns(conns) {
-  if (typeof conns === "string") return conns === "All Connections" ? "every port" : conns;
-  const parts = Object.entries(conns || {}).map(([protocol, ports]) => `${protocol} ${ports}`);
-  return parts.length ? parts.join(", ") : "nothing";
-}
+import { completeNetworkPolicy } from "./completion.js";
+import { el } from "./dom.js";
+import { reason, request, withQuery } from "./http.js";
+import { impactRowNodes, impactSummaryNodes, impactTotal } from "./impact.js";
 
 // --- the editor ----------------------------------------------------------------------------------
 
-function start(root) {
+/**
+ * Mounts the editor on its panel (`[data-editor-root]`). `CM` is the CodeMirror bundle, `htmx`
+ * htmx, `graph` the API mountGraph returned. Returns the editor's API: `open(id)` a policy,
+ * `openNew(yaml)`, `allowFlow(src, dst, conn)`, `close()`, `save()`, `state()` and the
+ * CodeMirror `view`.
+ */
+export function mountEditor(root, { CM, htmx, graph }) {
   const $ = (selector) => root.querySelector(selector);
   const urls = {
     check: root.dataset.checkUrl,
@@ -233,30 +78,36 @@ function start(root) {
 
   // --- CodeMirror --------------------------------------------------------------------------------
 
-  // The bundle styles CodeMirror through constructed stylesheets, which come after app.css:
-  // restyle it here, not there.
+  // The bundle styles CodeMirror through constructed stylesheets, which come after the page's
+  // stylesheets: restyle it here, not in css/editor.css. The colours are css/variables.css's.
   const theme = CM.EditorView.theme({
-    "&": { height: "100%", fontSize: "12.5px", backgroundColor: "#ffffff", color: "#1c2430" },
-    "&.cm-focused": { outline: "none" },
-    ".cm-scroller": {
-      fontFamily: 'ui-monospace, "SFMono-Regular", "JetBrains Mono", Menlo, Consolas, monospace',
-      lineHeight: "1.55",
+    "&": {
+      height: "100%",
+      fontSize: "12.5px",
+      backgroundColor: "var(--surface)",
+      color: "var(--text)",
     },
+    "&.cm-focused": { outline: "none" },
+    ".cm-scroller": { fontFamily: "var(--mono)", lineHeight: "1.55" },
     ".cm-content": { padding: "6px 0" },
     ".cm-gutters": {
-      backgroundColor: "#f5f7fa",
+      backgroundColor: "var(--bg)",
       color: "#7a8696",
-      borderRight: "1px solid #dde3ea",
+      borderRight: "1px solid var(--border)",
     },
     ".cm-activeLine": { backgroundColor: "#f3f7ff" },
-    ".cm-activeLineGutter": { backgroundColor: "#e8f0ff", color: "#1c2430" },
+    ".cm-activeLineGutter": { backgroundColor: "var(--accent-soft)", color: "var(--text)" },
     ".cm-selectionMatch": { backgroundColor: "#fff1c2" },
-    ".cm-lintRange-error": { backgroundColor: "#fdecea" },
-    ".cm-lintRange-warning": { backgroundColor: "#fff5d6" },
-    ".cm-tooltip": { fontSize: "12.5px", border: "1px solid #c5ced9", borderRadius: "6px" },
+    ".cm-lintRange-error": { backgroundColor: "var(--danger-soft)" },
+    ".cm-lintRange-warning": { backgroundColor: "var(--warn-soft)" },
+    ".cm-tooltip": {
+      fontSize: "12.5px",
+      border: "1px solid var(--border-strong)",
+      borderRadius: "6px",
+    },
     ".cm-tooltip-lint": { maxWidth: "28rem" },
     ".cm-tooltip-autocomplete > ul > li[aria-selected]": {
-      backgroundColor: "#2f6fed",
+      backgroundColor: "var(--accent)",
       color: "#ffffff",
     },
   });
@@ -445,20 +296,8 @@ function start(root) {
 
   // --- the impact preview ------------------------------------------------------------------------
 
-  const KINDS = [
-    ["added", "+", "added"],
-    ["removed", "−", "removed"],
-    ["changed", "~", "ports changed"],
-  ];
-  const MAX_ROWS = 150;
-
-  function clearHighlight() {
-    const api = graph();
-    if (api) api.clearHighlight();
-  }
-
   function impactMessage(message) {
-    clearHighlight();
+    graph.clearHighlight();
     impactEl.classList.remove("stale");
     impactSummary.replaceChildren(el("span", "muted", message));
     impactRows.replaceChildren();
@@ -466,72 +305,25 @@ function start(root) {
 
   function showImpact(impact, lead) {
     impactEl.classList.remove("stale");
-    const total = KINDS.reduce((n, [kind]) => n + (impact[kind] || []).length, 0);
-    if (total === 0) {
+    if (impactTotal(impact) === 0) {
       impactMessage(`${lead} change no flow.`);
       return;
     }
-    impactSummary.replaceChildren(el("span", "impact-lead", lead));
-    for (const [kind, sign, label] of KINDS) {
-      const count = (impact[kind] || []).length;
-      const chip = el("span", `impact-chip ${kind}${count ? "" : " zero"}`, `${sign}${count}`);
-      chip.append(` ${label}`);
-      impactSummary.append(chip);
-    }
-    const rows = [];
-    for (const [kind, sign, label] of KINDS) {
-      for (const flow of impact[kind] || []) {
-        if (rows.length >= MAX_ROWS) break;
-        const item = el("li", `impact-row ${kind}`);
-        const button = el("button", "impact-button");
-        button.type = "button";
-        button.dataset.src = flow.src;
-        button.dataset.dst = flow.dst;
-        button.dataset.kind = kind;
-        button.title = `${label}: ${flow.src} → ${flow.dst} (show it on the graph)`;
-        const ports =
-          kind === "changed"
-            ? `${formatConns(flow.before)} → ${formatConns(flow.after)}`
-            : formatConns(flow.conns);
-        const ends = el("span", "impact-ends");
-        ends.append(
-          el("span", "impact-end", shortEndpoint(flow.src)),
-          el("span", "impact-arrow", "→"),
-          el("span", "impact-end", shortEndpoint(flow.dst)),
-        );
-        button.append(el("span", "impact-sign", sign), ends, el("span", "impact-ports", ports));
-        item.append(button);
-        rows.push(item);
-      }
-    }
-    if (total > rows.length) {
-      rows.push(el("li", "impact-more muted", `… and ${total - rows.length} more`));
-    }
-    impactRows.replaceChildren(...rows);
-    const api = graph();
-    if (api) {
-      const shown = api.highlight(impact);
-      if (shown.missing.length) {
-        impactSummary.append(
-          el("span", "impact-note", `${shown.missing.length} not in the graph's current view`),
-        );
-      }
+    impactSummary.replaceChildren(...impactSummaryNodes(impact, lead));
+    impactRows.replaceChildren(...impactRowNodes(impact));
+    const shown = graph.highlight(impact);
+    if (shown.missing.length) {
+      impactSummary.append(
+        el("span", "impact-note", `${shown.missing.length} not in the graph's current view`),
+      );
     }
   }
 
   impactRows.addEventListener("click", (e) => {
     const button = e.target.closest("[data-src]");
-    const api = graph();
-    if (!button || !api) return;
+    if (!button) return;
     const { src, dst, kind } = button.dataset;
-    const edge = api.cy.edges(".hl").filter((edge) => {
-      const ends = [edge.source().id(), edge.target().id()];
-      const matches = (id, end) => end === id || end === `ns:${id.split("/")[0]}`;
-      return edge.hasClass(`hl-${kind}`) && matches(src, ends[0]) && matches(dst, ends[1]);
-    });
-    if (edge.nonempty()) {
-      api.cy.animate({ center: { eles: edge }, zoom: Math.max(api.cy.zoom(), 1) });
-    }
+    graph.showHighlighted(kind, src, dst);
   });
 
   // --- checking while typing ---------------------------------------------------------------------
@@ -627,19 +419,10 @@ function start(root) {
     return undefined;
   }
 
-  function showPoliciesTab() {
-    const tab = document.querySelector("[data-side-tab=policies]");
-    if (tab && tab.getAttribute("aria-selected") !== "true") tab.click();
-  }
-
   function setWide(wide) {
     if (!workspace || workspace.classList.contains("editing") === wide) return;
     workspace.classList.toggle("editing", wide);
-    const api = graph();
-    if (api && !api.cy.container().closest("[hidden]")) {
-      api.cy.resize();
-      api.cy.fit(undefined, 30);
-    }
+    graph.resize();
   }
 
   function openText(yaml, { original = "", base = ed.known, loaded = "" } = {}) {
@@ -664,24 +447,21 @@ function start(root) {
     const fallback = root.querySelector("[data-policy-view]");
     if (fallback) fallback.hidden = true;
     pane.hidden = false;
-    showPoliciesTab();
+    graph.showSideTab("policies");
     setWide(true);
     // Opened from far down the list: bring the editor into view.
     const scroller = root.closest(".side-panel");
     if (scroller) scroller.scrollTop = 0;
     refreshChrome();
     refreshLinks();
-    const api = graph();
-    if (api && api.state().policy !== original) {
-      api.setState({ policy: original }, { reload: false });
-    }
+    graph.setPolicyInUrl(original);
     check();
   }
 
   let openSeq = 0;
 
   function openPolicy(id) {
-    showPoliciesTab();
+    graph.showSideTab("policies");
     return guard(`open ${id}`, async () => {
       const mine = ++openSeq;
       setPanelStatus(`Opening ${id}…`);
@@ -717,11 +497,10 @@ function start(root) {
     cancelCheck();
     Object.assign(ed, { open: false, original: "", deleting: false, conflict: null });
     pane.hidden = true;
-    clearHighlight();
+    graph.clearHighlight();
     setWide(false);
     view.setState(CM.EditorState.create({ doc: "", extensions: extensions() }));
-    const api = graph();
-    if (api && api.state().policy) api.setState({ policy: "" }, { reload: false });
+    graph.setPolicyInUrl("");
     refreshChrome();
     refreshLinks();
   }
@@ -732,11 +511,10 @@ function start(root) {
 
   // A new revision exists: redraw the graph and the list (and the page's counts and history).
   function revisionChanged() {
-    clearHighlight();
-    const api = graph();
-    if (api) api.reload();
-    if (window.htmx && onHead) {
-      window.htmx
+    graph.clearHighlight();
+    graph.reload();
+    if (onHead) {
+      htmx
         .ajax("GET", urls.list, { target: "#policy-index", swap: "outerHTML" })
         .then(refreshLinks, () => setPanelStatus("Could not refresh the policy list.", "error"));
     }
@@ -786,10 +564,7 @@ function start(root) {
     conflictEl.hidden = true;
     messageInput.value = "";
     setStatus(`Saved as revision ${revision} (${summary}).`, "ok");
-    const api = graph();
-    if (api && api.state().policy !== ed.original) {
-      api.setState({ policy: ed.original }, { reload: false });
-    }
+    graph.setPolicyInUrl(ed.original);
     revisionChanged();
     refreshChrome();
     refreshLinks();
@@ -1008,10 +783,7 @@ function start(root) {
     "guard-keep": () => {
       guardEl.hidden = true;
       pendingAction = null;
-      const api = graph(); // a policy link may have put another policy in the URL
-      if (api && api.state().policy !== ed.original) {
-        api.setState({ policy: ed.original }, { reload: false });
-      }
+      graph.setPolicyInUrl(ed.original); // a policy link may have put another in the URL
       view.focus();
     },
   };
@@ -1022,12 +794,6 @@ function start(root) {
       e.preventDefault();
       actions[button.dataset.editorAction]();
     }
-  });
-
-  // graph.js asks to show a policy (a link in the list or the inspector, ?policy= in the URL).
-  document.addEventListener("netviz:policy", (e) => {
-    e.preventDefault();
-    openPolicy(e.detail.id);
   });
 
   // "Allow this flow…" on a denied flow in the inspector.
@@ -1041,39 +807,23 @@ function start(root) {
       allowForm.elements.dst.value = dst;
       allowForm.elements.conn.value = port || "";
     }
-    showPoliciesTab();
+    graph.showSideTab("policies");
     allowFlow(src, dst, port || "");
-  });
-
-  // Menus (Export): close on a choice, a click elsewhere, or Escape.
-  document.addEventListener("click", (e) => {
-    for (const menu of document.querySelectorAll("details[data-menu][open]")) {
-      const inside = menu.contains(e.target);
-      if (!inside || e.target.closest("a")) menu.open = false;
-    }
-  });
-  document.addEventListener("keydown", (e) => {
-    if (e.key !== "Escape") return;
-    for (const menu of document.querySelectorAll("details[data-menu][open]")) menu.open = false;
   });
 
   window.addEventListener("beforeunload", (e) => {
     if (hasUnsavedEdits()) e.preventDefault();
   });
 
-  // For other scripts and the browser tests; graph.js keeps it when it sets window.netviz up.
-  window.netviz = {
-    ...(window.netviz || {}),
-    editor: {
-      view,
-      open: openPolicy,
-      openNew,
-      allowFlow,
-      close,
-      save,
-      state: () => ({ ...ed, text: text() }),
-    },
-  };
   refreshChrome();
   refreshLinks();
+  return {
+    view,
+    open: openPolicy,
+    openNew,
+    allowFlow,
+    close,
+    save,
+    state: () => ({ ...ed, text: text() }),
+  };
 }

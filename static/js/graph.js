@@ -6,13 +6,15 @@
 // Data from manifests (names, labels) only ever reaches the DOM through textContent, and
 // Cytoscape draws on a canvas; htmx swaps in server-rendered, autoescaped partials.
 //
-// Other scripts (the policy editor) use window.netviz: see the API at the end of this file.
-(function () {
-  "use strict";
+// cluster.js mounts it and hands the API it returns (the end of mountGraph) to the editor.
 
-  const root = document.querySelector("[data-graph-root]");
-  if (!root || typeof window.cytoscape !== "function") return;
+import { reason, request, withQuery } from "./http.js";
 
+/**
+ * Mounts the graph on the workspace element (`[data-graph-root]`); `cytoscape` and `htmx` are the
+ * vendored libraries. Returns the graph's API; nothing is shown until its `start()`.
+ */
+export function mountGraph(root, { cytoscape, htmx }) {
   const container = root.querySelector("[data-testid=graph]");
   const baseUrl = root.dataset.baseUrl;
   const statusLine = root.querySelector("[data-graph-status]");
@@ -33,12 +35,21 @@
     if (params.has(key)) state[key] = params.get(key);
   }
 
-  // Colours shared with the legend in app.css (the graph section).
+  // Colours come from css/variables.css, which the legend (css/graph.css) uses too; the
+  // ones only the canvas has stay here.
+  const css = getComputedStyle(root);
+  const colour = (name) => css.getPropertyValue(`--${name}`).trim();
+  const stateStyle = (name, style, width) => ({
+    fill: colour(`state-${name}-fill`),
+    border: colour(`state-${name}`),
+    style,
+    width,
+  });
   const STATE_STYLE = {
-    both: { fill: "#e3f4ea", border: "#1e7d4f", style: "solid", width: 3 },
-    ingress: { fill: "#e6effd", border: "#2f6fed", style: "double", width: 5 },
-    egress: { fill: "#fdf1dc", border: "#a35f00", style: "dotted", width: 3 },
-    open: { fill: "#fde8e6", border: "#c0362c", style: "dashed", width: 2.5 },
+    both: stateStyle("both", "solid", 3),
+    ingress: stateStyle("ingress", "double", 5),
+    egress: stateStyle("egress", "dotted", 3),
+    open: stateStyle("open", "dashed", 2.5),
   };
   const STATES = Object.keys(STATE_STYLE);
 
@@ -93,7 +104,7 @@
         label: "data(display)",
         "font-family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
         "font-size": 11,
-        color: "#1c2430",
+        color: colour("text"),
         "text-wrap": "wrap",
         "text-max-width": 200,
         "min-zoomed-font-size": 6,
@@ -125,8 +136,8 @@
         shape: "hexagon",
         width: 44,
         height: 40,
-        "background-color": "#eef1f5",
-        "border-color": "#5f6b7a",
+        "background-color": colour("graph-external-fill"),
+        "border-color": colour("graph-external"),
         "border-width": 2,
         "text-valign": "bottom",
         "text-margin-y": 5,
@@ -139,8 +150,8 @@
       selector: "node[type='namespace']",
       style: {
         shape: "round-rectangle",
-        "background-color": "#f3f6fa",
-        "border-color": "#aab6c6",
+        "background-color": colour("graph-namespace-fill"),
+        "border-color": colour("graph-namespace"),
         "border-width": 1.5,
         "text-valign": "top",
         "text-halign": "center",
@@ -153,7 +164,7 @@
     },
     {
       selector: "node[type='namespace'][?expanded]",
-      style: { "border-style": "dashed", "border-color": "#2f6fed" },
+      style: { "border-style": "dashed", "border-color": colour("accent") },
     },
     {
       selector: "node[type='namespace-aggregate']",
@@ -161,7 +172,7 @@
         shape: "ellipse",
         width: "data(size)",
         height: "data(size)",
-        "background-color": "#ffffff",
+        "background-color": colour("surface"),
         "border-color": "#3b4a5e",
         "border-width": 2,
         "text-valign": "bottom",
@@ -182,14 +193,14 @@
       style: {
         "curve-style": "bezier",
         width: "data(weight)",
-        "line-color": "#6b7888",
-        "target-arrow-color": "#6b7888",
+        "line-color": colour("graph-edge"),
+        "target-arrow-color": colour("graph-edge"),
         "target-arrow-shape": "triangle",
         "arrow-scale": 1.1,
         label: "data(display)",
         "font-size": 10,
         color: "#243042",
-        "text-background-color": "#ffffff",
+        "text-background-color": colour("surface"),
         "text-background-opacity": 0.9,
         "text-background-padding": 2,
         "text-background-shape": "round-rectangle",
@@ -208,7 +219,10 @@
     },
     {
       selector: "edge[?all]",
-      style: { "line-color": "#b6bfcb", "target-arrow-color": "#b6bfcb" },
+      style: {
+        "line-color": colour("graph-edge-all"),
+        "target-arrow-color": colour("graph-edge-all"),
+      },
     },
     // Thousands of summed edges between collapsed namespaces: faint until a node is pointed at.
     { selector: "edge[flows]", style: { opacity: 0.3, "line-color": "#8593a5" } },
@@ -216,29 +230,25 @@
     { selector: "edge.near", style: { opacity: 1, "z-index": 5 } },
     {
       selector: "node:selected",
-      style: { "overlay-color": "#2f6fed", "overlay-opacity": 0.18, "overlay-padding": 6 },
+      style: { "overlay-color": colour("accent"), "overlay-opacity": 0.18, "overlay-padding": 6 },
     },
     {
       selector: "edge:selected",
       style: {
-        "line-color": "#2f6fed",
-        "target-arrow-color": "#2f6fed",
+        "line-color": colour("accent"),
+        "target-arrow-color": colour("accent"),
         width: 4,
         opacity: 1,
         "z-index": 10,
       },
     },
     { selector: ".found", style: { "overlay-color": "#f5b400", "overlay-opacity": 0.35 } },
-    // Changes an edit would make (window.netviz.highlight); removed ones are dashed.
-    ...[
-      ["added", "#1e7d4f"],
-      ["removed", "#c0362c"],
-      ["changed", "#a35f00"],
-    ].map(([kind, colour]) => ({
+    // Changes an edit would make (highlight()); removed ones are dashed.
+    ...["added", "removed", "changed"].map((kind) => ({
       selector: `edge.hl-${kind}`,
       style: {
-        "line-color": colour,
-        "target-arrow-color": colour,
+        "line-color": colour(`change-${kind}`),
+        "target-arrow-color": colour(`change-${kind}`),
         width: 4.5,
         opacity: 1,
         "z-index": 20,
@@ -248,7 +258,7 @@
     { selector: "edge.hl-temp", style: { "line-dash-pattern": [8, 5], "line-style": "dashed" } },
   ];
 
-  const cy = window.cytoscape({
+  const cy = cytoscape({
     container,
     style: stylesheet,
     minZoom: 0.03,
@@ -259,26 +269,20 @@
 
   // --- URL ------------------------------------------------------------------------------------
 
-  function query(keys, extra = {}) {
-    const q = new URLSearchParams();
-    for (const key of keys) {
-      if (state[key] !== DEFAULTS[key]) q.set(key, state[key]);
-    }
-    for (const [key, value] of Object.entries(extra)) {
-      if (value !== "" && value != null) q.set(key, value);
-    }
-    return q;
+  // The view state under `keys` that differs from the defaults.
+  function changed(keys) {
+    return Object.fromEntries(
+      keys.filter((key) => state[key] !== DEFAULTS[key]).map((key) => [key, state[key]]),
+    );
   }
 
-  function endpoint(path, q) {
-    const text = q.toString();
-    return `${baseUrl}${path}${text ? `?${text}` : ""}`;
+  function endpoint(path, params = {}) {
+    return withQuery(`${baseUrl}${path}`, params);
   }
 
   function saveState() {
     // Always the page's own path: the page may have been opened at a panel's no-JS address.
-    const q = query(Object.keys(DEFAULTS)).toString();
-    window.history.replaceState(null, "", `${baseUrl}${q ? `?${q}` : ""}`);
+    window.history.replaceState(null, "", endpoint("", changed(Object.keys(DEFAULTS))));
   }
 
   function setState(changes, { reload = true } = {}) {
@@ -305,14 +309,10 @@
     root.dataset.state = "loading";
     loading.hidden = false;
     try {
-      const response = await fetch(endpoint("graph.json", query(SERVER_KEYS)), {
-        headers: { Accept: "application/json" },
-        credentials: "same-origin",
-      });
-      if (!response.ok) throw new Error(`the server answered ${response.status}`);
-      const data = await response.json();
+      const answer = await request(endpoint("graph.json", changed(SERVER_KEYS)));
       if (mine !== sequence) return; // a newer request superseded this one
-      draw(data);
+      if (!answer.ok || !answer.body) throw new Error(reason(answer));
+      draw(answer.body);
     } catch (error) {
       if (mine === sequence) setStatus(`Could not load the graph: ${error.message}`, true);
     } finally {
@@ -320,7 +320,6 @@
         loading.hidden = true;
         root.dataset.state = "ready";
         loads += 1;
-        document.dispatchEvent(new CustomEvent("netviz:graph", { detail: { loads } }));
       }
     }
   }
@@ -646,7 +645,7 @@
 
   function inspect(path, values) {
     showSideTab("inspector");
-    return window.htmx.ajax("GET", endpoint(path, query([], values)), {
+    return htmx.ajax("GET", endpoint(path, values), {
       target: "#flow-inspector",
       swap: "outerHTML",
     });
@@ -660,17 +659,17 @@
     return inspect("node/", { id });
   }
 
+  // Set by start(): the editor, which shows a policy its own way.
+  let openPolicy = null;
+
   function showPolicy(id) {
-    const [namespace, name] = id.split("/");
     state.policy = id;
     saveState();
-    // The editor may take over: it cancels this event and shows the policy its own way.
-    const event = new CustomEvent("netviz:policy", {
-      detail: { id, namespace, name },
-      cancelable: true,
-    });
     showSideTab("policies");
-    if (!document.dispatchEvent(event)) return;
+    if (openPolicy) {
+      openPolicy(id);
+      return;
+    }
     const view = root.querySelector("[data-policy-view]");
     const source = document.querySelector(`[data-policy-source="${CSS.escape(id)}"]`);
     if (!view) return;
@@ -704,14 +703,14 @@
   }
 
   function loadMatrix() {
-    return window.htmx.ajax("GET", endpoint("matrix/", query([], { namespace: state.mns })), {
+    return htmx.ajax("GET", endpoint("matrix/", { namespace: state.mns }), {
       target: "#matrix-panel",
       swap: "innerHTML",
     });
   }
 
   function loadFlows() {
-    return window.htmx.ajax("GET", endpoint("flows/", query(SERVER_KEYS)), {
+    return htmx.ajax("GET", endpoint("flows/", changed(SERVER_KEYS)), {
       target: "#flows-panel",
       swap: "innerHTML",
     });
@@ -979,26 +978,49 @@
     cy.batch(() => cy.elements(".faded, .near").removeClass("faded near"));
   });
 
-  // --- start -----------------------------------------------------------------------------------
+  // --- the API ---------------------------------------------------------------------------------
 
-  const api = {
+  // The workspace changed size (the editor widened its panel): fit the graph to it, if shown.
+  function resize() {
+    if (container.closest("[hidden]")) return;
+    cy.resize();
+    cy.fit(undefined, 30);
+  }
+
+  // Centres the highlighted edge of one change (a row of the editor's impact list).
+  function showHighlighted(kind, src, dst) {
+    const matches = (id, end) => end === id || end === `ns:${namespaceOf(id)}`;
+    const edge = cy.edges(`.hl-${kind}`).filter(
+      (e) => matches(src, e.source().id()) && matches(dst, e.target().id()),
+    );
+    if (edge.nonempty()) cy.animate({ center: { eles: edge }, zoom: Math.max(cy.zoom(), 1) });
+  }
+
+  // The policy the page's URL names (?policy=), as the editor opens and closes them.
+  function setPolicyInUrl(id) {
+    if (state.policy !== id) setState({ policy: id }, { reload: false });
+  }
+
+  return {
     cy,
+    /**
+     * Shows the view the URL asks for and loads the graph. `openPolicy(id)` shows a policy
+     * (from a link or ?policy=) instead of the stored YAML the page has without it.
+     */
+    start(options = {}) {
+      openPolicy = options.openPolicy || null;
+      syncControls();
+      saveState();
+      showView(state.view);
+      if (state.policy) showPolicy(state.policy);
+    },
     highlight,
     clearHighlight,
     reload: loadGraph,
-    focus: focusOn,
-    expand,
-    collapse,
-    find,
-    inspectFlow,
-    inspectNode,
-    showPolicy,
-    showView: (name) => {
-      setState({ view: name }, { reload: false });
-      showView(name);
-    },
-    state: () => ({ ...state }),
-    setState,
+    resize,
+    setPolicyInUrl,
+    showHighlighted,
+    showSideTab,
     get loads() {
       return loads;
     },
@@ -1006,15 +1028,4 @@
       return lastData;
     },
   };
-  // Keep what another script may have put on window.netviz first; ours wins on a clash.
-  for (const [key, value] of Object.entries(window.netviz || {})) {
-    if (!(key in api)) api[key] = value;
-  }
-  window.netviz = api;
-
-  syncControls();
-  saveState();
-  showView(state.view);
-  if (state.policy) showPolicy(state.policy);
-  document.dispatchEvent(new CustomEvent("netviz:ready", { detail: { cy } }));
-})();
+}

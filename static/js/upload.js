@@ -1,6 +1,9 @@
 // Upload page behaviour: drag and drop onto the page, the list of chosen files, and a
 // progress bar while htmx sends the form. Without JavaScript the form still posts normally.
-// Listeners sit on the document because htmx replaces the form when it shows errors.
+// Listeners sit on the document because htmx replaces the form when it shows errors. The upload
+// page loads this module, and cluster.js imports it for the cluster page's upload card.
+
+import { el } from "./dom.js";
 
 const FORM = "[data-upload-form]";
 
@@ -20,12 +23,8 @@ function showFiles(form) {
   if (!input || !list) return;
   list.replaceChildren(
     ...Array.from(input.files, (file) => {
-      const item = document.createElement("li");
-      const name = document.createElement("span");
-      const size = document.createElement("span");
-      name.textContent = file.name; // textContent: a file name is never HTML
-      size.textContent = formatSize(file.size);
-      item.append(name, size);
+      const item = el("li");
+      item.append(el("span", "", file.name), el("span", "", formatSize(file.size)));
       return item;
     }),
   );

@@ -189,7 +189,7 @@ def test_the_cluster_page_holds_the_graph_the_inspector_and_the_scripts(browser,
         'data-testid="graph"',
         'data-testid="flow-inspector"',
         f'data-base-url="/clusters/{demo.pk}/"',
-        '<script src="/static/js/graph.js" defer></script>',
+        '<script type="module" src="/static/js/cluster.js"></script>',
         'id="__________cytoscape_stylesheet"',
         f'<option value="{STOREFRONT}">',
     ):
