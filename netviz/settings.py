@@ -133,7 +133,7 @@ STORAGES = {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG or not env_bool("NETVIZ_MANIFEST_STATIC", False)
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "netviz.storage.StaticFilesStorage"
         )
     },
 }

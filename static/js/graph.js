@@ -73,6 +73,11 @@ export function mountGraph(root, { cytoscape, htmx }) {
     if (d.type === "workload") {
       d.display = workloadLabel(d);
       d.width = nodeWidth(d.display);
+    } else if (d.type === "group") {
+      // Workloads every policy treats alike, drawn as one node: its members are listed when
+      // it is tapped, and its flows are counted on its edges.
+      d.display = `${d.label}\n${d.workloads} alike`;
+      d.width = nodeWidth(d.display);
     } else if (d.type === "namespace-aggregate") {
       d.display = d.label;
       d.size = Math.round(34 + 9 * Math.sqrt(d.workloads));
@@ -130,6 +135,19 @@ export function mountGraph(root, { cytoscape, htmx }) {
         "border-width": STATE_STYLE[s].width,
       },
     })),
+    {
+      selector: "node[type='group']",
+      style: {
+        shape: "round-rectangle",
+        width: "data(width)",
+        height: 46,
+        "text-valign": "center",
+        "text-halign": "center",
+        "line-height": 1.25,
+        "border-width": 4,
+        "border-style": "double",
+      },
+    },
     {
       selector: "node[type='external']",
       style: {
@@ -671,13 +689,23 @@ export function mountGraph(root, { cytoscape, htmx }) {
       return;
     }
     const view = root.querySelector("[data-policy-view]");
-    const source = document.querySelector(`[data-policy-source="${CSS.escape(id)}"]`);
     if (!view) return;
     view.hidden = false;
     view.querySelector("[data-policy-title]").textContent = id;
-    view.querySelector("[data-policy-yaml]").textContent = source
-      ? source.textContent
-      : "This policy is not in this revision.";
+    const yamlView = view.querySelector("[data-policy-yaml]");
+    // The policy table holds one page of policies: the others come from the server.
+    const source = document.querySelector(`[data-policy-source="${CSS.escape(id)}"]`);
+    if (source) {
+      yamlView.textContent = source.textContent;
+      return;
+    }
+    yamlView.textContent = "Loading…";
+    const url = withQuery(view.dataset.policyUrl, { policy: id, revision: view.dataset.revision });
+    request(url).then((answer) => {
+      if (state.policy !== id) return; // another policy was asked for meanwhile
+      yamlView.textContent =
+        answer.ok && answer.body ? answer.body.yaml : "This policy is not in this revision.";
+    });
   }
 
   // --- views: graph, matrix, flow table --------------------------------------------------------
@@ -962,7 +990,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
       inspectNode(node.id());
     }
   });
-  cy.on("dbltap", "node[type='workload']", (e) => focusOn(e.target.id()));
+  cy.on("dbltap", "node[type='workload'], node[type='group']", (e) => focusOn(e.target.id()));
 
   // Pointing at a node brings out its flows and dims the rest.
   cy.on("mouseover", "node", (e) => {
