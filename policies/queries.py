@@ -31,11 +31,26 @@ def revision_counts(revision: Revision) -> dict[str, int]:
 
 
 def revision_overview(cluster: Cluster, revision: Revision | None) -> dict[str, object]:
-    """What the cluster page shows of one revision (the rows, its warnings, the history)."""
+    """What the cluster page shows of one revision (the rows, its warnings, the history), and
+    the latest revision when its analysis failed after the head's."""
     head = cluster.head
     history = list(cluster.revisions.select_related("author").order_by("-number")[:50])
+    latest = history[0] if history else None
+    failed = (
+        latest
+        if latest is not None
+        and latest.status == Revision.Status.FAILED
+        and (head is None or latest.number > head.number)
+        else None
+    )
     if revision is None:
-        return {"cluster": cluster, "revision": None, "head": head, "history": history}
+        return {
+            "cluster": cluster,
+            "revision": None,
+            "head": head,
+            "history": history,
+            "failed": failed,
+        }
     namespaces = list(revision.namespaces.all())
     workloads = list(revision.workloads.all())
     policies = list(revision.policies.all())
@@ -45,6 +60,7 @@ def revision_overview(cluster: Cluster, revision: Revision | None) -> dict[str, 
         "head": head,
         "is_head": head is not None and head.pk == revision.pk,
         "history": history,
+        "failed": failed if failed is not None and failed.pk != revision.pk else None,
         "namespaces": namespaces,
         "workloads": workloads,
         "policies": policies,
@@ -81,7 +97,11 @@ class ClusterSummary:
 
 def cluster_summaries(user: AbstractBaseUser | AnonymousUser) -> list[ClusterSummary]:
     """Every cluster the user may see, with counts of its latest revision (four queries)."""
-    latest = Revision.objects.filter(cluster=OuterRef("pk")).order_by("-number")
+    latest = (
+        Revision.objects.filter(cluster=OuterRef("pk"))
+        .exclude(status=Revision.Status.FAILED)
+        .order_by("-number")
+    )
     clusters = list(
         visible_clusters(user)
         .select_related("owner")

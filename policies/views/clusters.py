@@ -8,13 +8,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from .. import queries, tokens, uploads
 from ..forms import ApiTokenForm, ShareForm, UploadForm
 from ..models import ApiToken, Cluster, ClusterShare, Revision
 from ..permissions import Access, get_cluster
-from .common import HtmxHttpRequest, cluster_page_context, revision_of
+from .common import HtmxHttpRequest, cluster_page_context, render_panel, revision_of
 
 
 @require_GET
@@ -61,7 +61,8 @@ def _summary_message(request: HttpRequest, revision: Revision) -> None:
         _counted(counts["policies"], "policy", "policies"),
         _counted(len(revision.warnings), "warning", "warnings"),
     ]
-    messages.success(request, f"Revision {revision.number}: {', '.join(parts)}.")
+    later = "; it is being analysed" if revision.is_analysing else ""
+    messages.success(request, f"Revision {revision.number}: {', '.join(parts)}{later}.")
 
 
 @require_http_methods(["GET", "POST"])
@@ -76,7 +77,9 @@ def cluster_new(request: HtmxHttpRequest) -> HttpResponse:
     if not form.is_bound or not form.is_valid():
         return _upload_failed(request, form, None)
     cluster = form.save()
-    _summary_message(request, cluster.head)
+    # The revision the form stored, not the cluster's head: a worker may already have
+    # failed it, and the upload itself succeeded all the same.
+    _summary_message(request, form.revision)
     return _landed(request, cluster.get_absolute_url())
 
 
@@ -93,7 +96,7 @@ def cluster_upload(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not form.is_bound or not form.is_valid():
         return _upload_failed(request, form, cluster)
     form.save()
-    _summary_message(request, cluster.head)
+    _summary_message(request, form.revision)
     return _landed(request, cluster.get_absolute_url())
 
 
@@ -117,6 +120,19 @@ def cluster_detail(request: HtmxHttpRequest, pk: int, number: int | None = None)
     cluster, access = get_cluster(request.user, pk)
     revision = cluster.head if number is None else revision_of(cluster, number)
     return _cluster_page(request, cluster, access, revision)
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def revision_status(request: HtmxHttpRequest, pk: int, number: int) -> HttpResponse:
+    """Where a revision's analysis stands: the progress partial the cluster page polls, until
+    the analysis ends and the page reloads (into the graph, or the failure and its error)."""
+    cluster, access = get_cluster(request.user, pk)
+    revision = revision_of(cluster, number)
+    if request.htmx and not revision.is_analysing:
+        return HttpResponseClientRefresh()
+    return render_panel(request, "analysis-status", cluster, access, revision, {})
 
 
 def _share_panel(
