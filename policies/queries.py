@@ -82,6 +82,7 @@ class ClusterSummary:
     workloads: int
     policies: int
     updated: datetime | None
+    status: str = ""  # of the latest revision's analysis ("" for a cluster without one)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -92,6 +93,7 @@ class ClusterSummary:
             "workloads": self.workloads,
             "policies": self.policies,
             "updated": self.updated.isoformat() if self.updated else None,
+            "status": self.status,
         }
 
 
@@ -110,7 +112,7 @@ def cluster_summaries(user: AbstractBaseUser | AnonymousUser) -> list[ClusterSum
     heads = {
         r.pk: r
         for r in Revision.objects.filter(pk__in=[c.head_id for c in clusters]).only(
-            "pk", "number", "created"
+            "pk", "number", "created", "status"
         )
     }
 
@@ -130,6 +132,7 @@ def cluster_summaries(user: AbstractBaseUser | AnonymousUser) -> list[ClusterSum
                 workloads=workloads[cluster.head_id],
                 policies=policies[cluster.head_id],
                 updated=head.created if head else cluster.created,
+                status=head.status if head else "",
             )
         )
     return summaries

@@ -61,6 +61,7 @@ def test_list_clusters(api, shop_cluster):
                 "workloads": 2,
                 "policies": 3,
                 "updated": shop_cluster.head.created.isoformat(),
+                "status": "ready",
             }
         ]
     }
