@@ -204,7 +204,7 @@ def test_a_failed_analysis_shows_its_error_and_keeps_the_previous_head(
 
 
 def test_after_a_failed_revision_numbers_go_on_and_edits_build_on_the_head(
-    settings, shop_cluster, owner, shop_files, api, monkeypatch
+    settings, shop_cluster, owner, shop_files, api, client_for, monkeypatch
 ):
     settings.NETVIZ_ANALYSE_INLINE_BELOW = 1
     failed = revisions.upload_revision(shop_cluster, owner, snapshots.parse_manifests(shop_files))
@@ -229,6 +229,11 @@ def test_after_a_failed_revision_numbers_go_on_and_edits_build_on_the_head(
         (2, "failed"),
         (1, "ready"),
     ]
+    # The failed revision cannot be restored: a copy would fail the same way.
+    client = client_for(owner)
+    refused = client.post(f"/clusters/{shop_cluster.pk}/revisions/2/revert/", follow=True)
+    assert "Revision 2 could not be analysed; it cannot be restored." in refused.content.decode()
+    assert shop_cluster.revisions.count() == 3
 
 
 def test_a_real_worker_takes_an_upload_from_pending_to_ready(
