@@ -107,6 +107,19 @@ DATABASES = {
         conn_max_age=env_int("NETVIZ_DB_CONN_MAX_AGE", 60),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The analysis worker writes beside the web processes. SQLite's default (deferred)
+    # transactions take the write lock only at their first write, and one that already read
+    # cannot wait for it: "database is locked" as soon as the worker claims a task meanwhile.
+    # Immediate transactions queue for the lock from the start (up to `timeout` seconds), and
+    # the write-ahead log lets readers go on while someone writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env_int("NETVIZ_SQLITE_TIMEOUT", 30),
+            "init_command": "PRAGMA journal_mode=WAL",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
