@@ -297,3 +297,20 @@ def test_an_overlong_idempotency_key_is_400(api, shop_files):
     assert response.status_code == 400
     assert response.json()["errors"][0]["path"] == "Idempotency-Key"
     assert not Cluster.objects.exists()
+
+
+def test_a_first_upload_whose_analysis_failed_leaves_a_cluster_without_a_head(
+    in_worker, api, shop_files, client_for, owner, monkeypatch
+):
+    cluster_id = upload(api, shop_files).json()["id"]
+    monkeypatch.setattr(engine, "evaluate", boom)
+    analysis.clear()
+    tasks.analyse_revision.call(Revision.objects.get().pk)
+    monkeypatch.undo()
+    page = client_for(owner).get(f"/clusters/{cluster_id}/").content.decode()
+    assert "could not be analysed: RuntimeError: the engine gave up" in page
+    assert "The cluster has no analysed revision" in page
+    assert "This cluster has no revision yet." in page
+    [summary] = api.get("/api/clusters/").json()["clusters"]
+    assert (summary["id"], summary["revision"], summary["status"]) == (cluster_id, 0, "")
+    assert api.get(f"/api/clusters/{cluster_id}/connections").status_code == 404
