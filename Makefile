@@ -9,12 +9,13 @@ PYTHON ?= $(shell pyenv which python3.13 2>/dev/null || command -v python3.13 ||
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: help install run serve test lint test-sqlite test-postgres browser-deps bench vendor clean
+.PHONY: help install run serve worker test lint test-sqlite test-postgres browser-deps bench vendor clean
 
 help:
 	@echo "make run    - install, migrate, load the demo cluster, serve on http://$(HOST):$(PORT)"
 	@echo "make test   - install test needs (chromium, postgresql) and run the whole suite"
-	@echo "make serve  - gunicorn + whitenoise (production-like)"
+	@echo "make serve  - gunicorn + whitenoise (production-like); run 'make worker' beside it"
+	@echo "make worker - the analysis worker for large uploads (manage.py db_worker)"
 	@echo "make bench  - benchmarks (writes BENCHMARKS.md)"
 
 # The stamp re-runs pip only when pyproject.toml changes.
@@ -26,16 +27,32 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# A local development server: DEBUG on (static files served, cookies over plain http).
+# A local development server: DEBUG on (static files served, cookies over plain http), with
+# the analysis worker beside it in its own process group (reloading on code changes, as
+# runserver does), stopped with the server however that ends (Ctrl+C included).
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_local_user
+	NETVIZ_DEBUG=true setsid $(PY) manage.py db_worker --no-startup-delay & worker=$$!; \
+	trap 'kill -TERM -- -$$worker 2>/dev/null' EXIT INT TERM; \
 	NETVIZ_DEBUG=true $(PY) manage.py runserver $(HOST):$(PORT)
 
+# gunicorn only: run the analysis worker (`make worker`, or `manage.py db_worker`) as a
+# process of its own beside it, under the same supervisor (systemd, a container), one or
+# more of them; see README.md. Each gunicorn worker is replaced after MAX_REQUESTS requests
+# (give or take MAX_REQUESTS_JITTER, so that they do not all restart at once): a safety net
+# against memory that grows with the revisions a process has kept.
 serve: install
 	$(PY) manage.py migrate --noinput
 	NETVIZ_MANIFEST_STATIC=true $(PY) manage.py collectstatic --noinput
-	NETVIZ_MANIFEST_STATIC=true $(VENV)/bin/gunicorn netviz.wsgi --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-3}
+	NETVIZ_MANIFEST_STATIC=true $(VENV)/bin/gunicorn netviz.wsgi --bind $(HOST):$(PORT) \
+		--workers $${WEB_CONCURRENCY:-3} \
+		--max-requests $${MAX_REQUESTS:-1000} --max-requests-jitter $${MAX_REQUESTS_JITTER:-100}
+
+# The analysis worker of production-like serving: takes tasks from the database one at a
+# time; start as many as there are cores to spare, on any machine that reaches the database.
+worker: install
+	$(PY) manage.py db_worker --no-reload
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_tasks_db",
     "policies",
 ]
 
@@ -106,6 +107,19 @@ DATABASES = {
         conn_max_age=env_int("NETVIZ_DB_CONN_MAX_AGE", 60),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The analysis worker writes beside the web processes. SQLite's default (deferred)
+    # transactions take the write lock only at their first write, and one that already read
+    # cannot wait for it: "database is locked" as soon as the worker claims a task meanwhile.
+    # Immediate transactions queue for the lock from the start (up to `timeout` seconds), and
+    # the write-ahead log lets readers go on while someone writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env_int("NETVIZ_SQLITE_TIMEOUT", 30),
+            "init_command": "PRAGMA journal_mode=WAL",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -147,6 +161,18 @@ DATA_UPLOAD_MAX_NUMBER_FILES = env_int("NETVIZ_MAX_UPLOAD_FILES", 2000)
 # capped while reading (a zip bomb stops at the cap, whatever its headers claim).
 NETVIZ_MAX_UNPACKED_BYTES = env_int("NETVIZ_MAX_UNPACKED_BYTES", 4 * NETVIZ_MAX_UPLOAD_BYTES)
 NETVIZ_MAX_ARCHIVE_ENTRIES = env_int("NETVIZ_MAX_ARCHIVE_ENTRIES", 10_000)
+
+# Analysis off the request: an upload with at least this many workloads and policies is
+# stored at once and analysed by a worker (`manage.py db_worker`); smaller ones are analysed
+# in the request, as they take less than a second. Tasks live in the database: no other
+# server is needed, and any number of workers share one queue.
+NETVIZ_ANALYSE_INLINE_BELOW = env_int("NETVIZ_ANALYSE_INLINE_BELOW", 1000)
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
 
 # Content Security Policy: no inline scripts anywhere; every script is a static file.
 SECURE_CSP = {

@@ -11,6 +11,7 @@ from .models import (
     ApiToken,
     Cluster,
     ClusterShare,
+    IdempotencyKey,
     Namespace,
     Policy,
     Revision,
@@ -54,8 +55,8 @@ class HistoryAdmin(admin.ModelAdmin):
 
 @admin.register(Revision)
 class RevisionAdmin(HistoryAdmin):
-    list_display = ("cluster", "number", "author", "created", "message")
-    list_filter = ("created",)
+    list_display = ("cluster", "number", "author", "created", "message", "status")
+    list_filter = ("status", "created")
     search_fields = ("cluster__name", "message", "author__username")
     raw_id_fields = ("cluster", "parent", "author")
     readonly_fields = ("created", "connectivity")
@@ -108,3 +109,12 @@ class ApiTokenAdmin(admin.ModelAdmin):
     search_fields = ("name", "user__username", "prefix")
     raw_id_fields = ("user",)
     readonly_fields = ("prefix", "token_hash", "created", "last_used")
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(HistoryAdmin):
+    """Which upload a retried request's key answers with: may be deleted, never edited."""
+
+    list_display = ("key", "user", "cluster", "revision", "created")
+    search_fields = ("key", "user__username")
+    raw_id_fields = ("user", "cluster", "revision")

@@ -77,6 +77,7 @@ class UploadForm(forms.Form):
         self.located_errors: list[dict[str, object]] = []
         self.snapshot = None
         self.upload_warnings: list[dict[str, object]] = []
+        self.revision = None  # what save() stored
         if cluster is not None:
             del self.fields["name"]
 
@@ -112,15 +113,21 @@ class UploadForm(forms.Form):
             )
         return cleaned
 
-    def save(self) -> Cluster:
+    def save(self, idempotency_key: str = "") -> Cluster:
         """Store the validated upload: a new cluster, or a new revision of the form's cluster
-        (uploaded by `owner`, the user who sent it)."""
+        (uploaded by `owner`, the user who sent it). The revision stored is `self.revision`
+        (for a new cluster with an `idempotency_key` already used: the one stored then)."""
         kwargs = {"message": self.cleaned_data["message"], "warnings": self.upload_warnings}
         if self.cluster is None:
-            return revisions.create_cluster(
-                self.owner, self.cleaned_data["name"], self.snapshot, **kwargs
+            self.revision = revisions.new_cluster(
+                self.owner,
+                self.cleaned_data["name"],
+                self.snapshot,
+                idempotency_key=idempotency_key,
+                **kwargs,
             )
-        revisions.upload_revision(self.cluster, self.owner, self.snapshot, **kwargs)
+            return self.revision.cluster
+        self.revision = revisions.upload_revision(self.cluster, self.owner, self.snapshot, **kwargs)
         return self.cluster
 
     def add_located_error(self, error: uploads.UploadError) -> None:

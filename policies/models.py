@@ -39,7 +39,17 @@ class Cluster(models.Model):
 
     @property
     def head(self) -> Revision | None:
-        """The latest revision, or None for a cluster whose first upload has not landed."""
+        """The latest revision whose analysis did not fail (it may still be running), or None
+        for a cluster whose first upload has not landed or could not be analysed.
+
+        A revision whose analysis failed stays in history with its error, but the cluster
+        goes on from the revision before it: edits apply to the head, and pages show it.
+        """
+        return self.revisions.exclude(status=Revision.Status.FAILED).order_by("-number").first()
+
+    @property
+    def latest(self) -> Revision | None:
+        """The latest revision, whatever its analysis state (a failed one included)."""
         return self.revisions.order_by("-number").first()
 
 
@@ -60,7 +70,18 @@ class Revision(models.Model):
     change in connectivity against its parent (counts, summary and a sample), stored when it
     is written so that history pages evaluate nothing; None for a first revision, or when it
     could not be computed.
+
+    `status` is where its analysis stands: small revisions are analysed as they are written
+    (ready at once); large ones are stored `pending` and analysed by a worker
+    (`policies.tasks`), which reports `progress` (0-100) with a `step` label, and on failure
+    the `error`. Rows and state are committed together, once.
     """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        ANALYSING = "analysing", "Analysing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Analysis failed"
 
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="revisions")
     number = models.PositiveIntegerField()
@@ -79,6 +100,12 @@ class Revision(models.Model):
     diagnostics = models.JSONField(default=list, blank=True)
     connectivity = models.JSONField(null=True, blank=True, editable=False)
     impact = models.JSONField(null=True, blank=True, editable=False)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.READY, editable=False
+    )
+    progress = models.PositiveSmallIntegerField(default=100, editable=False)
+    step = models.CharField(max_length=200, blank=True, editable=False)
+    error = models.TextField(blank=True, editable=False)
 
     objects = RevisionManager()
 
@@ -99,6 +126,28 @@ class Revision(models.Model):
     @property
     def warnings(self) -> list[dict]:
         return [d for d in self.diagnostics if d.get("severity") == "warning"]
+
+    @property
+    def is_ready(self) -> bool:
+        """Whether its graph and connectivity can be shown (its analysis has finished)."""
+        return self.status == self.Status.READY
+
+    @property
+    def is_analysing(self) -> bool:
+        """Whether its analysis is still to come or under way."""
+        return self.status in (self.Status.PENDING, self.Status.ANALYSING)
+
+    def analysis_state(self) -> dict[str, object]:
+        """Where its analysis stands, as the API and the status endpoint tell it."""
+        state: dict[str, object] = {
+            "revision": self.number,
+            "status": self.status,
+            "progress": self.progress,
+            "step": self.step,
+        }
+        if self.status == self.Status.FAILED:
+            state["error"] = self.error
+        return state
 
 
 class RevisionGraph(models.Model):
@@ -271,3 +320,33 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class IdempotencyKey(models.Model):
+    """An API upload's `Idempotency-Key` header and the cluster and revision it stored.
+
+    A client that retries an upload (its connection dropped before the answer came) sends
+    the same key and gets the same answer instead of a second cluster. The unique constraint
+    settles two copies of one request that arrive together: the key is written in the
+    upload's own transaction, so exactly one of them stores anything.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_keys"
+    )
+    key = models.CharField(max_length=255)
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.CASCADE, null=True, related_name="idempotency_keys"
+    )
+    revision = models.ForeignKey(
+        Revision, on_delete=models.CASCADE, null=True, related_name="idempotency_keys"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotencykey_unique_user_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.key}"

@@ -71,13 +71,28 @@ def revision_overview(
     cluster: Cluster, revision: Revision | None, query: Mapping[str, str] | None = None
 ) -> dict[str, object]:
     """What the cluster page shows of one revision: a page of each table (`query` names the
-    pages), the counts, the namespaces, its notes, the history."""
+    pages), the counts, the namespaces, its notes, the history, and the latest revision when
+    its analysis failed after the head's."""
     head = cluster.head
     history = list(
         cluster.revisions.select_related("author").defer("diagnostics").order_by("-number")[:50]
     )
+    latest = history[0] if history else None
+    failed = (
+        latest
+        if latest is not None
+        and latest.status == Revision.Status.FAILED
+        and (head is None or latest.number > head.number)
+        else None
+    )
     if revision is None:
-        return {"cluster": cluster, "revision": None, "head": head, "history": history}
+        return {
+            "cluster": cluster,
+            "revision": None,
+            "head": head,
+            "history": history,
+            "failed": failed,
+        }
     query = query or {}
     pages = {t: table_page(revision, t, query.get(param)) for t, param in TABLES.items()}
     selected = query.get("policy", "")
@@ -88,6 +103,7 @@ def revision_overview(
         "head": head,
         "is_head": head is not None and head.pk == revision.pk,
         "history": history,
+        "failed": failed if failed is not None and failed.pk != revision.pk else None,
         "namespaces": list(revision.namespaces.all()),
         **policy_index(revision),
         "selected_policy": revision.policies.filter(namespace=namespace, name=name).first()
@@ -120,6 +136,7 @@ class ClusterSummary:
     workloads: int
     policies: int
     updated: datetime | None
+    status: str = ""  # of the latest revision's analysis ("" for a cluster without one)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -130,12 +147,17 @@ class ClusterSummary:
             "workloads": self.workloads,
             "policies": self.policies,
             "updated": self.updated.isoformat() if self.updated else None,
+            "status": self.status,
         }
 
 
 def cluster_summaries(user: AbstractBaseUser | AnonymousUser) -> list[ClusterSummary]:
     """Every cluster the user may see, with counts of its latest revision (four queries)."""
-    latest = Revision.objects.filter(cluster=OuterRef("pk")).order_by("-number")
+    latest = (
+        Revision.objects.filter(cluster=OuterRef("pk"))
+        .exclude(status=Revision.Status.FAILED)
+        .order_by("-number")
+    )
     clusters = list(
         visible_clusters(user)
         .select_related("owner")
@@ -144,7 +166,7 @@ def cluster_summaries(user: AbstractBaseUser | AnonymousUser) -> list[ClusterSum
     heads = {
         r.pk: r
         for r in Revision.objects.filter(pk__in=[c.head_id for c in clusters]).only(
-            "pk", "number", "created"
+            "pk", "number", "created", "status"
         )
     }
 
@@ -164,6 +186,7 @@ def cluster_summaries(user: AbstractBaseUser | AnonymousUser) -> list[ClusterSum
                 workloads=workloads[cluster.head_id],
                 policies=policies[cluster.head_id],
                 updated=head.created if head else cluster.created,
+                status=head.status if head else "",
             )
         )
     return summaries

@@ -13,12 +13,14 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
 
-from . import analysis, engine
+from . import analysis, engine, tasks
 from .errors import InputErrors
-from .models import Cluster, Namespace, Policy, Revision, Workload
+from .models import Cluster, IdempotencyKey, Namespace, Policy, Revision, Workload
 from .snapshots import (
     AnyPolicy,
     Origins,
@@ -38,6 +40,8 @@ __all__ = [
     "demo_files",
     "load_demo",
     "locked_head",
+    "new_cluster",
+    "replayed",
     "revert_to",
     "upload_revision",
     "write_edit",
@@ -50,13 +54,14 @@ DEMO_CLUSTER_NAME = "demo-shop"
 
 
 def locked_head(cluster: Cluster) -> Revision | None:
-    """The cluster's latest revision, with the cluster locked until the transaction ends.
+    """The cluster's head (its latest revision whose analysis did not fail), with the cluster
+    locked until the transaction ends.
 
     Locking the cluster row serialises concurrent changes to one cluster (PostgreSQL); SQLite
     serialises all writers anyway. The unique (cluster, number) constraint is the backstop.
     """
     Cluster.objects.select_for_update().filter(pk=cluster.pk).first()
-    return cluster.revisions.order_by("-number").first()
+    return cluster.head
 
 
 def _next_revision(
@@ -66,11 +71,19 @@ def _next_revision(
     message: str,
     diagnostics: Iterable[dict[str, object]],
     impact: dict[str, object] | None = None,
+    status: Revision.Status = Revision.Status.READY,
 ) -> Revision:
+    """The revision after `head`, numbered after every revision of the cluster (a failed
+    one included: numbers stay unique and increasing)."""
+    latest = cluster.revisions.aggregate(number=Max("number"))["number"] or 0
+    pending = status != Revision.Status.READY
     return Revision.objects.create(
         cluster=cluster,
-        number=head.number + 1 if head else 1,
+        number=latest + 1,
         parent=head,
+        status=status,
+        progress=0 if pending else 100,
+        step=Revision.Status.PENDING.label if pending else "",
         author=author,
         message=message[:500],
         diagnostics=list(diagnostics),
@@ -120,23 +133,19 @@ def _derive(
     conn: engine.Connectivity | None,
     parent: Revision | None,
 ) -> None:
-    """Once a revision is committed: keep its state in this process, store its graph and,
-    if the writer had none, its impact against its parent. A failure here loses nothing:
-    the graph is then built on first view, and history says the impact is unknown."""
-    analysis.remember(revision, snapshot, conn)
+    """Once a small revision is committed: derive its graph and impact in this request. A
+    failure here loses nothing: the graph is then built on first view, and history says the
+    impact is unknown."""
     try:
-        analysis.flow_index(revision)
-        if revision.impact is None and parent is not None:
-            change = engine.diff(analysis.state(parent).conn, analysis.state(revision).conn)
-            revision.impact = analysis.impact_record(change)
-            Revision.objects.filter(pk=revision.pk).update(impact=revision.impact)
+        tasks.derive(revision, snapshot, conn, parent)
     except Exception:
         logger.exception("could not derive the graph or impact of revision %s", revision.pk)
-    finally:
-        if conn is not None:
-            # An evaluation derived from the parent's keeps it for the diff and the graph;
-            # past those, holding it would keep every ancestor's evaluation alive.
-            conn.base = None
+
+
+def _in_worker(snapshot: engine.Snapshot) -> bool:
+    """Whether a snapshot is large enough to be analysed by a worker rather than inline."""
+    size = len(snapshot.workloads) + len(snapshot.policies)
+    return size >= settings.NETVIZ_ANALYSE_INLINE_BELOW
 
 
 def _write(
@@ -152,13 +161,23 @@ def _write(
     """Store a whole snapshot as the revision after `head` (call inside a transaction, with
     `head` from locked_head())."""
     diagnostics = [*warnings, *(d.as_dict() for d in snapshot.diagnostics)]
-    revision = _next_revision(cluster, head, author, message, diagnostics)
+    if not _in_worker(snapshot):
+        revision = _next_revision(cluster, head, author, message, diagnostics)
+        _store(revision, snapshot, origins)
+        transaction.on_commit(lambda: _derive(revision, snapshot, None, head), robust=True)
+        return revision
+    revision = _next_revision(
+        cluster, head, author, message, diagnostics, status=Revision.Status.PENDING
+    )
     _store(revision, snapshot, origins)
-    transaction.on_commit(lambda: _derive(revision, snapshot, None, head))
+    # Enqueued in this transaction: the task row commits with the revision or not at all, so
+    # a stored revision always has its analysis coming, and none runs for one never stored.
+    tasks.analyse_revision.enqueue(revision.pk)
+    # This process keeps the snapshot it parsed, for an edit or a look before the worker ends.
+    transaction.on_commit(lambda: analysis.remember(revision, snapshot), robust=True)
     return revision
 
 
-@transaction.atomic
 def create_cluster(
     owner: AbstractBaseUser,
     name: str,
@@ -168,9 +187,53 @@ def create_cluster(
     warnings: Iterable[dict[str, object]] = (),
 ) -> Cluster:
     """Create a cluster whose first revision holds `snapshot`."""
-    cluster = Cluster.objects.create(owner=owner, name=name)
-    _write(cluster, owner, message or "Initial upload", snapshot, head=None, warnings=warnings)
-    return cluster
+    return new_cluster(owner, name, snapshot, message=message, warnings=warnings).cluster
+
+
+def new_cluster(
+    owner: AbstractBaseUser,
+    name: str,
+    snapshot: engine.Snapshot,
+    *,
+    message: str = "",
+    warnings: Iterable[dict[str, object]] = (),
+    idempotency_key: str = "",
+) -> Revision:
+    """Create a cluster whose first revision holds `snapshot`; returns that revision.
+
+    With an `idempotency_key`, the key is stored in the same transaction; when the owner
+    already used it (two copies of one request raced past `replayed()`), nothing is stored
+    and the revision the first copy stored is returned.
+    """
+    try:
+        with transaction.atomic():
+            record = None
+            if idempotency_key:
+                # First, so that a racing copy of the request stops here, before any row.
+                record = IdempotencyKey.objects.create(user=owner, key=idempotency_key)
+            cluster = Cluster.objects.create(owner=owner, name=name)
+            revision = _write(
+                cluster, owner, message or "Initial upload", snapshot, head=None, warnings=warnings
+            )
+            if record is not None:
+                record.cluster, record.revision = cluster, revision
+                record.save(update_fields=["cluster", "revision"])
+            return revision
+    except IntegrityError:
+        earlier = replayed(owner, idempotency_key) if idempotency_key else None
+        if earlier is None:
+            raise
+        return earlier
+
+
+def replayed(user: AbstractBaseUser, key: str) -> Revision | None:
+    """The revision an upload with this `Idempotency-Key` stored for `user`, if any."""
+    record = (
+        IdempotencyKey.objects.filter(user=user, key=key, revision__isnull=False)
+        .select_related("revision__cluster")
+        .first()
+    )
+    return record.revision if record else None
 
 
 @transaction.atomic
@@ -220,7 +283,7 @@ def write_edit(cluster: Cluster, author: AbstractBaseUser, message: str, edit: E
     _copy_rows(Policy, head, revision, without=touched)
     Policy.objects.bulk_create(policy_rows(revision, edit.changed))
     after, conn = edit.after, edit.conn
-    transaction.on_commit(lambda: _derive(revision, after, conn, head))
+    transaction.on_commit(lambda: _derive(revision, after, conn, head), robust=True)
     return revision
 
 
@@ -235,7 +298,9 @@ def revert_to(cluster: Cluster, author: AbstractBaseUser, number: int) -> Revisi
         for model in (Namespace, Workload, Policy):
             _copy_rows(model, target, revision)
         state = analysis.state(target)
-        transaction.on_commit(lambda: _derive(revision, state.snapshot, state.conn, head))
+        transaction.on_commit(
+            lambda: _derive(revision, state.snapshot, state.conn, head), robust=True
+        )
     return revision
 
 

@@ -36,6 +36,11 @@ urlpatterns = [
     path("", clusters.cluster_list, name="cluster-list"),
     path("clusters/new/", clusters.cluster_new, name="cluster-new"),
     *_under_both_prefixes(),
+    path(
+        "clusters/<int:pk>/revisions/<int:number>/status",
+        clusters.revision_status,
+        name="revision-status",
+    ),
     path("clusters/<int:pk>/upload/", clusters.cluster_upload, name="cluster-upload"),
     path("clusters/<int:pk>/shares/", clusters.cluster_share, name="cluster-share"),
     path(

@@ -16,12 +16,12 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .. import analysis, changes, graphs, queries, tokens, uploads
+from .. import analysis, changes, graphs, queries, revisions, tokens, uploads
 from ..errors import InputErrors
 from ..forms import UploadForm
 from ..models import Cluster, Revision
 from ..permissions import Access
-from .common import cluster_revision, requested_base
+from .common import cluster_revision, not_analysed_json, requested_base
 from .editor import conflict_response, errors_response
 
 __all__ = [
@@ -90,20 +90,55 @@ def api_endpoint(view: View) -> View:
     return wrapper
 
 
+IDEMPOTENCY_KEY_MAX = 255
+
+
+def _created(revision: Revision, replayed: bool = False) -> JsonResponse:
+    """201 with the cluster, its revision and where that revision's analysis stands."""
+    body = {"id": revision.cluster_id, "revision": revision.number, "status": revision.status}
+    response = JsonResponse(body, status=201)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _idempotency_key(request: HttpRequest) -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        raise InputErrors.single(
+            f"the Idempotency-Key header must be at most {IDEMPOTENCY_KEY_MAX} characters",
+            path="Idempotency-Key",
+        )
+    return key
+
+
 @api_endpoint
 @require_http_methods(["GET", "POST"])
 def clusters(request: HttpRequest) -> HttpResponse:
-    """GET: the clusters the user may see. POST (multipart `name`, `files`): create one."""
+    """GET: the clusters the user may see. POST (multipart `name`, `files`): create one.
+
+    The answer comes once the manifests are stored: `201 {"id", "revision", "status"}`, the
+    status `ready`, or `pending` while a worker analyses a large upload. A POST with an
+    `Idempotency-Key` header that this user already sent gets the first answer again, and
+    stores nothing.
+    """
     if request.method == "GET":
         summaries = queries.cluster_summaries(request.user)
         return JsonResponse({"clusters": [s.as_dict() for s in summaries]})
+    key = _idempotency_key(request)
+    if key and (earlier := revisions.replayed(request.user, key)) is not None:
+        return _created(earlier, replayed=True)
     if too_big := uploads.content_length_error(request.META.get("CONTENT_LENGTH")):
         return errors_response(InputErrors([too_big.as_dict()]), 413)
     form = UploadForm(request.POST, request.FILES, owner=request.user)
     if not form.is_valid():
+        # A copy of this request may have stored the cluster meanwhile (its name is then
+        # taken): that copy's answer is the true one.
+        if key and (earlier := revisions.replayed(request.user, key)) is not None:
+            return _created(earlier, replayed=True)
         return JsonResponse({"errors": form.errors_for_api()}, status=400)
-    cluster = form.save()
-    return JsonResponse({"id": cluster.pk}, status=201)
+    form.save(idempotency_key=key)
+    return _created(form.revision)
 
 
 def _head(request: HttpRequest, pk: int, need: Access = Access.VIEW) -> tuple[Cluster, Revision]:
@@ -118,6 +153,8 @@ def cluster_connections(request: HttpRequest, pk: int) -> HttpResponse:
     """The allowed connections of the cluster's latest revision (`analyze --format json`),
     streamed from the stored graph index; `?format=grouped` for the compact group form."""
     _, revision = _head(request, pk)
+    if not revision.is_ready:
+        return not_analysed_json(revision)
     index = analysis.flow_index(revision)
     form = request.GET.get("format", "")
     if form == "grouped":

@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from .. import queries, tokens, uploads
 from ..forms import ApiTokenForm, ShareForm, UploadForm
@@ -67,7 +67,8 @@ def _summary_message(request: HttpRequest, revision: Revision) -> None:
         _counted(counts["policies"], "policy", "policies"),
         _counted(len(revision.warnings), "warning", "warnings"),
     ]
-    messages.success(request, f"Revision {revision.number}: {', '.join(parts)}.")
+    later = "; it is being analysed" if revision.is_analysing else ""
+    messages.success(request, f"Revision {revision.number}: {', '.join(parts)}{later}.")
 
 
 @require_http_methods(["GET", "POST"])
@@ -82,7 +83,9 @@ def cluster_new(request: HtmxHttpRequest) -> HttpResponse:
     if not form.is_bound or not form.is_valid():
         return _upload_failed(request, form, None)
     cluster = form.save()
-    _summary_message(request, cluster.head)
+    # The revision the form stored, not the cluster's head: a worker may already have
+    # failed it, and the upload itself succeeded all the same.
+    _summary_message(request, form.revision)
     return _landed(request, cluster.get_absolute_url())
 
 
@@ -99,7 +102,7 @@ def cluster_upload(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not form.is_bound or not form.is_valid():
         return _upload_failed(request, form, cluster)
     form.save()
-    _summary_message(request, cluster.head)
+    _summary_message(request, form.revision)
     return _landed(request, cluster.get_absolute_url())
 
 
@@ -143,6 +146,16 @@ def cluster_rows(
         f"{table[:-1]}_page": queries.table_page(revision, table, request.GET.get("page")),
     }
     return render_panel(request, f"{table[:-1]}-table", cluster, access, revision, context)
+
+
+def revision_status(request: HtmxHttpRequest, pk: int, number: int) -> HttpResponse:
+    """Where a revision's analysis stands: the progress partial the cluster page polls, until
+    the analysis ends and the page reloads (into the graph, or the failure and its error)."""
+    cluster, access = get_cluster(request.user, pk)
+    revision = revision_of(cluster, number)
+    if request.htmx and not revision.is_analysing:
+        return HttpResponseClientRefresh()
+    return render_panel(request, "analysis-status", cluster, access, revision, {})
 
 
 def _share_panel(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django_htmx.middleware import HtmxDetails
 
@@ -18,8 +18,10 @@ from ..permissions import Access, get_cluster
 
 __all__ = [
     "HtmxHttpRequest",
+    "analysis_status",
     "cluster_page_context",
     "cluster_revision",
+    "not_analysed_json",
     "render_panel",
     "requested_base",
     "revision_of",
@@ -96,6 +98,29 @@ def render_panel(
     page = cluster_page_context(request, cluster, access, revision)
     page.update(context)
     return render(request, "policies/cluster.html", page)
+
+
+def not_analysed_json(revision: Revision) -> JsonResponse:
+    """409 for a revision whose graph is not there yet (or never will be): where its analysis
+    stands, in the error shape, rather than computing it in the request."""
+    if revision.status == Revision.Status.FAILED:
+        message = f"the analysis of revision {revision.number} failed: {revision.error}"
+    else:
+        step = f": {revision.step[:1].lower()}{revision.step[1:]}" if revision.step else ""
+        message = (
+            f"revision {revision.number} is being analysed ({revision.progress}%{step}); "
+            "ask again in a moment"
+        )
+    error = InputErrors.single(message, path="revision").as_json()
+    return JsonResponse({"errors": error, **revision.analysis_state()}, status=409)
+
+
+def analysis_status(
+    request: HtmxHttpRequest, cluster: Cluster, access: Access, revision: Revision
+) -> HttpResponse:
+    """A graph panel asked of a revision still being analysed (or failed): its progress, as
+    a partial for htmx or the whole page (which shows the same)."""
+    return render_panel(request, "analysis-status", cluster, access, revision, {})
 
 
 def requested_base(request: HttpRequest) -> int | None:

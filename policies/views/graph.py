@@ -18,7 +18,13 @@ from django.views.decorators.vary import vary_on_headers
 
 from .. import analysis, graphs
 from ..engine.graph import FlowList
-from .common import HtmxHttpRequest, cluster_revision, render_panel
+from .common import (
+    HtmxHttpRequest,
+    analysis_status,
+    cluster_revision,
+    not_analysed_json,
+    render_panel,
+)
 
 FLOWS_PER_PAGE = 100
 
@@ -28,6 +34,8 @@ FLOWS_PER_PAGE = 100
 def graph_json(request: HtmxHttpRequest, pk: int, number: int | None = None) -> JsonResponse:
     """The Cytoscape elements of the graph, filtered and grouped as the query string asks."""
     _, _, revision = cluster_revision(request, pk, number)
+    if not revision.is_ready:
+        return not_analysed_json(revision)
     index = analysis.flow_index(revision)
     view, errors = graphs.parse_filter(request.GET)
     if view.focus and not index.members(view.focus):
@@ -43,6 +51,8 @@ def graph_json(request: HtmxHttpRequest, pk: int, number: int | None = None) -> 
 def flow_table(request: HtmxHttpRequest, pk: int, number: int | None = None) -> HttpResponse:
     """The allowed flows of the current view as a plain table, a page at a time."""
     cluster, access, revision = cluster_revision(request, pk, number)
+    if not revision.is_ready:
+        return analysis_status(request, cluster, access, revision)
     index = analysis.flow_index(revision)
     view, errors = graphs.parse_filter(request.GET)
     _, edges = graphs.visible(index, view)
@@ -63,6 +73,8 @@ def flow_table(request: HtmxHttpRequest, pk: int, number: int | None = None) -> 
 def flow_matrix(request: HtmxHttpRequest, pk: int, number: int | None = None) -> HttpResponse:
     """Namespace by namespace, or workload by workload inside `?namespace=`."""
     cluster, access, revision = cluster_revision(request, pk, number)
+    if not revision.is_ready:
+        return analysis_status(request, cluster, access, revision)
     namespace = request.GET.get("namespace", "").strip()
     try:
         grid, rows = graphs.matrix_rows(analysis.flow_index(revision), namespace)
@@ -82,6 +94,8 @@ def flow_explain(request: HtmxHttpRequest, pk: int, number: int | None = None) -
     for instead.
     """
     cluster, access, revision = cluster_revision(request, pk, number)
+    if not revision.is_ready:
+        return analysis_status(request, cluster, access, revision)
     src, dst = request.GET.get("src", ""), request.GET.get("dst", "")
     port = request.GET.get("port", "")
     context: dict[str, Any] = {"asked": {"src": src, "dst": dst, "port": port}}
@@ -104,6 +118,8 @@ def flow_explain(request: HtmxHttpRequest, pk: int, number: int | None = None) -
 def node_inspect(request: HtmxHttpRequest, pk: int, number: int | None = None) -> HttpResponse:
     """A workload, an external range or a namespace (`ns:<name>`): what selects it, its flows."""
     cluster, access, revision = cluster_revision(request, pk, number)
+    if not revision.is_ready:
+        return analysis_status(request, cluster, access, revision)
     ident = request.GET.get("id", "")
     context: dict[str, Any] = {}
     if ident.startswith("ns:"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -53,7 +54,11 @@ def revision_compare(request: HttpRequest, pk: int) -> HttpResponse:
 def revision_revert(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     """Make a new revision with the content of revision `number`."""
     cluster, _ = get_cluster(request.user, pk, Access.EDIT)
-    revision_of(cluster, number)  # 404 for a revision that does not exist
+    target = revision_of(cluster, number)  # 404 for a revision that does not exist
+    if target.status == target.Status.FAILED:
+        # Its analysis failed: a copy of it would fail again (the history offers no button).
+        messages.error(request, f"Revision {number} could not be analysed; it cannot be restored.")
+        return redirect("policies:revision-history", cluster.pk)
     revisions.revert_to(cluster, request.user, number)
     if getattr(request, "htmx", False):
         return HttpResponseClientRedirect(cluster.get_absolute_url())

@@ -54,8 +54,11 @@ class OneRequestAtATime(ThreadedWSGIServer):
     need) holds nobody up.
     """
 
+    # Class-wide, so that a test can also hold it while it runs the analysis worker.
+    lock = threading.Lock()
+
     def set_app(self, application) -> None:
-        lock = threading.Lock()
+        lock = self.lock
 
         def serially(environ, start_response):
             with lock:
@@ -75,6 +78,19 @@ def one_request_at_a_time() -> Iterator[None]:
     LiveServerThread.server_class = OneRequestAtATime
     yield
     LiveServerThread.server_class = original
+
+
+@pytest.fixture
+def run_worker():
+    """Run the analysis worker until no task is left, between two of the page's requests
+    (its own connection to the in-memory database must not run beside the server's)."""
+    from tests.workers import run_worker_thread
+
+    def run() -> None:
+        with OneRequestAtATime.lock:
+            run_worker_thread()
+
+    return run
 
 
 @pytest.fixture(scope="session")

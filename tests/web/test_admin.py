@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import pytest
 
+from policies.models import IdempotencyKey
 from policies.tokens import create_token
 
 pytestmark = pytest.mark.django_db
 
-MODELS = ("cluster", "revision", "namespace", "workload", "policy", "clustershare", "apitoken")
+MODELS = (
+    "cluster",
+    "revision",
+    "namespace",
+    "workload",
+    "policy",
+    "clustershare",
+    "apitoken",
+    "idempotencykey",
+)
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -25,6 +35,9 @@ def test_every_model_has_an_admin_list_and_change_page(
         "policy": shop_cluster.head.policies.first(),
         "clustershare": shop_cluster.shares.first(),
         "apitoken": owner.api_tokens.first(),
+        "idempotencykey": IdempotencyKey.objects.create(
+            user=owner, key="retry-1", cluster=shop_cluster, revision=shop_cluster.head
+        ),
     }
     assert admin_client.get(f"/admin/policies/{model}/").status_code == 200
     change = admin_client.get(f"/admin/policies/{model}/{objects[model].pk}/change/")

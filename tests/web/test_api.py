@@ -62,6 +62,7 @@ def test_list_clusters(api, shop_cluster):
                 "workloads": 2,
                 "policies": 3,
                 "updated": shop_cluster.head.created.isoformat(),
+                "status": "ready",
             }
         ]
     }
@@ -76,7 +77,7 @@ def test_create_a_cluster_from_several_files_and_an_archive(api, owner, shop_fil
     response = api.post("/api/clusters/", {"name": "ci", "files": uploads})
     assert response.status_code == 201
     cluster = Cluster.objects.get(pk=response.json()["id"])
-    assert response.json() == {"id": cluster.pk}
+    assert response.json() == {"id": cluster.pk, "revision": 1, "status": "ready"}
     assert (cluster.owner, cluster.name) == (owner, "ci")
     assert cluster.head.workloads.count() == 3
 

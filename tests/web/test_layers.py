@@ -20,6 +20,7 @@ LAYERS = [
     ("forms",),
     ("changes", "graphs", "queries"),
     ("revisions",),
+    ("tasks",),
     ("analysis",),
     ("snapshots",),
     ("permissions", "tokens", "uploads"),

@@ -267,6 +267,7 @@ def test_cluster_summaries_count_the_latest_revision(shop_cluster, owner, make_u
         "workloads": 2,
         "policies": 2,
         "updated": shop_cluster.head.created.isoformat(),
+        "status": "ready",
     }
     assert queries.cluster_summaries(make_user("stranger")) == []
 

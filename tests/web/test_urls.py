@@ -36,6 +36,7 @@ ROUTES = [
     ("revision-history", {"pk": 3}, "/clusters/3/history/"),
     ("revision-compare", {"pk": 3}, "/clusters/3/compare/"),
     ("revision-revert", {"pk": 3, "number": 2}, "/clusters/3/revisions/2/revert/"),
+    ("revision-status", {"pk": 3, "number": 2}, "/clusters/3/revisions/2/status"),
     ("api-clusters", {}, "/api/clusters/"),
     ("api-connections", {"pk": 3}, "/api/clusters/3/connections"),
     ("api-export", {"pk": 3}, "/api/clusters/3/export.yaml"),
