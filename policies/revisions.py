@@ -17,6 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 
 from . import analysis, engine
+from .engine.merge import merge_snapshots
 from .errors import InputErrors
 from .models import Cluster, Namespace, Policy, Revision, Workload
 from .snapshots import (
@@ -178,9 +179,15 @@ def upload_revision(
     *,
     message: str = "",
     warnings: Iterable[dict[str, object]] = (),
+    merge: bool = False,
 ) -> Revision:
-    """Replace a cluster's manifests with `snapshot`, as a new revision."""
+    """Replace a cluster's manifests with `snapshot`, as a new revision; or, with `merge`,
+    apply it to the latest revision as `kubectl apply` would (the upload's objects replace
+    those of the same identity, every other object stays)."""
     head = locked_head(cluster)
+    if merge and head is not None:
+        snapshot = merge_snapshots(analysis.state(head).snapshot, snapshot)
+        message = message or "Merged uploaded manifests"
     return _write(
         cluster, author, message or "Uploaded manifests", snapshot, head=head, warnings=warnings
     )

@@ -26,6 +26,7 @@ from .editor import conflict_response, errors_response
 
 __all__ = [
     "cluster_connections",
+    "cluster_upload",
     "cluster_export",
     "cluster_policy",
     "cluster_preview",
@@ -101,9 +102,37 @@ def clusters(request: HttpRequest) -> HttpResponse:
         return errors_response(InputErrors([too_big.as_dict()]), 413)
     form = UploadForm(request.POST, request.FILES, owner=request.user)
     if not form.is_valid():
-        return JsonResponse({"errors": form.errors_for_api()}, status=400)
+        return JsonResponse(_upload_errors(form), status=400)
     cluster = form.save()
     return JsonResponse({"id": cluster.pk}, status=201)
+
+
+def _upload_errors(form: UploadForm) -> dict[str, object]:
+    body: dict[str, object] = {"errors": form.errors_for_api()}
+    if form.kustomize_choices:  # send one of these back as `kustomize`
+        body["kustomize_choices"] = list(form.kustomize_choices)
+    return body
+
+
+@api_endpoint
+@require_POST
+def cluster_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    """A new revision from uploaded manifests (multipart `files`, `manifests`, `message`,
+    `kustomize`): `mode=replace` (the default) makes the upload the cluster's whole state,
+    `mode=merge` applies it like `kubectl apply`. The answer says what a replace dropped."""
+    cluster, _ = _head(request, pk, Access.EDIT)
+    if too_big := uploads.content_length_error(request.META.get("CONTENT_LENGTH")):
+        return errors_response(InputErrors([too_big.as_dict()]), 413)
+    form = UploadForm(
+        request.POST, request.FILES, owner=request.user, cluster=cluster, ask_before_dropping=False
+    )
+    if not form.is_valid():
+        return JsonResponse(_upload_errors(form), status=400)
+    form.save()
+    head = cluster.head
+    return JsonResponse(
+        {"id": cluster.pk, "revision": head.number, "dropped": form.drops.as_dict()}, status=201
+    )
 
 
 def _head(request: HttpRequest, pk: int, need: Access = Access.VIEW) -> tuple[Cluster, Revision]:
