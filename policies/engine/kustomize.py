@@ -193,7 +193,7 @@ def prepare_tree(
         return Tree(tuple(files))
     top = _top_level(kustomizations)
     wanted = [posixpath.normpath(c).strip("/") for c in choose if c.strip()]
-    wanted = ["" if w == "." else w for w in wanted]
+    wanted = [_resolve("" if w == "." else w, kustomizations) for w in wanted]
     for w in wanted:
         if w not in kustomizations:
             known = ", ".join(_label(k) for k in sorted(kustomizations))
@@ -266,6 +266,15 @@ def prepare_tree(
         tuple(notes),
         tuple(_label(t) for t in targets),
     )
+
+
+def _resolve(wanted: str, kustomizations: dict[str, _Kustomization]) -> str:
+    """A chosen folder as the tree names it: `overlays/prod` also names
+    `shop.tar.gz/shop/overlays/prod` when that is the only folder it can mean."""
+    if wanted in kustomizations:
+        return wanted
+    ends = [k for k in kustomizations if k.endswith("/" + wanted)]
+    return ends[0] if len(ends) == 1 else wanted
 
 
 def _refusals(folder: str, kustomizations: dict[str, _Kustomization]) -> list[ManifestError]:

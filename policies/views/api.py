@@ -26,10 +26,10 @@ from .editor import conflict_response, errors_response
 
 __all__ = [
     "cluster_connections",
-    "cluster_upload",
     "cluster_export",
     "cluster_policy",
     "cluster_preview",
+    "cluster_upload",
     "clusters",
 ]
 
