@@ -312,8 +312,19 @@ def _render(
         tree = root / "tree"
         for path, content in by_path.items():
             target = tree / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+            if tree not in target.resolve().parents:  # callers check paths; this is the backstop
+                raise ManifestErrors([ManifestError("path leaves the tree", Location(path))])
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
+            except OSError as exc:  # a file and a folder of the same name, say
+                raise ManifestErrors(
+                    [
+                        ManifestError(
+                            f"cannot be laid out for kustomize ({exc.strerror})", Location(path)
+                        )
+                    ]
+                ) from exc
         _ask_for_origins(tree / k.file, by_path[k.file])
         out = _run(
             [
