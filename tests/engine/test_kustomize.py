@@ -274,3 +274,32 @@ def test_netviz_analyze_dash_reads_standard_input_and_names_it_in_errors():
     )  # fmt: skip
     assert proc.returncode == 2
     assert b"error: <stdin>:3 metadata.name:" in proc.stderr
+
+
+def test_a_render_that_takes_too_long_is_stopped(tmp_path):
+    # A stand-in kubectl that never answers: the time limit ends it, as a located error.
+    fake = tmp_path / "kubectl"
+    fake.write_text("#!/bin/sh\nexec sleep 60\n")
+    fake.chmod(0o755)
+    files = [("app/kustomization.yaml", b"resources: []\n")]
+    with pytest.raises(ManifestErrors) as info:
+        prepare_tree(files, kubectl=str(fake), timeout=0.5)
+    assert [str(e) for e in info.value.errors] == [
+        "app/kustomization.yaml: kubectl kustomize took longer than 0.5 s"
+    ]
+
+
+def test_kubectl_runs_with_the_load_restrictor_no_kubeconfig_and_no_reachable_proxy(tmp_path):
+    # A stand-in kubectl that prints what it was given, as a manifest netviz can read back.
+    fake = tmp_path / "kubectl"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'printf "apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: seen\\n'
+        '  annotations:\\n    args: \\"%s\\"\\n    env: \\"%s %s\\"\\n" '
+        '"$*" "$KUBECONFIG" "$HTTPS_PROXY"\n'
+    )
+    fake.chmod(0o755)
+    tree = prepare_tree([("app/kustomization.yaml", b"resources: []\n")], kubectl=str(fake))
+    ((_, text),) = tree.objects
+    assert "kustomize --load-restrictor LoadRestrictionsRootOnly " in text
+    assert "/dev/null http://127.0.0.1:9" in text
