@@ -20,7 +20,7 @@ from .connectivity import Flow, evaluate
 from .errors import ManifestError, ManifestErrors
 from .formats import FORMATS, write
 from .intervals import PortSet
-from .kustomize import prepare_folder
+from .kustomize import prepare_folder, prepare_kustomization
 from .manifests import MANIFEST_SUFFIXES, load_documents
 from .model import Location, Snapshot
 
@@ -164,7 +164,10 @@ def load_inputs(
             files.append(("<stdin>", data))
         elif path.is_dir():
             try:
-                tree = prepare_folder(path, raw.rstrip("/") or raw, kustomize, render_all=True)
+                if raw in extra:  # a kustomization of its own, with the bases it includes
+                    tree = prepare_kustomization(path)
+                else:
+                    tree = prepare_folder(path, raw.rstrip("/") or raw, kustomize, render_all=True)
             except ManifestErrors as exc:
                 errors.extend(exc.errors)
                 continue

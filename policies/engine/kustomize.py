@@ -40,6 +40,7 @@ __all__ = [
     "Tree",
     "find_kustomizations",
     "prepare_folder",
+    "prepare_kustomization",
     "prepare_tree",
     "read_folder",
 ]
@@ -488,8 +489,51 @@ def prepare_folder(root: Path, shown: str, choose: Sequence[str] = (), **options
         target = Path(c).resolve()
         if target == base or base in target.parents:
             wanted.append(target.relative_to(base).as_posix())
+    return _shown_tree(read_folder(root), shown, wanted, options)
+
+
+def prepare_kustomization(folder: Path, **options: object) -> Tree:
+    """prepare_tree() on one kustomization folder on disk and the folders it includes (a
+    `../../base` beside an overlay), named from the working directory."""
+    folder = folder.resolve()
+    reached = _reached(folder)
+    root = Path(os.path.commonpath([str(f) for f in reached]))
+    files: dict[str, bytes] = {}
+    for f in sorted(reached):
+        for rel, content in read_folder(f):
+            files[(f / rel).relative_to(root).as_posix()] = content
+    wanted = folder.relative_to(root).as_posix()
     try:
-        tree = prepare_tree(read_folder(root), wanted, **options)  # type: ignore[arg-type]
+        shown = os.path.relpath(root)
+    except ValueError:  # another drive
+        shown = str(root)
+    if shown.startswith(".."):
+        shown = str(root)
+    return _shown_tree(sorted(files.items()), shown, [wanted], options)
+
+
+def _reached(folder: Path) -> set[Path]:
+    """A kustomization folder and every folder it includes, transitively."""
+    seen: set[Path] = set()
+    todo = [folder]
+    while todo:
+        current = todo.pop()
+        if current in seen or not current.is_dir():
+            continue
+        seen.add(current)
+        for name in KUSTOMIZATION_NAMES:
+            if (current / name).is_file():
+                k = _read_kustomization(name, (current / name).read_bytes())
+                todo += [(current / i).resolve() for i in k.includes]
+                break
+    return seen
+
+
+def _shown_tree(
+    files: Sequence[tuple[str, bytes]], shown: str, wanted: list[str], options: dict
+) -> Tree:
+    try:
+        tree = prepare_tree(files, wanted, **options)
     except ManifestErrors as exc:
         errors = [_shown_error(e, shown) for e in exc.errors]
         if isinstance(exc, KustomizeChoiceNeeded):

@@ -303,3 +303,12 @@ def test_kubectl_runs_with_the_load_restrictor_no_kubeconfig_and_no_reachable_pr
     ((_, text),) = tree.objects
     assert "kustomize --load-restrictor LoadRestrictionsRootOnly " in text
     assert "/dev/null http://127.0.0.1:9" in text
+
+
+@needs_kubectl
+def test_cli_kustomize_option_alone_renders_that_folder_with_the_bases_it_includes(capsys):
+    # overlays/prod includes ../../base, outside its own folder: both are read
+    assert main(["analyze", "--kustomize", str(DEMO / "overlays/prod")]) == 0
+    out, err = capsys.readouterr()
+    assert "shop-prod/prod-web[Deployment] => shop-prod/prod-api[Deployment] : TCP 9090" in out
+    assert "demo-kustomize/overlays/prod with kubectl kustomize" in err
