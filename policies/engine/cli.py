@@ -20,7 +20,7 @@ from .connectivity import Flow, evaluate
 from .errors import ManifestError, ManifestErrors
 from .formats import FORMATS, write
 from .intervals import PortSet
-from .kustomize import prepare_folder, prepare_kustomization
+from .kustomize import KUSTOMIZATION_NAMES, prepare_folder, prepare_kustomization
 from .manifests import MANIFEST_SUFFIXES, load_documents
 from .model import Location, Snapshot
 
@@ -164,7 +164,9 @@ def load_inputs(
             files.append(("<stdin>", data))
         elif path.is_dir():
             try:
-                if raw in extra:  # a kustomization of its own, with the bases it includes
+                # A kustomization folder is read with the bases it includes, wherever they are
+                # (`overlays/prod` names `../../base`).
+                if raw in extra or any((path / n).is_file() for n in KUSTOMIZATION_NAMES):
                     tree = prepare_kustomization(path)
                 else:
                     tree = prepare_folder(path, raw.rstrip("/") or raw, kustomize, render_all=True)

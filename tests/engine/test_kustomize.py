@@ -312,3 +312,10 @@ def test_cli_kustomize_option_alone_renders_that_folder_with_the_bases_it_includ
     out, err = capsys.readouterr()
     assert "shop-prod/prod-web[Deployment] => shop-prod/prod-api[Deployment] : TCP 9090" in out
     assert "demo-kustomize/overlays/prod with kubectl kustomize" in err
+
+
+@needs_kubectl
+def test_cli_path_to_an_overlay_reads_the_base_beside_it(capsys):
+    assert main(["analyze", str(DEMO / "overlays/prod"), "--format", "csv"]) == 0
+    out, _ = capsys.readouterr()
+    assert "shop-prod/prod-web[Deployment],shop-prod/prod-api[Deployment],TCP 9090" in out
