@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 
 from . import analysis, engine, tasks
+from .engine.merge import merge_snapshots
 from .errors import InputErrors
 from .models import Cluster, IdempotencyKey, Namespace, Policy, Revision, Workload
 from .snapshots import (
@@ -244,9 +245,15 @@ def upload_revision(
     *,
     message: str = "",
     warnings: Iterable[dict[str, object]] = (),
+    merge: bool = False,
 ) -> Revision:
-    """Replace a cluster's manifests with `snapshot`, as a new revision."""
+    """Replace a cluster's manifests with `snapshot`, as a new revision; or, with `merge`,
+    apply it to the latest revision as `kubectl apply` would (the upload's objects replace
+    those of the same identity, every other object stays)."""
     head = locked_head(cluster)
+    if merge and head is not None:
+        snapshot = merge_snapshots(analysis.state(head).snapshot, snapshot)
+        message = message or "Merged uploaded manifests"
     return _write(
         cluster, author, message or "Uploaded manifests", snapshot, head=head, warnings=warnings
     )

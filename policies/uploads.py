@@ -5,6 +5,11 @@ memory, never extracted to disk, and treated as hostile: entries with absolute o
 links and device files are rejected, and the total number of bytes unpacked is capped while
 reading (declared sizes in archive headers can lie, so the bytes actually read are counted).
 YAML-level bombs (aliases, depth) are the engine's to reject when it parses.
+
+A folder (a browser's folder upload, or the folders inside an archive) keeps its relative
+paths, so that errors name `catalog/deployment.yaml:12`. A tree that holds a kustomization is
+rendered by the engine (`engine/kustomize.py`); its other files (`Kustomization`, generator
+inputs) are kept beside the manifests for that.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import IO
 
 from django.conf import settings
 
+from .engine.kustomize import KUSTOMIZATION_NAMES, find_kustomizations, prepare_tree
 from .errors import located
 
 __all__ = [
@@ -29,6 +35,7 @@ __all__ = [
     "UploadError",
     "UploadErrors",
     "content_length_error",
+    "render",
     "unpack",
 ]
 
@@ -77,6 +84,8 @@ class Unpacked:
 
     files: list[tuple[str, bytes]] = field(default_factory=list)
     warnings: list[dict[str, object]] = field(default_factory=list)
+    # Other files of archives and folders: what a kustomization may read besides manifests.
+    support: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 def _limit(name: str, default: int) -> int:
@@ -161,25 +170,39 @@ def _unsafe_entry(name: str) -> str | None:
     return None
 
 
+def _skipped(file: str, reason: str) -> dict[str, object]:
+    return {
+        "severity": "warning",
+        "file": file,
+        "line": 0,
+        "path": "",
+        "message": f"skipped: {reason}",
+        "subject": "",
+    }
+
+
 def _entry_kind(archive: str, entry: str, result: Unpacked) -> bool:
-    """Whether an archive entry should be read as a manifest; warns about the ones skipped."""
+    """Whether an archive entry should be read; warns about the ones skipped.
+
+    Files that are not manifests are read too (a kustomization may need them); unpack() says
+    which of them nobody used.
+    """
     if JUNK.search(entry):
         return False
-    lower = entry.lower()
-    if lower.endswith(MANIFEST_SUFFIXES):
-        return True
-    reason = "nested archives are not unpacked" if _is_archive(lower) else "not a YAML or JSON file"
-    result.warnings.append(
-        {
-            "severity": "warning",
-            "file": f"{archive}/{entry}",
-            "line": 0,
-            "path": "",
-            "message": f"skipped: {reason}",
-            "subject": "",
-        }
-    )
-    return False
+    if _is_archive(entry.lower()):
+        result.warnings.append(_skipped(f"{archive}/{entry}", "nested archives are not unpacked"))
+        return False
+    return True
+
+
+def _keep(label: str, content: bytes, result: Unpacked) -> None:
+    """A manifest goes to `files`, anything else (a `Kustomization`, a generator's input) to
+    `support`."""
+    lower = label.lower()
+    if lower.endswith(MANIFEST_SUFFIXES) and posixpath.basename(label) not in KUSTOMIZATION_NAMES:
+        result.files.append((label, content))
+    else:
+        result.support.append((label, content))
 
 
 def _unpack_zip(name: str, stream: IO[bytes], budget: _Budget, result: Unpacked) -> None:
@@ -209,7 +232,7 @@ def _unpack_zip(name: str, stream: IO[bytes], budget: _Budget, result: Unpacked)
             label = f"{name}/{info.filename}"
             try:
                 with archive.open(info) as member:
-                    result.files.append((label, budget.read(member, name)))
+                    _keep(label, budget.read(member, name), result)
             except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
                 raise UploadErrors([UploadError(f"cannot be read ({exc})", file=label)]) from exc
 
@@ -237,7 +260,7 @@ def _unpack_tar(name: str, stream: IO[bytes], budget: _Budget, result: Unpacked)
                         label = f"{name}/{member.name}"
                         content = archive.extractfile(member)
                         assert content is not None  # a regular file always has content
-                        result.files.append((label, budget.read(content, name)))
+                        _keep(label, budget.read(content, name), result)
     except (tarfile.TarError, zlib.error, OSError, EOFError) as exc:
         raise UploadErrors([UploadError(f"not a readable tar archive ({exc})", file=name)]) from exc
     if errors:
@@ -245,17 +268,40 @@ def _unpack_tar(name: str, stream: IO[bytes], budget: _Budget, result: Unpacked)
 
 
 def unpack(
-    uploads: Iterable[tuple[str, IO[bytes]]], pasted: str = "", pasted_name: str = "pasted.yaml"
+    uploads: Iterable[tuple[str, IO[bytes]]],
+    pasted: str = "",
+    pasted_name: str = "pasted.yaml",
+    folder: Iterable[tuple[str, IO[bytes]]] = (),
 ) -> Unpacked:
-    """Read uploaded files (expanding archives) and pasted text into engine input.
+    """Read uploaded files (expanding archives), a folder's files and pasted text into engine
+    input.
 
     Raises UploadErrors with every problem found; a file the user chose directly is passed on
-    whatever its name, while archive entries that are not `.yaml`, `.yml` or `.json` are
-    skipped with a warning (as the CLI does for a directory).
+    whatever its name, while archive and folder entries that are not `.yaml`, `.yml` or
+    `.json` are skipped with a warning (as the CLI does for a directory) unless a
+    kustomization is there to use them. `folder` holds (relative path, content) pairs: the
+    paths are kept, and checked like an archive's.
     """
     budget = _Budget()
     result = Unpacked()
     errors: list[UploadError] = []
+    for raw_path, stream in folder:
+        path = raw_path.replace("\\", "/").removeprefix("./")
+        try:
+            budget.count_entry("folder")
+            if why := _unsafe_entry(path):
+                errors.append(UploadError(f"{why}", file=path))
+            elif JUNK.search(path):
+                continue
+            elif _is_archive(path.lower()):
+                result.warnings.append(_skipped(path, "archives inside a folder are not unpacked"))
+            else:
+                _keep(path, budget.read(stream, path), result)
+        except BudgetSpent as exc:
+            errors.extend(exc.errors)
+            break
+        except UploadErrors as exc:
+            errors.extend(exc.errors)
     for raw_name, stream in uploads:
         name = posixpath.basename(raw_name.replace("\\", "/")) or "upload"
         lower = name.lower()
@@ -279,4 +325,51 @@ def unpack(
         result.files.append((pasted_name, data))
     if errors:
         raise UploadErrors(errors)
+    used_by = find_kustomizations(label for label, _ in result.support)
+    result.warnings += [
+        _skipped(label, "not a YAML or JSON file")
+        for label, _ in result.support
+        if not label.lower().endswith(MANIFEST_SUFFIXES)
+        and posixpath.basename(label) not in KUSTOMIZATION_NAMES
+        and not any(_within(label, k) for k in used_by)
+    ]
     return result
+
+
+def _within(label: str, folder: str) -> bool:
+    return folder == "." or label.startswith(folder + "/")
+
+
+def render(unpacked: Unpacked, choose: Iterable[str] = ()) -> tuple[list, list]:
+    """The files to parse and the warnings to add: a tree with kustomizations rendered.
+
+    Raises the engine's ManifestErrors (KustomizeChoiceNeeded when several top-level
+    kustomizations need a choice). Limits: NETVIZ_KUSTOMIZE_TIMEOUT (seconds, 30) and
+    NETVIZ_KUSTOMIZE_MAX_OUTPUT (bytes, 50 MB), read here with those defaults.
+    """
+    if not unpacked.support or not find_kustomizations(label for label, _ in unpacked.support):
+        # No kustomization: a Helm chart is still refused, the rest passes as it is.
+        tree = prepare_tree([*unpacked.files, *unpacked.support])
+        manifests = {label for label, _ in unpacked.files}
+        return [f for f in tree.files if f[0] in manifests], []
+    tree = prepare_tree(
+        [*unpacked.files, *unpacked.support],
+        list(choose),
+        timeout=float(getattr(settings, "NETVIZ_KUSTOMIZE_TIMEOUT", 30)),
+        max_output=_limit("NETVIZ_KUSTOMIZE_MAX_OUTPUT", 50 * 1024 * 1024),
+    )
+    manifests = {label for label, _ in unpacked.files}
+    files = [f for f in tree.files if f[0] in manifests] + list(tree.objects)
+    warnings = [d.as_dict() for d in tree.diagnostics]
+    warnings += [
+        {
+            "severity": "info",
+            "file": folder,
+            "line": 0,
+            "path": "",
+            "message": "rendered with kubectl kustomize",
+            "subject": "",
+        }
+        for folder in tree.rendered
+    ]
+    return files, warnings

@@ -82,4 +82,5 @@ urlpatterns = [
         name="api-policy",
     ),
     path("api/clusters/<int:pk>/preview", api.cluster_preview, name="api-preview"),
+    path("api/clusters/<int:pk>/uploads", api.cluster_upload, name="api-upload"),
 ]

@@ -13,21 +13,43 @@ import stat
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TextIO
+from pathlib import Path
+from typing import BinaryIO, TextIO
 
 from .connectivity import Flow, evaluate
-from .errors import ManifestErrors
+from .errors import ManifestError, ManifestErrors
 from .formats import FORMATS, write
 from .intervals import PortSet
-from .manifests import load_paths
+from .kustomize import KUSTOMIZATION_NAMES, prepare_folder, prepare_kustomization
+from .manifests import MANIFEST_SUFFIXES, load_documents
+from .model import Location, Snapshot
 
-__all__ = ["add_analyze_arguments", "build_parser", "focus", "main", "run_analyze"]
+__all__ = [
+    "add_analyze_arguments",
+    "build_parser",
+    "focus",
+    "load_inputs",
+    "main",
+    "run_analyze",
+]
 
 EXIT_OK, EXIT_INPUT = 0, 2
 
 
 def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or folders")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="manifest files or folders (Kustomize folders are rendered); - reads standard input",
+    )
+    parser.add_argument(
+        "--kustomize",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="render this kustomization folder (repeatable); without it every top-level one is",
+    )
     parser.add_argument("--format", choices=FORMATS, default="txt", help="output format")
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
     parser.add_argument(
@@ -115,8 +137,73 @@ def _print_errors(exc: ManifestErrors, stderr: TextIO) -> None:
     print(f"{len(exc.errors)} error(s); nothing analysed", file=stderr)
 
 
-def run_analyze(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+def load_inputs(
+    paths: Sequence[str],
+    kustomize: Sequence[str] = (),
+    stdin: BinaryIO | None = None,
+    notes: list[str] | None = None,
+) -> Snapshot:
+    """Files, folders (Kustomize ones rendered) and `-` (standard input) → Snapshot.
+
+    A `--kustomize` folder that no PATH holds is analysed on its own. What was rendered is
+    appended to `notes`; raises ManifestErrors with every located error.
+    """
+    files: list[tuple[str, str | bytes]] = []
+    errors: list[ManifestError] = []
+    diagnostics = []
+    folders = [Path(p).resolve() for p in paths if p != "-" and Path(p).is_dir()]
+    extra = [
+        k
+        for k in kustomize
+        if not any(f == Path(k).resolve() or f in Path(k).resolve().parents for f in folders)
+    ]
+    for raw in [*paths, *extra]:
+        path = Path(raw)
+        if raw == "-":
+            data = (stdin or sys.stdin.buffer).read()
+            files.append(("<stdin>", data))
+        elif path.is_dir():
+            try:
+                # A kustomization folder is read with the bases it includes, wherever they are
+                # (`overlays/prod` names `../../base`).
+                if raw in extra or any((path / n).is_file() for n in KUSTOMIZATION_NAMES):
+                    tree = prepare_kustomization(path)
+                else:
+                    tree = prepare_folder(path, raw.rstrip("/") or raw, kustomize, render_all=True)
+            except ManifestErrors as exc:
+                errors.extend(exc.errors)
+                continue
+            files += [(n, c) for n, c in tree.files if n.lower().endswith(MANIFEST_SUFFIXES)]
+            files += tree.objects
+            diagnostics += tree.diagnostics
+            if notes is not None:
+                notes += [f"rendered {r} with kubectl kustomize" for r in tree.rendered]
+        elif path.is_file():
+            files.append((str(path), path.read_bytes()))
+        else:
+            errors.append(ManifestError("no such file or directory", Location(str(path))))
+    if errors:
+        raise ManifestErrors(errors)
+    snapshot = load_documents(files)
+    if not diagnostics:
+        return snapshot
+    return Snapshot(
+        snapshot.namespaces,
+        snapshot.workloads,
+        snapshot.policies,
+        tuple(diagnostics) + snapshot.diagnostics,
+        snapshot.cluster_policies,
+    )
+
+
+def run_analyze(
+    args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: BinaryIO | None = None
+) -> int:
     """Loads, evaluates, filters and writes; returns the exit code."""
+    kustomize = getattr(args, "kustomize", None) or []
+    if not args.paths and not kustomize:
+        print("error: give at least one PATH (or - for standard input) or --kustomize", file=stderr)
+        return EXIT_INPUT
     conn_filter = None
     if args.focus_conn:
         try:
@@ -126,12 +213,16 @@ def run_analyze(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
             return EXIT_INPUT
     progress = _Progress(stderr, enabled=not args.quiet and stderr.isatty())
     progress.step("reading manifests")
+    notes: list[str] = []
     try:
-        snapshot = load_paths(args.paths)
+        snapshot = load_inputs(args.paths, kustomize, stdin, notes)
     except ManifestErrors as exc:
         progress.done()
         _print_errors(exc, stderr)
         return EXIT_INPUT
+    if not args.quiet:
+        for note in notes:
+            print(f"note: {note}", file=stderr)
     progress.step(
         f"evaluating {len(snapshot.workloads)} workloads and {len(snapshot.policies)} policies"
     )
@@ -223,8 +314,8 @@ def run_diff(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from .diff import diff
 
     try:
-        before = evaluate(load_paths([args.old]))
-        after = evaluate(load_paths([args.new]))
+        before = evaluate(load_inputs([args.old]))
+        after = evaluate(load_inputs([args.new]))
     except ManifestErrors as exc:
         _print_errors(exc, stderr)
         return EXIT_INPUT

@@ -62,6 +62,8 @@ WORKLOAD_KINDS = (
     "CronJob",
     "ReplicationController",
 )
+# The kinds whose controllers own pods; a Pod's controlling owner of another kind is ignored.
+_POD_CONTROLLERS = frozenset(WORKLOAD_KINDS) - {"Pod"}
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 # (kind, API group) of the cluster-scoped policies of the Admin and Baseline tiers, and the
@@ -407,11 +409,12 @@ class _Loader:
             if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
                 replicas = raw
             elif raw is not None:
-                o.error(
+                # The replica count changes no policy's meaning: warn and count one.
+                o.warn(
                     spec,
                     "replicas",
                     "spec.replicas",
-                    f"must be a whole number, got {_kind_of(raw)}",
+                    f"must be a whole number, got {_kind_of(raw)}; counted as 1",
                 )
         self.add_workload(Workload(namespace, name, kind, labels, ports, replicas, location))
 
@@ -426,8 +429,10 @@ class _Loader:
             cpath = f"{path}.containers[{ci}].ports"
             for pi, port in enumerate(o.sequence(container, "ports", cpath) or []):
                 ppath = f"{cpath}[{pi}]"
+                # A container port is a workload field: one that is unusable is skipped with a
+                # warning (the pod simply does not declare it), never a failed load.
                 if not isinstance(port, dict):
-                    o.error(container.get("ports"), pi, ppath, "must be a mapping")
+                    o.warn(container.get("ports"), pi, ppath, "must be a mapping; port skipped")
                     continue
                 number = port.get("containerPort")
                 if (
@@ -435,20 +440,26 @@ class _Loader:
                     or isinstance(number, bool)
                     or not 1 <= number <= 65535
                 ):
-                    o.error(
-                        port,
-                        "containerPort",
+                    o.warn(
+                        port if "containerPort" in port else container.get("ports"),
+                        "containerPort" if "containerPort" in port else pi,
                         f"{ppath}.containerPort",
-                        "must be a port number 1-65535",
+                        "must be a port number 1-65535"
+                        + (
+                            ""
+                            if "containerPort" in port
+                            else f" (keys: {', '.join(map(str, port))})"
+                        )
+                        + "; port skipped",
                     )
                     continue
                 protocol = port.get("protocol", "TCP")
                 if protocol not in PROTOCOLS:
-                    o.error(
+                    o.warn(
                         port,
                         "protocol",
                         f"{ppath}.protocol",
-                        f"{protocol!r} is not TCP, UDP or SCTP",
+                        f"{protocol!r} is not TCP, UDP or SCTP; port skipped",
                     )
                     continue
                 pname = port.get("name")
@@ -1100,8 +1111,15 @@ def _controller_owner(meta: dict) -> tuple[str, str] | None:
         if isinstance(owner, dict) and owner.get("controller") is True:
             name = owner.get("name")
             kind = owner.get("kind")
-            if isinstance(name, str) and name:
-                return name, kind if isinstance(kind, str) else ""
+            # Only a workload controller makes pods one workload; a pod controlled by anything
+            # else (a static pod owned by its Node, an operator's custom resource) stands alone.
+            # A reference without a kind is taken as a controller, as the reference analyzer
+            # (netpol-analyzer) does.
+            if not isinstance(name, str) or not name:
+                return None
+            if not isinstance(kind, str) or not kind:
+                return name, ""
+            return (name, kind) if kind in _POD_CONTROLLERS else None
     return None
 
 

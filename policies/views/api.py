@@ -29,6 +29,7 @@ __all__ = [
     "cluster_export",
     "cluster_policy",
     "cluster_preview",
+    "cluster_upload",
     "clusters",
 ]
 
@@ -136,9 +137,36 @@ def clusters(request: HttpRequest) -> HttpResponse:
         # taken): that copy's answer is the true one.
         if key and (earlier := revisions.replayed(request.user, key)) is not None:
             return _created(earlier, replayed=True)
-        return JsonResponse({"errors": form.errors_for_api()}, status=400)
+        return JsonResponse(_upload_errors(form), status=400)
     form.save(idempotency_key=key)
     return _created(form.revision)
+
+
+def _upload_errors(form: UploadForm) -> dict[str, object]:
+    body: dict[str, object] = {"errors": form.errors_for_api()}
+    if form.kustomize_choices:  # send one of these back as `kustomize`
+        body["kustomize_choices"] = list(form.kustomize_choices)
+    return body
+
+
+@api_endpoint
+@require_POST
+def cluster_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    """A new revision from uploaded manifests (multipart `files`, `manifests`, `message`,
+    `kustomize`): `mode=replace` (the default) makes the upload the cluster's whole state,
+    `mode=merge` applies it like `kubectl apply`. The answer says what a replace dropped."""
+    cluster, _ = _head(request, pk, Access.EDIT)
+    if too_big := uploads.content_length_error(request.META.get("CONTENT_LENGTH")):
+        return errors_response(InputErrors([too_big.as_dict()]), 413)
+    form = UploadForm(
+        request.POST, request.FILES, owner=request.user, cluster=cluster, ask_before_dropping=False
+    )
+    if not form.is_valid():
+        return JsonResponse(_upload_errors(form), status=400)
+    form.save()
+    revision = form.revision
+    body = {"id": cluster.pk, "revision": revision.number, "status": revision.status}
+    return JsonResponse({**body, "dropped": form.drops.as_dict()}, status=201)
 
 
 def _head(request: HttpRequest, pk: int, need: Access = Access.VIEW) -> tuple[Cluster, Revision]:

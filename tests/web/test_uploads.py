@@ -200,3 +200,45 @@ def test_content_length_over_the_limit_is_an_error(settings):
     error = content_length_error(str(3 * 1024 * 1024))
     assert error is not None
     assert error.message == "the upload is 3.0 MB; the limit is 1.0 MB"
+
+
+def test_a_folder_keeps_its_relative_paths():
+    result = unpack([], folder=[("shop/catalog/deployment.yaml", io.BytesIO(POLICY))])
+    assert result.files == [("shop/catalog/deployment.yaml", POLICY)]
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        # climbing out of the folder
+        ("../etc/passwd.yaml", "has a '..' path that leaves the archive"),
+        # an absolute path
+        ("/etc/passwd.yaml", "has an absolute path"),
+    ],
+)
+def test_a_folder_path_that_leaves_the_folder_is_refused(path, why):
+    with pytest.raises(UploadErrors) as info:
+        unpack([], folder=[(path, io.BytesIO(POLICY))])
+    assert [e.message for e in info.value.errors] == [why]
+
+
+def test_files_a_kustomization_may_use_are_kept_without_a_warning():
+    archive = make_zip(
+        {
+            "app/Kustomization": b"resources: [p.yaml]\n",
+            "app/config.env": b"A=1\n",
+            "app/p.yaml": POLICY,
+            "notes/readme.txt": b"hello",
+        }
+    )
+    result = unpack([("tree.zip", archive)])
+    assert result.files == [("tree.zip/app/p.yaml", POLICY)]
+    assert [label for label, _ in result.support] == [
+        "tree.zip/app/Kustomization",
+        "tree.zip/app/config.env",
+        "tree.zip/notes/readme.txt",
+    ]
+    # only the file no kustomization can use is reported as skipped
+    assert [(w["file"], w["message"]) for w in result.warnings] == [
+        ("tree.zip/notes/readme.txt", "skipped: not a YAML or JSON file")
+    ]

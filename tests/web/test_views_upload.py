@@ -186,7 +186,14 @@ def test_htmx_success_redirects_the_browser_to_the_cluster(browser, shop_files):
 def test_uploading_into_a_cluster_makes_a_new_revision(browser, shop_cluster, web_data):
     only_workloads = files([("shop.yaml", (web_data / "shop.yaml").read_bytes())])
     url = f"/clusters/{shop_cluster.pk}/upload/"
+    # The policies would be dropped: the form says so first, and stores on the second send.
     response = browser.post(url, {"files": only_workloads, "message": "drop the policies"})
+    assertContains(response, "Policies no longer present", status_code=422)
+    assert shop_cluster.revisions.count() == 1
+    again = files([("shop.yaml", (web_data / "shop.yaml").read_bytes())])
+    response = browser.post(
+        url, {"files": again, "message": "drop the policies", "confirm_drops": "on"}
+    )
     assertRedirects(response, f"/clusters/{shop_cluster.pk}/")
     head = shop_cluster.head
     assert (head.number, head.message, head.policies.count()) == (2, "drop the policies", 0)

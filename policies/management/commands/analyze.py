@@ -24,8 +24,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         keys = ("paths", "format", "output", "focus_workload", "focus_workload_peer")
-        keys += ("focus_direction", "focus_conn", "explain", "quiet")
+        keys += ("focus_direction", "focus_conn", "explain", "quiet", "kustomize")
         namespace = argparse.Namespace(**{k: options[k] for k in keys})
-        code = run_analyze(namespace, self.stdout, self.stderr)
+        # `manage.py analyze -` reads the manifest stream from standard input, as netviz does.
+        code = run_analyze(namespace, self.stdout, self.stderr, sys.stdin.buffer)
         if code:
             sys.exit(code)
