@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 import os
 import re
+from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -426,19 +428,84 @@ def _segments(text: str) -> list[tuple[int, int, str]]:
     return out
 
 
+# Line breaks other than \n and \r\n: str.splitlines() breaks lines there too, so only
+# _segments() finds the same stretches as before in a text that has them.
+_OTHER_BREAKS = ("\v", "\f", "\x1c", "\x1d", "\x1e")
+_OTHER_BREAKS_BEYOND_ASCII = ("\x85", "\u2028", "\u2029")
+
+
+def _other_breaks(text: str) -> bool:
+    # `in` is a memchr; a regular expression over every character of a big file is not.
+    if any(b in text for b in _OTHER_BREAKS):
+        return True
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        return True
+    return not text.isascii() and any(b in text for b in _OTHER_BREAKS_BEYOND_ASCII)
+
+
+def _marker_offsets(text: str) -> list[int]:
+    """Where each line matching _MARKER starts (`---`, then a blank, a TAB or the line's end)."""
+    offsets = []
+    start = 0 if text.startswith("---") else text.find("\n---") + 1
+    while start > 0 or (start == 0 and text.startswith("---")):
+        after = start + 3
+        if after == len(text) or text[after] in " \t\n":
+            offsets.append(start)
+        start = text.find("\n---", start) + 1
+        if start == 0:
+            break
+    return offsets
+
+
+def _stretch_finder(text: str) -> Callable[[int], str]:
+    """line0 (0-based) -> the text of the stretch between markers that holds it (or "").
+
+    The same as looking the line up in _segments(text), without splitting the text into lines:
+    the markers come from one multi-line search, a line's stretch from a bisection.
+    """
+    if _other_breaks(text):
+        segments = _segments(text)
+        return lambda line0: next((t for lo, hi, t in segments if lo <= line0 < hi), "")
+    offsets = _marker_offsets(text)
+    cuts, line, previous = [], 0, 0
+    for offset in offsets:
+        line += text.count("\n", previous, offset)
+        cuts.append(line)
+        previous = offset
+    total_lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+
+    def stretch(line0: int) -> str:
+        k = bisect_right(cuts, line0)
+        if k > 0 and cuts[k - 1] == line0:
+            return ""  # a document that starts on its `---` line belongs to no stretch
+        if line0 >= (cuts[k] if k < len(cuts) else total_lines):
+            return ""
+        if k == 0:
+            start = 0
+        else:
+            newline = text.find("\n", offsets[k - 1])
+            start = len(text) if newline < 0 else newline + 1
+        chunk = text[start : offsets[k] if k < len(offsets) else len(text)]
+        while chunk:  # without its trailing blank and `...` lines
+            cut = chunk.rfind("\n", 0, len(chunk) - 1)
+            if chunk[cut + 1 :].strip() not in ("...", ""):
+                break
+            chunk = chunk[: cut + 1]
+        return chunk
+
+    return stretch
+
+
 def _documents(text: str, file: str, read) -> list[Document]:
     if file.lower().endswith(".json"):
         # In JSON a TAB can only be white space between tokens (inside strings it is escaped),
         # and YAML would refuse it as indentation.
         text = text.replace("\t", " ")
     values = read(text, file)
-    segments = _segments(text) if values else []
-    docs = []
-    for value, line in values:
-        line0 = line - 1
-        doc_text = next((t for lo, hi, t in segments if lo <= line0 < hi), "")
-        docs.append(Document(value, line, doc_text))
-    return docs
+    if not values:
+        return []
+    stretch = _stretch_finder(text)
+    return [Document(value, line, stretch(line - 1)) for value, line in values]
 
 
 def parse_documents_python(text: str, file: str) -> list[Document]:
