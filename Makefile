@@ -24,7 +24,9 @@ $(VENV)/.installed: pyproject.toml setup.py policies/engine/_fastyaml.c
 	@bash scripts/ensure-libyaml.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	@# compat: a plain path in a .pth, not setuptools' import hook, which costs every start-up
+	@# of `netviz` ~15 ms (it imports pathlib before any line of ours runs)
+	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	@$(PY) -c 'import policies.engine._fastyaml' 2>/dev/null || echo "notice: the native YAML reader was not built (needs gcc and libyaml-dev); using the pure-Python reader"
 	@$(PY) -m compileall -q policies netviz >/dev/null
 	@touch $@
