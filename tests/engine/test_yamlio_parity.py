@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -298,3 +299,46 @@ def test_nesting_limits_are_the_same(text: str) -> None:
     outcome = assert_same_reading(text, "deep.yaml")
     assert isinstance(outcome, tuple), "nested deeper than MAX_DEPTH, yet read"
     assert "nest" in outcome[1]
+
+
+# The bomb of the hardening issue: 703 bytes, a document that starts on its `---` line.
+ISSUE_BOMB = _bomb("--- ")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's VmHWM")
+@pytest.mark.parametrize("reader", ["native", "python"])
+def test_the_issue_bomb_is_refused_without_expanding_it(reader: str) -> None:
+    if reader == "native" and yamlio._fastyaml is None:
+        pytest.skip("native reader not built")
+    # A fresh process, so that its peak memory is the bomb's alone: expanded, it would be
+    # hundreds of millions of values and gigabytes.
+    probe = (
+        "import sys\n"
+        "from policies.engine import yamlio\n"
+        "from policies.engine.errors import ManifestErrors\n"
+        "from policies.engine.manifests import load_documents\n"
+        "try:\n"
+        "    load_documents([('bomb.yaml', sys.stdin.read())])\n"
+        "except ManifestErrors as exc:\n"
+        "    print(exc.errors[0])\n"
+        # VmHWM, not ru_maxrss: Linux carries the latter over from the forking parent
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+        "print(int(hwm.split()[1]) // 1024)\n"
+        "print(yamlio.READER)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        input=ISSUE_BOMB,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "NETVIZ_YAML_READER": reader},
+        timeout=120,
+        check=True,
+    )
+    error, peak_mb, used = done.stdout.splitlines()
+    assert used == reader
+    assert error == (
+        "bomb.yaml:1: YAML aliases expand to more than a million values (an alias bomb?)"
+    )
+    assert int(peak_mb) < 200
