@@ -648,8 +648,8 @@ static int on_alias(State *st, yaml_event_t *ev) {
     Py_ssize_t i = find_anchor(st, ev->data.alias.anchor);
     if (i == -2) return -1;
     if (i == -1) return raise_located("invalid YAML: found undefined alias", NULL, line);
-    st->doc_has_alias = 1;
     Anchor a = st->anchors[i];
+    if (a.kind != K_SCALAR) st->doc_has_alias = 1; /* only reused collections can expand */
     if (a.open) return attach(st, Py_None, a.line, 1, a.kind, a.is_merge, 1, 1);
     return attach(st, a.obj, a.line, a.size, a.kind, a.is_merge, 1, 0);
 }

@@ -176,29 +176,34 @@ class _Builder:
         self.file = file
         self.built: dict[int, Any] = {}
         self.sizes: dict[int, int] = {}
-        self.has_alias = False
+        self.reused = False  # build() met a collection again: the document has an alias
 
     def error(self, node: Node, message: str) -> ManifestError:
         return ManifestError(message, Location(self.file, node.start_mark.line + 1))
 
+    def check_expansion(self, root: Node) -> None:
+        """The alias-bomb guard: raises when a document that reuses a collection (through an
+        alias) would expand to more than MAX_EXPANDED values."""
+        self.has_alias = False
+        if self.expanded_size(root) > MAX_EXPANDED and self.has_alias:
+            raise ManifestError(_BOMB, Location(self.file, root.start_mark.line + 1))
+
     def expanded_size(self, root: Node) -> int:
         """Nodes the document holds once every alias is expanded (memoized per node).
 
-        A node met again is an alias (has_alias); one met again while its own children are
-        being counted is a recursive alias and counts once (build() rejects it). Iterative:
+        A collection met again is an alias (has_alias); one met again while its own children
+        are being counted is a recursive alias and counts once (build() rejects it). Iterative:
         libyaml lets a document nest 1,000 levels deep, past Python's recursion limit.
         """
         sizes, cap = self.sizes, MAX_EXPANDED + 1
-        if id(root) in sizes:
-            self.has_alias = True
-            return sizes[id(root)]
         sizes[id(root)] = 1
         stack = [(root, self._children(root), 1)]
         while stack:
             node, children, total = stack.pop()
             for child in children:
                 if id(child) in sizes:
-                    self.has_alias = True
+                    if not isinstance(child, self.scalar_type):
+                        self.has_alias = True
                     total += sizes[id(child)]
                     continue
                 sizes[id(child)] = 1
@@ -230,6 +235,7 @@ class _Builder:
             return self.scalar(node)
         key = id(node)
         if key in self.built:
+            self.reused = True
             if self.built[key] is _IN_PROGRESS:
                 raise self.error(node, "a YAML alias refers to its own parent (recursive)")
             return self.built[key]
@@ -355,17 +361,20 @@ def _compose_all(text: str, file: str, json_like: bool) -> list[Node]:
 def _python_values(text: str, file: str) -> list[tuple[Any, int]]:
     """(value, first line) of each document, by PyYAML's composer and _Builder."""
     nodes = _compose_all(text, file, file.lower().endswith(".json"))
-    # Aliases are written with `*`: without one in the text no document can expand (a cheap
-    # test over the whole text, never over a document's own stretch of it).
-    may_alias = "*" in text
     values = []
     for node in nodes:
+        # Building shares what aliases point to, so it never expands a bomb; the guard needs
+        # the expanded size only of a document that reuses a collection, and it wins over any
+        # error the build found in that document.
         builder = _Builder(file)
-        if may_alias:
-            size = builder.expanded_size(node)
-            if builder.has_alias and size > MAX_EXPANDED:
-                raise ManifestError(_BOMB, Location(file, node.start_mark.line + 1))
-        values.append((builder.build(node), node.start_mark.line + 1))
+        try:
+            value = builder.build(node)
+        except ManifestError:
+            builder.check_expansion(node)
+            raise
+        if builder.reused:
+            builder.check_expansion(node)
+        values.append((value, node.start_mark.line + 1))
     return values
 
 

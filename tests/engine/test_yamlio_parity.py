@@ -242,6 +242,26 @@ def test_alias_bombs_are_rejected_by_both_readers_however_the_document_starts(
 
 
 @needs_native
+@pytest.mark.parametrize(
+    "text",
+    [
+        _bomb("--- ").replace("{", "{z: 1, z: 2, ", 1),  # a duplicate key before the bomb
+        _bomb("--- ").replace("}", ", r: &r [*r]}", 1),  # a recursive alias after it
+        _bomb("--- ").replace("{", "{k: &k [*k], ", 1),  # a recursive alias before it
+    ],
+)
+def test_the_bomb_guard_wins_over_other_errors_of_its_document(text: str) -> None:
+    outcome = assert_same_reading(text, "bomb.yaml")
+    assert "alias bomb" in outcome[1]
+
+
+@needs_native
+def test_an_error_in_an_earlier_document_wins_over_a_later_bomb() -> None:
+    outcome = assert_same_reading("a: 1\na: 2\n" + _bomb("--- "), "bomb.yaml")
+    assert outcome[1] == "duplicate key 'a'"
+
+
+@needs_native
 def test_a_bomb_beside_a_syntax_error_reports_the_syntax_error() -> None:
     outcome = assert_same_reading(_bomb("--- ") + "--- [\n", "bomb.yaml")
     assert outcome[1].startswith("invalid YAML")
