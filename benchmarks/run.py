@@ -59,6 +59,7 @@ class Measurement:
     error: str | None = None
     output: str = ""  # the command's stdout (the engine probe reports through it)
     spread: tuple[float, float] | None = None  # fastest and slowest of the runs
+    cpu_seconds: float | None = None  # user + system: what a busy machine inflates least
 
     @property
     def ok(self) -> bool:
@@ -71,11 +72,14 @@ _RUSAGE_WRAPPER = """\
 import resource, subprocess, sys
 rc = subprocess.call(sys.argv[2:])
 with open(sys.argv[1], "w") as out:
-    kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    out.write(f"Maximum resident set size (kbytes): {kb}\\n")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out.write(f"Maximum resident set size (kbytes): {usage.ru_maxrss}\\n")
+    out.write(f"User time (seconds): {usage.ru_utime}\\n")
+    out.write(f"System time (seconds): {usage.ru_stime}\\n")
 sys.exit(rc)
 """
 _MAXRSS = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
+_CPU = re.compile(r"(?:User|System) time \(seconds\): ([\d.]+)")
 
 
 def _tail(text: str, lines: int = 3) -> str:
@@ -109,9 +113,11 @@ def measure(cmd: Sequence[str], timeout: float, env: dict[str, str] | None = Non
         stderr = err_path.read_text(errors="replace")
         if rc != 0:
             return Measurement(error=f"exit {rc}: {_tail(stderr)}", output=stdout)
-        found = _MAXRSS.search(rss_file.read_text()) if rss_file.exists() else None
+        usage = rss_file.read_text() if rss_file.exists() else ""
+        found = _MAXRSS.search(usage)
         peak_mb = int(found.group(1)) / 1024 if found else None
-        return Measurement(seconds, peak_mb, output=stdout)
+        cpu = [float(v) for v in _CPU.findall(usage)]
+        return Measurement(seconds, peak_mb, output=stdout, cpu_seconds=sum(cpu) if cpu else None)
 
 
 def repeat(run: Callable[[], Measurement], times: int) -> Measurement:
@@ -126,7 +132,13 @@ def repeat(run: Callable[[], Measurement], times: int) -> Measurement:
     mid = runs[len(runs) // 2]
     peaks = [m.peak_mb for m in runs if m.peak_mb is not None]
     spread = (runs[0].seconds or 0.0, runs[-1].seconds or 0.0)
-    return dataclasses.replace(mid, peak_mb=median(peaks) if peaks else None, spread=spread)
+    cpus = [m.cpu_seconds for m in runs if m.cpu_seconds is not None]
+    return dataclasses.replace(
+        mid,
+        peak_mb=median(peaks) if peaks else None,
+        spread=spread,
+        cpu_seconds=median(cpus) if cpus else None,
+    )
 
 
 # ---- inputs ---------------------------------------------------------------------------------
@@ -324,6 +336,12 @@ class Target:
         return f"{self.label} {'✓' if met else '✗'}"
 
 
+def _cpu_speedup(row: Row) -> float | None:
+    if row.nca is None or not row.nca.cpu_seconds or not row.e2e.cpu_seconds:
+        return None
+    return row.nca.cpu_seconds / row.e2e.cpu_seconds
+
+
 def _speedup(row: Row) -> float | None:
     if row.nca is None or not row.nca.ok or not row.e2e.ok or not row.e2e.seconds:
         return None
@@ -374,6 +392,7 @@ HEADER = (
     "pods",
     "policies",
     "e2e s",
+    "e2e CPU s",
     "e2e MB",
     "engine s",
     "engine MB",
@@ -381,6 +400,7 @@ HEADER = (
     "re-eval s",
     "NCA s",
     "NCA ÷ e2e",
+    "CPU ratio",
     "targets",
 )
 
@@ -390,6 +410,7 @@ def table_rows(rows: Sequence[Row]) -> list[tuple[str, ...]]:
     cells = []
     for row in rows:
         speedup = _speedup(row)
+        cpu_speedup = _cpu_speedup(row)
         targets = ", ".join(t.verdict(row) for t in TARGETS.get(row.size, ()))
         cells.append(
             (
@@ -397,6 +418,7 @@ def table_rows(rows: Sequence[Row]) -> list[tuple[str, ...]]:
                 f"{row.summary.pods:,}",
                 f"{row.summary.policies:,}",
                 _fmt_spread(row.e2e),
+                _fmt(row.e2e.cpu_seconds, 3, row.e2e.error),
                 _fmt_mb(row.e2e),
                 _fmt_spread(row.engine),
                 _fmt_mb(row.engine),
@@ -404,6 +426,7 @@ def table_rows(rows: Sequence[Row]) -> list[tuple[str, ...]]:
                 row.reeval,
                 "not run" if row.nca is None else _nca_cell(row.nca),
                 "—" if speedup is None else f"{speedup:,.0f}x",
+                "—" if cpu_speedup is None else f"{cpu_speedup:,.0f}x",
                 targets or "—",
             )
         )
@@ -550,8 +573,10 @@ Python {info["python"]}. **NCA:** {nca_info}. **Load:** {load}.
 
 Times are wall-clock seconds: the median of {repeats} runs, then (fastest-slowest); MB is
 peak resident memory. "NCA ÷ e2e" is how many times faster netviz is end to end than NCA on
-the same files, measured side by side in this run (median over median). ✓/✗: a target met or
-missed, ?: not measured.
+the same files, measured side by side in this run (median over median, wall clock; the
+targets use it). "e2e CPU s" is the process's user + system time (median), and "CPU ratio"
+NCA's over ours: on a machine busy with other work, wall clock stretches with the load and CPU
+time much less. ✓/✗: a target met or missed, ?: not measured.
 
 ## Targets
 {chr(10).join(targets)}
