@@ -58,7 +58,7 @@ def probe(cluster: str) -> dict[str, float]:
         "evaluate_ms": (t2 - t1) * 1000,
         "json_ms": (t3 - t2) * 1000,
         "total_ms": time.process_time() * 1000,
-        "reader": yamlio.READER,
+        "reader": getattr(yamlio, "READER", "pyyaml"),  # READER: since the native reader
     }
 
 
