@@ -29,8 +29,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from .errors import ManifestError, ManifestErrors
 from .model import Diagnostic, Location
 
@@ -102,6 +100,8 @@ def _is_remote(entry: str) -> bool:
 
 def _read_kustomization(path: str, content: bytes) -> _Kustomization:
     """The folders a kustomization includes and why it may not be rendered here."""
+    import yaml  # on first use: `netviz analyze` of plain files never needs PyYAML
+
     folder = _folder(path)
     refusals: list[ManifestError] = []
     includes: list[str] = []
@@ -347,6 +347,8 @@ def _render(
 
 def _ask_for_origins(path: Path, content: bytes) -> None:
     """Rewrite the temporary copy of a kustomization so kustomize notes each object's file."""
+    import yaml  # on first use: `netviz analyze` of plain files never needs PyYAML
+
     try:
         data = yaml.safe_load(content.decode("utf-8-sig"))
     except (yaml.YAMLError, UnicodeDecodeError):
@@ -445,6 +447,8 @@ def _run(
 
 def _split(output: str, k: _Kustomization) -> list[tuple[str, str]]:
     """One text per rendered object, named after its kustomization and origin file."""
+    import yaml  # on first use: `netviz analyze` of plain files never needs PyYAML
+
     out = []
     try:
         docs = [d for d in yaml.safe_load_all(output) if d is not None]
@@ -461,6 +465,8 @@ def _split(output: str, k: _Kustomization) -> list[tuple[str, str]]:
 
 def _origin(doc: object, folder: str) -> str:
     """The file an object came from (relative to the tree), taking our annotation out."""
+    import yaml  # on first use: `netviz analyze` of plain files never needs PyYAML
+
     if not isinstance(doc, dict):
         return ""
     meta = doc.get("metadata")

@@ -14,8 +14,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import ManifestError, ManifestErrors
 from .gcpause import gc_paused
 from .lint import lint
@@ -1144,6 +1142,8 @@ def _plain(value: Any) -> Any:
 
 
 def _dump(obj: Any) -> str:
+    import yaml  # only for objects read without their text (kind: List items); 19 ms to import
+
     return yaml.safe_dump(_plain(obj), sort_keys=False, default_flow_style=False)
 
 

@@ -1,54 +1,51 @@
 """YAML and JSON text → Python values that remember the line of every key and item.
 
-PyYAML composes a node tree (libyaml's C parser where installed: several times faster, and it
-accepts a TAB between flow-sequence items as kubectl does); we build plain dicts and lists
-from it ourselves, so that every value keeps its line and the size of what aliases would
-expand to is known before anything walks it.
+Two readers build the same values (LineDict, LineList, scalars), the same lines and the same
+errors:
+
+- the native one (`_fastyaml.c`, built against libyaml when `make install` can) turns libyaml's
+  events straight into those values, about seven times faster than the other one;
+- the pure-Python one, below, composes PyYAML's node tree (its libyaml parser where installed)
+  and builds the values from it. It is the specification the native reader follows, and the
+  fallback where the native one could not be built.
+
+`NETVIZ_YAML_READER=python` (or `native`, which fails loudly when it is missing) picks one;
+tests/engine/test_yamlio_parity.py feeds both the same inputs.
+
+Guards, in both readers and for every document however it starts: a document nested deeper
+than MAX_DEPTH, or whose aliases expand to more than MAX_EXPANDED values, is an error located
+at its line, found without expanding anything.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import re
+from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import yaml
-from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from typing import TYPE_CHECKING, Any
 
 from .errors import ManifestError
 from .model import Location
 
-__all__ = ["MAX_DEPTH", "MAX_EXPANDED", "Document", "LineDict", "LineList", "parse_documents"]
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
-try:
-    _Base: type = yaml.CSafeLoader
-    HAVE_LIBYAML = True
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Base = yaml.SafeLoader
-    HAVE_LIBYAML = False
+    from yaml.nodes import Node, ScalarNode
 
-_RESOLVED: dict[tuple[str, bool], str] = {}
-
-
-class _Loader(_Base):  # type: ignore[misc, valid-type]
-    """The safe loader, with implicit tag resolution memoized.
-
-    Manifests repeat the same plain scalars (keys, label values, kinds) thousands of times,
-    and resolving each one runs a handful of regular expressions.
-    """
-
-    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
-        if kind is not ScalarNode or not implicit[0]:
-            return super().resolve(kind, value, implicit)
-        key = (value, implicit[1])
-        tag = _RESOLVED.get(key)
-        if tag is None:
-            if len(_RESOLVED) > 200_000:
-                _RESOLVED.clear()
-            tag = _RESOLVED[key] = super().resolve(kind, value, implicit)
-        return tag
-
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_EXPANDED",
+    "READER",
+    "Document",
+    "LineDict",
+    "LineList",
+    "parse_documents",
+    "parse_documents_native",
+    "parse_documents_python",
+]
 
 MAX_DEPTH = 64  # real manifests nest about 15 levels deep
 MAX_EXPANDED = 1_000_000  # nodes after expanding aliases: the "billion laughs" guard
@@ -85,7 +82,6 @@ class Document:
     text: str
 
 
-_constructor = SafeConstructor()
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
@@ -94,52 +90,152 @@ _NULL = "tag:yaml.org,2002:null"
 _MERGE = "tag:yaml.org,2002:merge"
 
 
-def _scalar(node: ScalarNode) -> Any:
-    tag = node.tag
+class _BadScalar(ValueError):
+    """An explicitly tagged scalar its tag cannot read (`!!int abc`)."""
+
+
+# PyYAML's SafeConstructor, for the four tags we construct: both readers share this, and the
+# native one needs no `import yaml` for it.
+_BOOL_VALUES = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
+
+
+def _yaml_int(value: str) -> int:
+    value = value.replace("_", "")
+    sign = +1
+    if value[0] == "-":
+        sign = -1
+    if value[0] in "+-":
+        value = value[1:]
+    if value == "0":
+        return 0
+    if value.startswith("0b"):
+        return sign * int(value[2:], 2)
+    if value.startswith("0x"):
+        return sign * int(value[2:], 16)
+    if value[0] == "0":
+        return sign * int(value, 8)
+    if ":" in value:
+        total, base = 0, 1
+        for part in reversed(value.split(":")):
+            total += int(part) * base
+            base *= 60
+        return sign * total
+    return sign * int(value)
+
+
+def _yaml_float(value: str) -> float:
+    value = value.replace("_", "").lower()
+    sign = +1
+    if value[0] == "-":
+        sign = -1
+    if value[0] in "+-":
+        value = value[1:]
+    if value == ".inf":
+        return sign * math.inf
+    if value == ".nan":
+        return math.nan
+    if ":" in value:
+        total, base = 0.0, 1
+        for part in reversed(value.split(":")):
+            total += float(part) * base
+            base *= 60
+        return sign * total
+    return sign * float(value)
+
+
+def _construct(tag: str, value: str) -> Any:
+    """The value of a scalar with a resolved tag; _BadScalar when the tag cannot read it."""
     if tag == _STR:
-        return node.value
-    if tag == _INT:
-        return _constructor.construct_yaml_int(node)
-    if tag == _BOOL:
-        return _constructor.construct_yaml_bool(node)
-    if tag == _NULL:
-        return None
-    if tag == _FLOAT:
-        return _constructor.construct_yaml_float(node)
+        return value
+    try:
+        if tag == _INT:
+            return _yaml_int(value)
+        if tag == _BOOL:
+            return _BOOL_VALUES[value.lower()]
+        if tag == _NULL:
+            return None
+        if tag == _FLOAT:
+            return _yaml_float(value)
+    except (ValueError, IndexError, KeyError):
+        short = tag.rsplit(":", 1)[-1]
+        raise _BadScalar(f"invalid YAML: {value!r} is not a valid !!{short}") from None
     # Timestamps, binary and custom tags stay the text the user wrote.
-    return node.value
+    return value
+
+
+# ---- the pure-Python reader: PyYAML's node tree, then our values ---------------------------
+def _scalar(node: ScalarNode) -> Any:
+    return _construct(node.tag, node.value)
 
 
 class _Builder:
     def __init__(self, file: str) -> None:
+        from yaml.nodes import ScalarNode, SequenceNode
+
+        self.scalar_type, self.sequence_type = ScalarNode, SequenceNode
         self.file = file
         self.built: dict[int, Any] = {}
         self.sizes: dict[int, int] = {}
+        self.reused = False  # build() met a collection again: the document has an alias
+        self.has_alias = False  # expanded_size() met a collection again
 
     def error(self, node: Node, message: str) -> ManifestError:
         return ManifestError(message, Location(self.file, node.start_mark.line + 1))
 
-    def expanded_size(self, node: Node) -> int:
-        """Nodes the document holds once every alias is expanded (memoized per node)."""
-        key = id(node)
-        size = self.sizes.get(key)
-        if size is not None:
-            return size
-        self.sizes[key] = 1  # a recursive alias counts once; it is rejected in build()
-        if isinstance(node, MappingNode):
-            size = 1 + sum(self.expanded_size(k) + self.expanded_size(v) for k, v in node.value)
-        elif isinstance(node, SequenceNode):
-            size = 1 + sum(self.expanded_size(v) for v in node.value)
-        else:
-            size = 1
-        self.sizes[key] = min(size, MAX_EXPANDED + 1)
-        return self.sizes[key]
+    def check_expansion(self, root: Node) -> None:
+        """The alias-bomb guard: raises when a document that reuses a collection (through an
+        alias) would expand to more than MAX_EXPANDED values."""
+        if self.expanded_size(root) > MAX_EXPANDED and self.has_alias:
+            raise ManifestError(_BOMB, Location(self.file, root.start_mark.line + 1))
+
+    def expanded_size(self, root: Node) -> int:
+        """Nodes the document holds once every alias is expanded (memoized per node).
+
+        A collection met again is an alias (has_alias); one met again while its own children
+        are being counted is a recursive alias and counts once (build() rejects it). Iterative:
+        libyaml lets a document nest 1,000 levels deep, past Python's recursion limit.
+        """
+        sizes, cap = self.sizes, MAX_EXPANDED + 1
+        sizes[id(root)] = 1
+        stack = [(root, self._children(root), 1)]
+        while stack:
+            node, children, total = stack.pop()
+            for child in children:
+                if id(child) in sizes:
+                    if not isinstance(child, self.scalar_type):
+                        self.has_alias = True
+                    total += sizes[id(child)]
+                    continue
+                sizes[id(child)] = 1
+                stack.append((node, children, total))
+                stack.append((child, self._children(child), 1))
+                break
+            else:
+                sizes[id(node)] = size = min(total, cap)
+                if stack:
+                    parent, siblings, parent_total = stack.pop()
+                    stack.append((parent, siblings, parent_total + size))
+        return sizes[id(root)]
+
+    def _children(self, node: Node) -> Iterator[Node]:
+        if isinstance(node, self.scalar_type):
+            return iter(())
+        if isinstance(node, self.sequence_type):
+            return iter(node.value)
+        return (n for pair in node.value for n in pair)
+
+    def scalar(self, node: ScalarNode) -> Any:
+        try:
+            return _scalar(node)
+        except _BadScalar as exc:
+            raise self.error(node, str(exc)) from None
 
     def build(self, node: Node, depth: int = 0) -> Any:
-        if isinstance(node, ScalarNode):
-            return _scalar(node)
+        if isinstance(node, self.scalar_type):
+            return self.scalar(node)
         key = id(node)
         if key in self.built:
+            self.reused = True
             if self.built[key] is _IN_PROGRESS:
                 raise self.error(node, "a YAML alias refers to its own parent (recursive)")
             return self.built[key]
@@ -147,7 +243,7 @@ class _Builder:
             raise self.error(node, f"the document is nested deeper than {MAX_DEPTH} levels")
         self.built[key] = _IN_PROGRESS
         line = node.start_mark.line + 1
-        if isinstance(node, SequenceNode):
+        if isinstance(node, self.sequence_type):
             seq = LineList(line)
             for item in node.value:
                 seq.append(self.build(item, depth + 1))
@@ -159,9 +255,9 @@ class _Builder:
             if key_node.tag == _MERGE:
                 self._merge(mapping, value_node, depth)
                 continue
-            if not isinstance(key_node, ScalarNode):
+            if not isinstance(key_node, self.scalar_type):
                 raise self.error(key_node, "a mapping key must be a plain value")
-            k = _scalar(key_node)
+            k = self.scalar(key_node)
             if k in mapping.lines and k in mapping:
                 raise self.error(key_node, f"duplicate key {k!r}")
             mapping[k] = self.build(value_node, depth + 1)
@@ -170,7 +266,8 @@ class _Builder:
         return mapping
 
     def _merge(self, mapping: LineDict, value_node: Node, depth: int) -> None:
-        sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+        is_list = isinstance(value_node, self.sequence_type)
+        sources = value_node.value if is_list else [value_node]
         for source in sources:
             merged = self.build(source, depth + 1)
             if not isinstance(merged, dict):
@@ -201,6 +298,124 @@ def _untab(text: str) -> str:
     return "\n".join(lines)
 
 
+_resolved: dict[tuple[str, bool], str] = {}
+_loader_class: type | None = None
+
+
+def _loader() -> type:
+    """The safe loader (libyaml's where PyYAML has it), with implicit resolution memoized.
+
+    Manifests repeat the same plain scalars (keys, label values, kinds) thousands of times,
+    and resolving each one runs a handful of regular expressions.
+    """
+    global _loader_class
+    if _loader_class is not None:
+        return _loader_class
+    import yaml
+    from yaml.nodes import ScalarNode
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class _Loader(base):  # type: ignore[misc, valid-type]
+        def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+            if kind is not ScalarNode or not implicit[0]:
+                return super().resolve(kind, value, implicit)
+            key = (value, implicit[1])
+            tag = _resolved.get(key)
+            if tag is None:
+                if len(_resolved) > 200_000:
+                    _resolved.clear()
+                tag = _resolved[key] = super().resolve(kind, value, implicit)
+            return tag
+
+    _loader_class = _Loader
+    return _Loader
+
+
+def _compose_all(text: str, file: str, json_like: bool) -> list[Node]:
+    import yaml
+
+    loader = _loader()
+    try:
+        return list(yaml.compose_all(text, Loader=loader))
+    except yaml.MarkedYAMLError as exc:
+        if "\t" in text and not json_like and not issubclass(loader, yaml.CSafeLoader):
+            try:
+                return list(yaml.compose_all(_untab(text), Loader=loader))
+            except yaml.MarkedYAMLError:
+                pass
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        problem = exc.problem or str(exc)
+        if exc.context:
+            problem = f"{exc.context}: {problem}"
+        raise ManifestError(f"invalid YAML: {problem}", Location(file, line)) from None
+    except RecursionError:
+        raise ManifestError(
+            f"the document is nested deeper than {MAX_DEPTH} levels", Location(file, 1)
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"invalid YAML: {exc}", Location(file, 1)) from None
+
+
+def _python_values(text: str, file: str) -> list[tuple[Any, int]]:
+    """(value, first line) of each document, by PyYAML's composer and _Builder."""
+    nodes = _compose_all(text, file, file.lower().endswith(".json"))
+    values = []
+    for node in nodes:
+        # Building shares what aliases point to, so it never expands a bomb; the guard needs
+        # the expanded size only of a document that reuses a collection, and it wins over any
+        # error the build found in that document.
+        builder = _Builder(file)
+        try:
+            value = builder.build(node)
+        except ManifestError:
+            builder.check_expansion(node)
+            raise
+        if builder.reused:
+            builder.check_expansion(node)
+        values.append((value, node.start_mark.line + 1))
+    return values
+
+
+_BOMB = "YAML aliases expand to more than a million values (an alias bomb?)"
+
+
+# ---- the native reader ---------------------------------------------------------------------
+class _NativeError(Exception):
+    """What _fastyaml raises: (message, line)."""
+
+
+def _scalar_hook(tag: str, text: str, plain_implicit: bool, quoted_implicit: bool) -> tuple:
+    """An explicitly tagged scalar (or a float, or an unusual int) for the native reader."""
+    if tag == "!":  # the non-specific tag: resolved as if untagged, as PyYAML's CParser does
+        from yaml.nodes import ScalarNode
+        from yaml.resolver import Resolver
+
+        tag = Resolver().resolve(ScalarNode, text, (plain_implicit, quoted_implicit))
+    return tag, _construct(tag, text)
+
+
+try:
+    from . import _fastyaml
+except ImportError:  # not built: no compiler or no libyaml headers at install time
+    _fastyaml = None
+else:
+    _fastyaml.configure(
+        LineDict, LineList, _scalar_hook, _BadScalar, _NativeError, MAX_DEPTH, MAX_EXPANDED
+    )
+
+
+def _native_values(text: str, file: str) -> list[tuple[Any, int]]:
+    """(value, first line) of each document, by _fastyaml."""
+    try:
+        return _fastyaml.parse(text)
+    except _NativeError as exc:
+        message, line = exc.args
+        raise ManifestError(message, Location(file, line)) from None
+
+
+# ---- documents -----------------------------------------------------------------------------
 _MARKER = re.compile(r"^---(?:[ \t]|$)")
 
 
@@ -222,50 +437,113 @@ def _segments(text: str) -> list[tuple[int, int, str]]:
     return out
 
 
-def _compose_all(text: str, file: str, json_like: bool) -> list[Node]:
-    try:
-        return list(yaml.compose_all(text, Loader=_Loader))
-    except yaml.MarkedYAMLError as exc:
-        if "\t" in text and not json_like and not HAVE_LIBYAML:
-            try:
-                return list(yaml.compose_all(_untab(text), Loader=_Loader))
-            except yaml.MarkedYAMLError:
-                pass
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
-        problem = exc.problem or str(exc)
-        if exc.context:
-            problem = f"{exc.context}: {problem}"
-        raise ManifestError(f"invalid YAML: {problem}", Location(file, line)) from None
-    except RecursionError:
-        raise ManifestError(
-            f"the document is nested deeper than {MAX_DEPTH} levels", Location(file, 1)
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"invalid YAML: {exc}", Location(file, 1)) from None
+# Line breaks other than \n and \r\n: str.splitlines() breaks lines there too, so only
+# _segments() finds the same stretches as before in a text that has them.
+_OTHER_BREAKS = ("\v", "\f", "\x1c", "\x1d", "\x1e")
+_OTHER_BREAKS_BEYOND_ASCII = ("\x85", "\u2028", "\u2029")
+
+
+def _other_breaks(text: str) -> bool:
+    # `in` is a memchr; a regular expression over every character of a big file is not.
+    if any(b in text for b in _OTHER_BREAKS):
+        return True
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        return True
+    return not text.isascii() and any(b in text for b in _OTHER_BREAKS_BEYOND_ASCII)
+
+
+def _marker_offsets(text: str) -> list[int]:
+    """Where each line matching _MARKER starts (`---`, then a blank, a TAB or the line's end)."""
+    offsets = []
+    start = 0 if text.startswith("---") else text.find("\n---") + 1
+    while start > 0 or (start == 0 and text.startswith("---")):
+        after = start + 3
+        if after == len(text) or text[after] in " \t\n":
+            offsets.append(start)
+        start = text.find("\n---", start) + 1
+        if start == 0:
+            break
+    return offsets
+
+
+def _stretch_finder(text: str) -> Callable[[int], str]:
+    """line0 (0-based) -> the text of the stretch between markers that holds it (or "").
+
+    The same as looking the line up in _segments(text), without splitting the text into lines:
+    the markers come from one multi-line search, a line's stretch from a bisection.
+    """
+    if _other_breaks(text):
+        segments = _segments(text)
+        return lambda line0: next((t for lo, hi, t in segments if lo <= line0 < hi), "")
+    offsets = _marker_offsets(text)
+    cuts, line, previous = [], 0, 0
+    for offset in offsets:
+        line += text.count("\n", previous, offset)
+        cuts.append(line)
+        previous = offset
+    total_lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+
+    def stretch(line0: int) -> str:
+        k = bisect_right(cuts, line0)
+        if k > 0 and cuts[k - 1] == line0:
+            return ""  # a document that starts on its `---` line belongs to no stretch
+        if line0 >= (cuts[k] if k < len(cuts) else total_lines):
+            return ""
+        if k == 0:
+            start = 0
+        else:
+            newline = text.find("\n", offsets[k - 1])
+            start = len(text) if newline < 0 else newline + 1
+        chunk = text[start : offsets[k] if k < len(offsets) else len(text)]
+        while chunk:  # without its trailing blank and `...` lines
+            cut = chunk.rfind("\n", 0, len(chunk) - 1)
+            if chunk[cut + 1 :].strip() not in ("...", ""):
+                break
+            chunk = chunk[: cut + 1]
+        return chunk
+
+    return stretch
+
+
+def _documents(text: str, file: str, read) -> list[Document]:
+    if file.lower().endswith(".json"):
+        # In JSON a TAB can only be white space between tokens (inside strings it is escaped),
+        # and YAML would refuse it as indentation.
+        text = text.replace("\t", " ")
+    values = read(text, file)
+    if not values:
+        return []
+    stretch = _stretch_finder(text)
+    return [Document(value, line, stretch(line - 1)) for value, line in values]
+
+
+def parse_documents_python(text: str, file: str) -> list[Document]:
+    """parse_documents() by the pure-Python reader."""
+    return _documents(text, file, _python_values)
+
+
+def parse_documents_native(text: str, file: str) -> list[Document]:
+    """parse_documents() by the native reader; ImportError when it was not built."""
+    if _fastyaml is None:
+        raise ImportError("policies.engine._fastyaml was not built (see `make install`)")
+    return _documents(text, file, _native_values)
+
+
+def _choose_reader() -> str:
+    wanted = os.environ.get("NETVIZ_YAML_READER", "")
+    if wanted == "python":
+        return "python"
+    if wanted == "native" and _fastyaml is None:
+        raise ImportError("NETVIZ_YAML_READER=native, but policies.engine._fastyaml is not built")
+    if wanted not in ("", "native"):
+        raise ValueError(f"NETVIZ_YAML_READER must be native or python, got {wanted!r}")
+    return "native" if _fastyaml is not None else "python"
+
+
+READER = _choose_reader()
+_read = _native_values if READER == "native" else _python_values
 
 
 def parse_documents(text: str, file: str) -> list[Document]:
     """Every document of a YAML (or JSON) text, with lines; raises ManifestError."""
-    json_like = file.lower().endswith(".json")
-    if json_like:
-        # In JSON a TAB can only be white space between tokens (inside strings it is escaped),
-        # and YAML would refuse it as indentation.
-        text = text.replace("\t", " ")
-    nodes = _compose_all(text, file, json_like)
-    segments = _segments(text) if nodes else []
-    docs = []
-    for node in nodes:
-        if node is None:
-            continue
-        line0 = node.start_mark.line
-        doc_text = next((t for lo, hi, t in segments if lo <= line0 < hi), "")
-        builder = _Builder(file)
-        # Only anchored nodes can be expanded by aliases; most manifests have none.
-        if "&" in doc_text and builder.expanded_size(node) > MAX_EXPANDED:
-            raise ManifestError(
-                "YAML aliases expand to more than a million values (an alias bomb?)",
-                Location(file, node.start_mark.line + 1),
-            )
-        docs.append(Document(builder.build(node), line0 + 1, doc_text))
-    return docs
+    return _documents(text, file, _read)
