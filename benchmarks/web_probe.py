@@ -99,6 +99,60 @@ def _analysed(base: str, token: str, cluster_id: int, seconds: float = 120) -> f
     raise RuntimeError("the upload was not analysed in time")
 
 
+def _tree(pid: int) -> list[int]:
+    """A process and its descendants (gunicorn's workers are children of its master)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            continue
+        todo += [int(c) for c in children]
+    return out
+
+
+def _memory_mb(pid: int, field: str) -> float:
+    """The largest `field` (VmHWM: peak, VmRSS: now) among a process tree, in MB."""
+    best = 0.0
+    for p in _tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    best = max(best, int(line.split()[1]) / 1024)
+        except OSError:
+            pass
+    return best
+
+
+def _peak_mb(pid: int) -> float:
+    return _memory_mb(pid, "VmHWM")
+
+
+STREAM_SECONDS = 15  # of the connections stream read: an open cluster's is 10^8 flows
+
+
+def _stream(base: str, token: str, cluster_id: int, server: int) -> dict[str, Any]:
+    """Read the streamed connections API for a while: its rate, and the server's memory
+    while it streams (it must stay flat whatever the size of the answer)."""
+    request = urllib.request.Request(
+        f"{base}/api/clusters/{cluster_id}/connections",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    read, rss = 0, 0.0
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=300) as response:
+        while time.perf_counter() - t0 < STREAM_SECONDS:
+            chunk = response.read(1 << 20)
+            if not chunk:
+                break
+            read += len(chunk)
+            rss = max(rss, _memory_mb(server, "VmRSS"))
+    seconds = time.perf_counter() - t0
+    return {"stream_mb": read / 1e6, "stream_s": seconds, "stream_rss_mb": rss}
+
+
 def probe(cluster: Path) -> dict[str, Any]:
     """Measure one cluster; the result is what the probe prints."""
     from playwright.sync_api import sync_playwright
@@ -177,8 +231,38 @@ def probe(cluster: Path) -> dict[str, Any]:
                 interactive_ms = page.evaluate("window.__netvizReady")
                 if interactive_ms is None:
                     page.wait_for_timeout(50)
-            edits = edit_probe.measure(base, cluster_id, token, page.request)
+            page_bytes = len(page.request.get(f"{base}/clusters/{cluster_id}/").body())
+            index = page.request.get(f"{graph_url}?group=ns").json()
+            namespaces = [n["data"]["namespace"] for n in index["nodes"]
+                          if n["data"]["type"] == "namespace-aggregate"]  # fmt: skip
+            t0 = time.perf_counter()
+            expanded = page.request.get(f"{graph_url}?expand={namespaces[0]}").json()
+            expand_s = time.perf_counter() - t0
+            ids = [n["data"]["id"] for n in expanded["nodes"]
+                   if n["data"]["type"] in ("workload", "group")]  # fmt: skip
+            explain_s = None
+            if len(ids) >= 2:
+                t0 = time.perf_counter()
+                page.request.get(
+                    f"{base}/clusters/{cluster_id}/explain/",
+                    params={"src": ids[0], "dst": ids[1]},
+                    headers={"HX-Request": "true"},
+                )
+                explain_s = time.perf_counter() - t0
+            has_policies = bool(
+                page.request.get(
+                    f"{base}/api/clusters/{cluster_id}/export.yaml",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                .text()
+                .strip()
+            )
+            edits = (
+                edit_probe.measure(base, cluster_id, token, page.request) if has_policies else {}
+            )
             browser.close()
+        stream = _stream(base, token, cluster_id, server.pid)
+        peak_mb = max(_peak_mb(server.pid), _peak_mb(worker.pid))
     finally:
         for process in (server, worker):
             os.killpg(process.pid, signal.SIGTERM)
@@ -191,6 +275,11 @@ def probe(cluster: Path) -> dict[str, Any]:
         "graph_bytes": size,
         "graph_mode": mode,
         "page_interactive_s": interactive_ms / 1000 if interactive_ms is not None else None,
+        "page_bytes": page_bytes,
+        "expand_s": expand_s,
+        "explain_s": explain_s,
+        "server_peak_mb": peak_mb,
+        **stream,
         **edits,
     }
 
