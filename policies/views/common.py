@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django_htmx.middleware import HtmxDetails
 
 from .. import queries
+from ..engine import validation
 from ..engine.synthesis import TEMPLATES
 from ..errors import InputErrors
 from ..forms import ShareForm, UploadForm
@@ -23,6 +24,7 @@ __all__ = [
     "render_panel",
     "requested_base",
     "revision_of",
+    "valid_key",
 ]
 
 
@@ -95,6 +97,12 @@ def render_panel(
     page = cluster_page_context(request, cluster, access, revision)
     page.update(context)
     return render(request, "policies/cluster.html", page)
+
+
+def valid_key(namespace: str, name: str) -> bool:
+    """Whether a namespace and a name from a request could name a stored policy (only names
+    the loader accepts are ever stored)."""
+    return not (validation.dns1123_label(namespace) or validation.dns1123_subdomain(name))
 
 
 def requested_base(request: HttpRequest) -> int | None:
