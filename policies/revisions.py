@@ -17,7 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 
 from . import analysis, engine
-from .errors import InputErrors
+from .errors import InputErrors, storable
 from .models import Cluster, Namespace, Policy, Revision, Workload
 from .snapshots import (
     Origins,
@@ -69,8 +69,8 @@ def _next_revision(
         number=head.number + 1 if head else 1,
         parent=head,
         author=author,
-        message=message[:500],
-        diagnostics=list(diagnostics),
+        message=storable(message[:500]),
+        diagnostics=storable(list(diagnostics)),
         impact=impact,
     )
 

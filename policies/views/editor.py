@@ -200,6 +200,8 @@ def export_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
         response["Content-Disposition"] = f'attachment; filename="{stem}-policies.zip"'
         return response
     key = _split(request.GET.get("policy", ""))
+    if key is None and request.GET.get("policy"):
+        raise Http404("No such policy")
     try:
         text = changes.export_yaml(revision, key)
     except changes.NoSuchPolicy:
