@@ -240,6 +240,10 @@ class _Loader:
         except ManifestError as exc:
             self.errors.append(exc)
             return
+        except ValueError:
+            # Python refuses to read an integer of more than 4,300 digits (CVE-2020-10735).
+            self.errors.append(_huge_number(name, content))
+            return
         is_manifest = [
             isinstance(d.value, dict) and "kind" in d.value and "apiVersion" in d.value
             for d in docs
@@ -732,6 +736,12 @@ class _Loader:
                 o.error(port, "endPort", f"{path}.endPort", f"{end} must be within {number}-65535")
                 return None
         return PolicyPort(protocol, number, end, o.loc(port, "port", f"{path}.port"))
+
+
+def _huge_number(file: str, text: str) -> ManifestError:
+    found = re.search(r"\d{4000,}", text)
+    line = text.count("\n", 0, found.start()) + 1 if found else 0
+    return ManifestError("a number has more digits than any field can hold", Location(file, line))
 
 
 def _is_object(value: Any) -> bool:

@@ -283,3 +283,30 @@ def test_management_commands_still_run_on_the_development_key():
         "from django.core.management import call_command; call_command('check')"
     )
     assert result.returncode == 0, result.stderr
+
+
+# --- bodies Django refuses to read ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/clusters/new/", "/api/clusters/"])
+def test_malformed_multipart_is_a_plain_400_not_a_500(api, browser, url, caplog):
+    client = api if url.startswith("/api/") else browser
+    body = b'--x\r\nContent-Disposition: form-data; name="files"; filename="a.yaml"\r\n'
+    response = client.post(url, body, content_type="multipart/form-data; boundary=")
+    assert response.status_code == 400
+    assert "nothing was stored" in response.content.decode() or response.json()["errors"]
+    _no_server_errors(caplog)
+
+
+def test_too_many_files_for_the_upload_page_is_refused_without_a_traceback(
+    client_for, owner, settings, caplog
+):
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 3
+    client = client_for(owner)
+    client.handler.enforce_csrf_checks = True  # as a browser: the CSRF check reads first
+    files = [SimpleUploadedFile(f"f{i}.yaml", b"# x\n") for i in range(5)]
+    response = client.post("/clusters/new/", {"name": "many", "files": files})
+    assert response.status_code == 400
+    assert response.content.decode().startswith("Too many files: at most 3 at once")
+    assert not Cluster.objects.filter(name="many").exists()
+    _no_server_errors(caplog)
