@@ -22,14 +22,16 @@ def limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
-def run_bounded(args: list[str], **kwargs) -> subprocess.CompletedProcess | None:
+def run_bounded(
+    args: list[str], seconds: float = TIME_LIMIT, **kwargs
+) -> subprocess.CompletedProcess | None:
     """Run a child under the memory limit; None when it outlives the time limit."""
     try:
         return subprocess.run(
             args,
             capture_output=True,
             text=True,
-            timeout=TIME_LIMIT,
+            timeout=seconds,
             preexec_fn=limit_memory,
             cwd=ROOT,
             **kwargs,
@@ -59,7 +61,9 @@ def loader_survives(case: Case, tmp_path_factory: pytest.TempPathFactory) -> boo
         folder = tmp_path_factory.mktemp(case.name)
         for name, content in case.files:
             (folder / name).write_bytes(content)
-        result = run_bounded([sys.executable, "-c", _LOADER, str(folder)])
+        # Only the cases flagged for the YAML reader's guard come here: they load in well
+        # under a second once it is in, and hang until the memory limit before.
+        result = run_bounded([sys.executable, "-c", _LOADER, str(folder)], seconds=10)
         _survivors[case.name] = result is not None and "survived" in result.stdout
     return _survivors[case.name]
 
