@@ -90,8 +90,10 @@ class JsonErrorsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+            return self.get_response(request)
         json = is_json_endpoint(request)
-        if json and request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        if json:
             refused = _too_big(request)
             if refused is not None:
                 return refused
