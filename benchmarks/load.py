@@ -19,6 +19,7 @@ import collections
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -211,6 +212,7 @@ def run(writers: int, seconds: float, database: str, workers: int, budget: int) 
     for key, count in counts.items():
         statuses[key.rsplit(" ", 1)[1]] += count
     server_log = (work / "gunicorn.log").read_text(errors="replace")
+    shutil.rmtree(work, ignore_errors=True)
     return {
         "database": engine,
         "writers": writers,
