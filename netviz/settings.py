@@ -46,11 +46,13 @@ def env_list(name: str, default: list[str]) -> list[str]:
 DEBUG = env_bool("NETVIZ_DEBUG", False)
 
 SECRET_KEY = os.environ.get("NETVIZ_SECRET_KEY", "")
+# A fixed key for local runs, management commands and tests only: the WSGI and ASGI entry
+# points refuse to serve on it with DEBUG off (netviz/checks.py), and `check --deploy` flags it.
+DEVELOPMENT_SECRET_KEY = "django-insecure-netviz-development-key-change-me-0123456789abcdef"
 if not SECRET_KEY:
     if not DEBUG and env_bool("NETVIZ_PRODUCTION", False):
         raise ImproperlyConfigured("NETVIZ_SECRET_KEY must be set in production")
-    # A fixed key for local runs and tests only; production must set its own.
-    SECRET_KEY = "netviz-insecure-development-key-change-me-0123456789abcdef"
+    SECRET_KEY = DEVELOPMENT_SECRET_KEY
 
 ALLOWED_HOSTS = env_list("NETVIZ_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("NETVIZ_CSRF_TRUSTED_ORIGINS", [])
@@ -72,6 +74,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # before CSRF, which reads the body of a POST: JSON endpoints refuse an oversized one in JSON
+    "policies.middleware.JsonErrorsMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -108,16 +112,16 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The analysis worker writes beside the web processes. SQLite's default (deferred)
-    # transactions take the write lock only at their first write, and one that already read
-    # cannot wait for it: "database is locked" as soon as the worker claims a task meanwhile.
-    # Immediate transactions queue for the lock from the start (up to `timeout` seconds), and
-    # the write-ahead log lets readers go on while someone writes.
+    # SQLite for a small team and its analysis worker: readers never wait for the writer
+    # (WAL), a transaction takes the write lock when it begins (IMMEDIATE), so that it cannot
+    # fail half-way when it tries to upgrade a read lock (as when the worker claims a task
+    # meanwhile), and writers queue for up to `timeout` seconds instead of answering
+    # "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "transaction_mode": "IMMEDIATE",
             "timeout": env_int("NETVIZ_SQLITE_TIMEOUT", 30),
-            "init_command": "PRAGMA journal_mode=WAL",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -128,6 +132,31 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Mail: password reset is offered only when a backend is configured (NETVIZ_EMAIL_BACKEND,
+# e.g. django.core.mail.backends.smtp.EmailBackend with NETVIZ_EMAIL_HOST and friends);
+# without one, nothing is sent and nothing claims it was.
+_EMAIL_BACKEND = os.environ.get("NETVIZ_EMAIL_BACKEND", "")
+NETVIZ_PASSWORD_RESET = bool(_EMAIL_BACKEND)
+MAILERS = {
+    "default": (
+        {
+            "BACKEND": _EMAIL_BACKEND,
+            "OPTIONS": {
+                "host": os.environ.get("NETVIZ_EMAIL_HOST", "localhost"),
+                "port": env_int("NETVIZ_EMAIL_PORT", 25),
+                "username": os.environ.get("NETVIZ_EMAIL_USER", ""),
+                "password": os.environ.get("NETVIZ_EMAIL_PASSWORD", ""),
+                "use_tls": env_bool("NETVIZ_EMAIL_USE_TLS", False),
+            }
+            if _EMAIL_BACKEND.endswith("smtp.EmailBackend")
+            else {},
+        }
+        if _EMAIL_BACKEND
+        else {"BACKEND": "django.core.mail.backends.dummy.EmailBackend"}
+    )
+}
+DEFAULT_FROM_EMAIL = os.environ.get("NETVIZ_EMAIL_FROM", "netviz@localhost")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "policies:cluster-list"

@@ -200,7 +200,7 @@ def _editor_diagnostics(diagnostics) -> list[dict[str, object]]:
     ]
 
 
-def check_edit(revision: Revision, text: str, original: Key | None) -> EditCheck:
+def check_edit(revision: Revision, text: str | bytes, original: Key | None) -> EditCheck:
     """Validate an edited text against a revision and, if valid, what saving it would change.
 
     `original` is the (namespace, name) the editor opened, if any: renaming a policy removes

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from .engine import ManifestErrors
 
-__all__ = ["JSON_KEYS", "InputErrors", "located"]
+__all__ = ["JSON_KEYS", "InputErrors", "located", "storable"]
 
 JSON_KEYS = ("file", "line", "path", "message")
 
@@ -27,6 +27,22 @@ def located(message: str, file: str = "", line: int = 0, path: str = "") -> dict
         "message": message,
         "subject": "",
     }
+
+
+def storable(value: object) -> object:
+    """`value` (text, or JSON-like data) with every NUL character replaced by U+FFFD.
+
+    Messages quote what the user wrote, and PostgreSQL holds no NUL in a text or jsonb column;
+    the names and values the loader accepts never carry one, but a diagnostic may quote
+    anything (the kind of an object it does not analyse, a file name).
+    """
+    if isinstance(value, str):
+        return value.replace("\0", "\ufffd")
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    return value
 
 
 def _describe(error: dict[str, object]) -> str:

@@ -20,7 +20,7 @@ from django.db.models import Max
 
 from . import analysis, engine, tasks
 from .engine.merge import merge_snapshots
-from .errors import InputErrors
+from .errors import InputErrors, storable
 from .models import Cluster, IdempotencyKey, Namespace, Policy, Revision, Workload
 from .snapshots import (
     AnyPolicy,
@@ -86,8 +86,8 @@ def _next_revision(
         progress=0 if pending else 100,
         step=Revision.Status.PENDING.label if pending else "",
         author=author,
-        message=message[:500],
-        diagnostics=list(diagnostics),
+        message=storable(message[:500]),
+        diagnostics=storable(list(diagnostics)),
         impact=impact,
     )
 
@@ -114,11 +114,23 @@ def _copy_rows(
         f"SELECT %s, {names} FROM {table} WHERE {quote('revision_id')} = %s"
     )
     params: list[object] = [target.pk, source.pk]
-    for namespace, name in without:
+    # A few exclusions go in the query; thousands (an edit of every policy) would pass
+    # SQLite's limit on expression depth, so they are deleted from the copy instead.
+    few = len(without) <= 50
+    for namespace, name in without if few else ():
         sql += f" AND NOT ({quote('namespace')} = %s AND {quote('name')} = %s)"
         params += [namespace, name]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+    if not few:
+        by_namespace: dict[str, list[str]] = {}
+        for namespace, name in without:
+            by_namespace.setdefault(namespace, []).append(name)
+        for namespace, names in by_namespace.items():
+            for i in range(0, len(names), 500):
+                model.objects.filter(
+                    revision=target, namespace=namespace, name__in=names[i : i + 500]
+                ).delete()
 
 
 def _store(revision: Revision, snapshot: engine.Snapshot, origins: Origins | None = None) -> None:

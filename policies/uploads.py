@@ -28,6 +28,7 @@ from django.conf import settings
 
 from .engine.kustomize import KUSTOMIZATION_NAMES, find_kustomizations, prepare_tree
 from .errors import located
+from .models import Policy
 
 __all__ = [
     "MANIFEST_SUFFIXES",
@@ -46,6 +47,9 @@ CHUNK = 64 * 1024
 # Metadata that archivers add beside the real files; nobody wants a warning per entry for it.
 JUNK = re.compile(r"(^|/)(__MACOSX/|\._|\.DS_Store$)")
 WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
+# Rows keep `<archive>/<entry>` as the file they came from; the archive's own name is at most
+# 255 characters (Django shortens uploaded file names to that).
+MAX_ENTRY_PATH = Policy._meta.get_field("source_file").max_length - 256
 
 
 class UploadError(Exception):
@@ -161,7 +165,12 @@ class _Budget:
 
 
 def _unsafe_entry(name: str) -> str | None:
-    """Why an archive entry name is unsafe, or None when it stays inside the archive."""
+    """Why an archive entry name is unsafe, or None when it stays inside the archive (and its
+    path, prefixed with the archive's name, fits where rows keep the file they came from)."""
+    if len(name) > MAX_ENTRY_PATH:
+        return f"has a path longer than {MAX_ENTRY_PATH} characters"
+    if "\0" in name:
+        return "has a NUL character in its path"
     normal = name.replace("\\", "/")
     if normal.startswith("/") or WINDOWS_DRIVE.match(normal):
         return "has an absolute path"

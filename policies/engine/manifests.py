@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from . import validation
 from .errors import ManifestError, ManifestErrors
 from .gcpause import gc_paused
 from .lint import lint
@@ -223,6 +224,9 @@ class _Obj:
             if not isinstance(k, str) or not isinstance(v, str):
                 self.error(value, k, f"{path}.{k}", "label keys and values must be strings")
                 continue
+            if problem := validation.label_key(k) or validation.label_value(v):
+                self.error(value, k, f"{path}.{k}", problem)
+                continue
             out.append((k, v))
         return tuple(sorted(out))
 
@@ -266,6 +270,10 @@ class _Loader:
             docs = parse_documents(content, name)
         except ManifestError as exc:
             self.errors.append(exc)
+            return
+        except ValueError:
+            # Python refuses to read an integer of more than 4,300 digits (CVE-2020-10735).
+            self.errors.append(_huge_number(name, content))
             return
         is_manifest = [
             isinstance(d.value, dict) and "kind" in d.value and "apiVersion" in d.value
@@ -354,7 +362,21 @@ class _Loader:
         if name is None:
             return None
         namespace = o.string(meta, "namespace", "metadata.namespace") or "default"
-        return name, namespace, meta
+        # Namespaces are RFC 1123 labels; object names subdomains (which rules out '/').
+        rule = validation.dns1123_label if obj.get("kind") == "Namespace" else None
+        problems = []
+        for key, value, check, limit in (
+            ("name", name, rule or validation.dns1123_subdomain, validation.DNS1123_SUBDOMAIN_MAX),
+            ("namespace", namespace, validation.dns1123_label, validation.DNS1123_LABEL_MAX),
+        ):
+            if unusable := validation.storable_name(value, limit):
+                problems.append((key, unusable))
+            elif problem := check(value):
+                # The API server would refuse it; the answer for it is still well defined.
+                o.warn(meta, key, f"metadata.{key}", f"{problem}; kubectl apply would refuse it")
+        for key, problem in problems:
+            o.error(meta, key, f"metadata.{key}", problem)
+        return None if problems else (name, namespace, meta)
 
     def read_namespace(self, o: _Obj, obj: dict) -> None:
         got = self.read_meta(o, obj)
@@ -378,6 +400,8 @@ class _Loader:
             ports = self.read_ports(o, spec, "spec")
             ips = _pod_ips(obj.get("status"))
             owner = _controller_owner(meta)
+            if not self.valid_pod_refs(o, obj, meta, ips):
+                return
             if owner is not None:
                 owner_name, owner_kind = owner
                 self.add_owned_pod(
@@ -405,6 +429,8 @@ class _Loader:
         if spec and kind in ("Deployment", "ReplicaSet", "StatefulSet", "ReplicationController"):
             raw = spec.get("replicas", 1)
             if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+                if problem := validation.int32(raw, 0):
+                    o.error(spec, "replicas", "spec.replicas", problem)
                 replicas = raw
             elif raw is not None:
                 # The replica count changes no policy's meaning: warn and count one.
@@ -415,6 +441,29 @@ class _Loader:
                     f"must be a whole number, got {_kind_of(raw)}; counted as 1",
                 )
         self.add_workload(Workload(namespace, name, kind, labels, ports, replicas, location))
+
+    def valid_pod_refs(self, o: _Obj, obj: dict, meta: dict, ips: tuple[str, ...]) -> bool:
+        """Whether a pod's controller reference (its name and kind become a workload's) and
+        its IPs are what the API server would accept; errors for those that are not."""
+        ok = True
+        owners = meta.get("ownerReferences")
+        for i, owner in enumerate(owners if isinstance(owners, list) else ()):
+            if not (isinstance(owner, dict) and owner.get("controller") is True):
+                continue
+            path = f"metadata.ownerReferences[{i}]"
+            for key, check in (
+                ("name", validation.dns1123_subdomain),
+                ("kind", validation.kind_name),
+            ):
+                value = owner.get(key)
+                if isinstance(value, str) and value and (problem := check(value)):
+                    o.error(owner, key, f"{path}.{key}", problem)
+                    ok = False
+        for ip in ips:
+            if problem := validation.ip_address(ip):
+                o.error(obj, "status", "status.podIPs", problem)
+                ok = False
+        return ok
 
     def read_ports(self, o: _Obj, pod_spec: Any, path: str) -> tuple[ContainerPort, ...]:
         if not isinstance(pod_spec, dict):
@@ -461,6 +510,9 @@ class _Loader:
                     )
                     continue
                 pname = port.get("name")
+                if isinstance(pname, str) and (problem := validation.port_name(pname)):
+                    o.error(port, "name", f"{ppath}.name", problem)
+                    continue
                 out.append(
                     ContainerPort(number, protocol, pname if isinstance(pname, str) else None)
                 )
@@ -957,6 +1009,18 @@ class _Loader:
             if op in ("Exists", "DoesNotExist") and values:
                 o.error(expr, "values", f"{epath}.values", f"must be empty with operator {op}")
                 continue
+            bad = [
+                (f"{epath}.{where}", problem)
+                for where, problem in (
+                    ("key", validation.label_key(k)),
+                    *((f"values[{n}]", validation.label_value(v)) for n, v in enumerate(values)),
+                )
+                if problem
+            ]
+            for where, problem in bad:
+                o.error(expr, where.rpartition(".")[2].partition("[")[0], where, problem)
+            if bad:
+                continue
             reqs.append(Requirement(k, op, tuple(values)))
         return LabelSelector(labels, tuple(reqs))
 
@@ -1011,19 +1075,17 @@ class _Loader:
         cidr = o.string(block, "cidr", f"{path}.cidr", required=True)
         if cidr is None:
             return None
-        try:
-            net = ipaddress.ip_network(cidr.strip(), strict=False)
-        except ValueError:
-            o.error(block, "cidr", f"{path}.cidr", f"{cidr!r} is not a valid CIDR")
+        if problem := validation.cidr(cidr):
+            o.error(block, "cidr", f"{path}.cidr", problem)
             return None
+        net = ipaddress.ip_network(cidr.strip(), strict=False)
         excepts = o.sequence(block, "except", f"{path}.except") or []
         good = []
         for i, ex in enumerate(excepts):
-            try:
-                sub = ipaddress.ip_network(str(ex).strip(), strict=False)
-            except ValueError:
-                o.error(excepts, i, f"{path}.except[{i}]", f"{ex!r} is not a valid CIDR")
+            if problem := validation.cidr(str(ex)):
+                o.error(excepts, i, f"{path}.except[{i}]", problem)
                 continue
+            sub = ipaddress.ip_network(str(ex).strip(), strict=False)
             if sub.version != net.version or not sub.subnet_of(net) or sub == net:  # type: ignore[arg-type]
                 o.error(
                     excepts, i, f"{path}.except[{i}]", f"{ex} must be a strict subset of {cidr}"
@@ -1090,6 +1152,12 @@ class _Loader:
                 o.error(port, "endPort", f"{path}.endPort", f"{end} must be within {number}-65535")
                 return None
         return PolicyPort(protocol, number, end, o.loc(port, "port", f"{path}.port"))
+
+
+def _huge_number(file: str, text: str) -> ManifestError:
+    found = re.search(r"\d{4000,}", text)
+    line = text.count("\n", 0, found.start()) + 1 if found else 0
+    return ManifestError("a number has more digits than any field can hold", Location(file, line))
 
 
 def _is_object(value: Any) -> bool:

@@ -21,7 +21,7 @@ from ..errors import InputErrors
 from ..forms import UploadForm
 from ..models import Cluster, Revision
 from ..permissions import Access
-from .common import cluster_revision, not_analysed_json, requested_base
+from .common import cluster_revision, not_analysed_json, requested_base, valid_key
 from .editor import conflict_response, errors_response
 
 __all__ = [
@@ -213,6 +213,9 @@ def cluster_policy(request: HttpRequest, pk: int, namespace: str, name: str) -> 
     replacing); DELETE it. Writes make a revision, through the same change path as the editor:
     with `If-Match: <revision>` or `?base_revision=<revision>` they answer 409 when the policy
     was changed after that revision; without, they apply to the latest revision."""
+    if request.method in ("GET", "DELETE") and not valid_key(namespace, name):
+        _, revision = _head(request, pk)
+        raise changes.NoSuchPolicy(namespace, name, revision)
     if request.method == "GET":
         _, revision = _head(request, pk)
         text = changes.policy_text(revision, namespace, name)

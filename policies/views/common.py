@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django_htmx.middleware import HtmxDetails
 
 from .. import queries
+from ..engine import validation
 from ..engine.synthesis import TEMPLATES
 from ..errors import InputErrors
 from ..forms import ShareForm, UploadForm
@@ -25,6 +26,7 @@ __all__ = [
     "render_panel",
     "requested_base",
     "revision_of",
+    "valid_key",
 ]
 
 
@@ -121,6 +123,12 @@ def analysis_status(
     """A graph panel asked of a revision still being analysed (or failed): its progress, as
     a partial for htmx or the whole page (which shows the same)."""
     return render_panel(request, "analysis-status", cluster, access, revision, {})
+
+
+def valid_key(namespace: str, name: str) -> bool:
+    """Whether a namespace (or a cluster policy's kind) and a name from a request could name
+    a stored policy: only names the loader accepts are ever stored."""
+    return not (validation.storable_name(namespace) or validation.storable_name(name))
 
 
 def requested_base(request: HttpRequest) -> int | None:

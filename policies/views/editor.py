@@ -8,6 +8,7 @@ impact on connectivity. Saving and deleting name the revision the editor loaded,
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import unquote_to_bytes
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -16,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from .. import changes
 from ..errors import InputErrors
 from ..permissions import Access, get_cluster
-from .common import cluster_revision, requested_base
+from .common import cluster_revision, requested_base, valid_key
 
 __all__ = [
     "editor_allow_flow",
@@ -30,9 +31,29 @@ __all__ = [
 ]
 
 
+def _text(request: HttpRequest, field: str) -> str | bytes:
+    """A form field as the user's text: the editor posts url-encoded, and Django's decoding
+    would turn bytes that are not UTF-8 into U+FFFD silently. Those come back as bytes, which
+    the engine refuses with a located error, as it does for uploads and the API."""
+    if request.content_type == "application/x-www-form-urlencoded":
+        raw = None
+        for pair in request.body.split(b"&"):
+            key, _, value = pair.partition(b"=")
+            if unquote_to_bytes(key.replace(b"+", b" ")) == field.encode():
+                raw = unquote_to_bytes(value.replace(b"+", b" "))  # the last one, as POST.get
+        if raw is not None:
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return raw
+    return request.POST.get(field, "")
+
+
 def _split(key: str) -> tuple[str, str] | None:
+    """`namespace/name` as a key, or None when it cannot name a policy (nothing is looked up
+    for it: PostgreSQL would refuse a NUL in the query)."""
     namespace, _, name = key.partition("/")
-    return (namespace, name) if namespace and name else None
+    return (namespace, name) if valid_key(namespace, name) else None
 
 
 def errors_response(exc: InputErrors, status: int = 400) -> JsonResponse:
@@ -65,7 +86,7 @@ def editor_check(request: HttpRequest, pk: int) -> JsonResponse:
     """Diagnostics for the editor's text and, when valid, the impact of saving it."""
     _, _, revision = cluster_revision(request, pk, request.POST.get("revision"))
     original = _split(request.POST.get("original", ""))
-    check = changes.check_edit(revision, request.POST.get("yaml", ""), original)
+    check = changes.check_edit(revision, _text(request, "yaml"), original)
     return JsonResponse(check.as_dict())
 
 
@@ -79,7 +100,7 @@ def editor_save(request: HttpRequest, pk: int) -> JsonResponse:
         revision, edit, _ = changes.apply_edit(
             cluster,
             request.user,
-            request.POST.get("yaml", ""),
+            _text(request, "yaml"),
             base_number=base,
             original=_split(request.POST.get("original", "")),
             message=request.POST.get("message", "").strip(),
@@ -179,6 +200,8 @@ def export_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
         response["Content-Disposition"] = f'attachment; filename="{stem}-policies.zip"'
         return response
     key = _split(request.GET.get("policy", ""))
+    if key is None and request.GET.get("policy"):
+        raise Http404("No such policy")
     try:
         text = changes.export_yaml(revision, key)
     except changes.NoSuchPolicy:

@@ -71,7 +71,10 @@ def test_list_clusters(api, shop_cluster):
 def test_create_a_cluster_from_several_files_and_an_archive(api, owner, shop_files, web_data):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("more/xss.yaml", (web_data / "xss.yaml").read_bytes())
+        archive.writestr(
+            "more/pod.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: lone, namespace: shop}\nspec: {}\n",
+        )
     uploads = [SimpleUploadedFile(n, c) for n, c in shop_files]
     uploads.append(SimpleUploadedFile("more.zip", buffer.getvalue()))
     response = api.post("/api/clusters/", {"name": "ci", "files": uploads})

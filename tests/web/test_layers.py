@@ -15,7 +15,7 @@ PACKAGE = Path(policies.__file__).parent
 
 # Top to bottom; a module may import only what stands below it (or within its own package).
 LAYERS = [
-    ("management", "admin", "urls", "apps"),
+    ("management", "admin", "urls", "apps", "middleware"),
     ("views",),
     ("forms",),
     ("changes", "graphs", "queries"),
