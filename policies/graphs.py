@@ -32,6 +32,7 @@ __all__ = [
     "elements",
     "explain_flow",
     "explanation_sides",
+    "find_endpoints",
     "flows",
     "group_flows",
     "matrix_rows",
@@ -254,6 +255,80 @@ def matrix_rows(index: FlowIndex, namespace: str = "") -> tuple[dict[str, Any], 
         for key, label, cells in zip(grid["keys"], grid["labels"], grid["cells"], strict=True)
     ]
     return grid, rows
+
+
+# --- Find --------------------------------------------------------------------------------------
+
+FIND_LIMIT = 20
+
+
+def _find_rank(node: dict[str, Any], wanted: str) -> tuple[int, str] | None:
+    """How well a node matches what was typed (lower is better) and what matched, or None.
+
+    Exact id, `namespace/name` and name first, then prefixes, then substrings, then labels
+    (`key=value`, a key or a value), so that a short name finds its workload among thousands.
+    """
+    ident = node["id"].lower()
+    label = str(node.get("label", "")).lower()
+    if node["type"] != "workload":
+        if wanted in (ident, label):
+            return 0, "address"
+        if wanted in ident or wanted in label:
+            return 5, "address"
+        return None
+    path = f"{node['namespace']}/{node['label']}".lower()
+    for rank, (candidate, what) in enumerate(((ident, "id"), (path, "name"), (label, "name"))):
+        if wanted == candidate:
+            return rank, what
+    if label.startswith(wanted) or path.startswith(wanted):
+        return 3, "name"
+    if wanted in path or wanted in ident:
+        return 4, "name"
+    for key, value in node.get("labels", {}).items():
+        pair = f"{key}={value}".lower()
+        if wanted == pair or wanted in (key.lower(), str(value).lower()):
+            return 6, f"label {key}={value}"
+    for key, value in node.get("labels", {}).items():
+        if wanted in f"{key}={value}".lower():
+            return 7, f"label {key}={value}"
+    return None
+
+
+def find_endpoints(index: FlowIndex, text: str, limit: int = FIND_LIMIT) -> dict[str, Any]:
+    """Every workload and address of the revision matching `text` (an id, `namespace/name`, a
+    name or its start, a label), best first: what the graph's Find suggests and focuses on,
+    whatever the current view draws."""
+    wanted = text.strip().lower()
+    found: list[tuple[int, str, dict[str, Any], str]] = []
+    if wanted:
+        for node in index.nodes:
+            hit = _find_rank(node, wanted)
+            if hit is not None:
+                found.append((hit[0], node["id"], node, hit[1]))
+    found.sort(key=lambda hit: (hit[0], hit[1]))
+    exact = [hit for hit in found if hit[0] <= 2]
+    results = []
+    for _, ident, node, what in found[:limit]:
+        g = index.group_of[index.index[ident]]
+        results.append(
+            {
+                "id": ident,
+                "label": node["label"],
+                "type": node["type"],
+                "namespace": node.get("namespace", ""),
+                "kind": node.get("kind", ""),
+                # the node that draws it when its alike workloads are drawn as one
+                "group": index.group_key(g) if len(index.groups[g]) > 1 else "",
+                "match": what,
+            }
+        )
+    # One answer when what was typed names one endpoint better than any other, or matches one.
+    best = ""
+    if exact and (len(exact) == 1 or exact[0][0] < exact[1][0]):
+        best = exact[0][1]
+    elif len(found) == 1:
+        best = found[0][1]
+    return {"query": text.strip(), "results": results, "total": len(found), "best": best}
 
 
 # --- the inspector ---------------------------------------------------------------------------

@@ -39,6 +39,16 @@ def graph_json(request: HtmxHttpRequest, pk: int, number: int | None = None) -> 
 
 @require_GET
 @login_required
+def find_json(request: HtmxHttpRequest, pk: int, number: int | None = None) -> JsonResponse:
+    """Workloads and addresses of the revision matching `?q=` (the graph's Find), best first."""
+    _, _, revision = cluster_revision(request, pk, number)
+    found = graphs.find_endpoints(analysis.flow_index(revision), request.GET.get("q", ""))
+    found["revision"] = revision.number
+    return JsonResponse(found)
+
+
+@require_GET
+@login_required
 @vary_on_headers("HX-Request")
 def flow_table(request: HtmxHttpRequest, pk: int, number: int | None = None) -> HttpResponse:
     """The allowed flows of the current view as a plain table, a page at a time."""

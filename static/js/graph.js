@@ -617,7 +617,12 @@ export function mountGraph(root, { cytoscape, htmx }) {
 
   function find(text, { quiet = false } = {}) {
     cy.nodes(".found").removeClass("found");
-    const node = resolve(text);
+    let node = resolve(text);
+    if (!node && foundGroup.has(text.trim())) {
+      // Found by the server, drawn here as one node with the workloads alike to it.
+      const group = cy.getElementById(foundGroup.get(text.trim()));
+      if (group.nonempty()) node = group;
+    }
     if (node) {
       node.addClass("found");
       cy.animate({ center: { eles: node }, zoom: Math.max(cy.zoom(), 1) }, { duration: 250 });
@@ -632,6 +637,73 @@ export function mountGraph(root, { cytoscape, htmx }) {
     }
     if (!quiet) setStatus(`No workload “${text}” in this view (filters may hide it).`, true);
     return null;
+  }
+
+  // The server searches every workload and address of the revision, not only those drawn:
+  // suggestions while typing, and the one endpoint it names on Enter or Focus.
+  const findList = root.querySelector("[data-find-list]");
+  const foundGroup = new Map(); // a found id → the group node that draws it with its alike
+  let findAbort = null;
+
+  async function search(text) {
+    if (findAbort) findAbort.abort();
+    findAbort = new AbortController();
+    try {
+      const answer = await request(endpoint("find.json", { q: text }), {
+        signal: findAbort.signal,
+      });
+      if (!answer.ok || !answer.body) return null;
+      for (const r of answer.body.results) if (r.group) foundGroup.set(r.id, r.group);
+      return answer.body;
+    } catch {
+      return null; // superseded by a newer search
+    }
+  }
+
+  function suggest(found) {
+    const options = found.results.map((r) => {
+      const option = document.createElement("option");
+      option.value = r.id;
+      option.label =
+        r.type === "workload" ? `${r.namespace}/${r.label} · ${r.kind} · ${r.match}` : r.label;
+      return option;
+    });
+    findList.replaceChildren(...options);
+  }
+
+  // Find (Enter) highlights what is drawn; anything else, or Focus, shows it and its
+  // neighbours, its namespace expanded, and opens it in the inspector.
+  async function findAnywhere(text, { focus = false } = {}) {
+    const wanted = text.trim();
+    if (!wanted) return;
+    const here = resolve(wanted);
+    if (here && !focus) {
+      find(wanted);
+      inspectNode(here.id());
+      return;
+    }
+    if (here) {
+      focusOn(here.id());
+      return;
+    }
+    const found = await search(wanted);
+    if (!found) return;
+    if (!found.best) {
+      suggest(found);
+      setStatus(
+        found.total
+          ? `${found.total} endpoints match “${wanted}”: pick one from the suggestions.`
+          : `No workload or address “${wanted}” in this revision.`,
+        true,
+      );
+      return;
+    }
+    const hit = found.results.find((r) => r.id === found.best);
+    const open = new Set(state.expand ? state.expand.split(",") : []);
+    if (hit && hit.namespace) open.add(hit.namespace);
+    control("q").value = found.best;
+    setState({ q: found.best, focus: found.best, expand: [...open].sort().join(",") });
+    inspectNode(found.best);
   }
 
   function expand(ns) {
@@ -878,8 +950,22 @@ export function mountGraph(root, { cytoscape, htmx }) {
     if (e.key !== "Enter") return;
     e.preventDefault();
     setState({ q: e.target.value.trim() }, { reload: false });
-    const node = find(state.q);
-    if (node) inspectNode(node.id());
+    findAnywhere(state.q);
+  });
+  const suggestFor = debounce(async (text) => {
+    const found = text.length >= 2 ? await search(text) : null;
+    if (found && found.query === control("q").value.trim()) suggest(found);
+  }, 200);
+  control("q").addEventListener("input", (e) => {
+    const text = e.target.value.trim();
+    // A suggestion picked from the list (its value is an id): go to it at once.
+    const picked = Array.from(findList.options).some((o) => o.value === text);
+    if (picked && e.inputType === "insertReplacementText") {
+      setState({ q: text }, { reload: false });
+      findAnywhere(text);
+      return;
+    }
+    suggestFor(text);
   });
   control("q").addEventListener("change", (e) => {
     setState({ q: e.target.value.trim() }, { reload: false });
@@ -896,12 +982,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
       setState({ ...DEFAULTS, view, layout, mns, policy });
     },
     unfocus: () => setState({ focus: "" }),
-    "focus-found": () => {
-      const text = control("q").value.trim();
-      const node = resolve(text);
-      if (node) focusOn(node.id());
-      else if (text) focusOn(text); // the server resolves ids in collapsed namespaces too
-    },
+    "focus-found": () => findAnywhere(control("q").value, { focus: true }),
   };
 
   function center() {

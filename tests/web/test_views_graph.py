@@ -147,13 +147,62 @@ def test_the_graph_is_computed_once_and_kept_with_the_revision(browser, demo, mo
     assert browser.get(f"/clusters/{demo.pk}/graph.json?group=ns").status_code == 200
 
 
+# --- Find ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "postgres",  # its name alone
+        "shop-data/postgres",  # namespace/name, as people write it
+        POSTGRES,  # the id the graph uses
+        "SHOP-DATA/Postgres",  # case does not matter
+    ],
+)
+def test_find_names_a_workload_by_short_name_whatever_the_view_draws(browser, demo, typed):
+    found = browser.get(f"/clusters/{demo.pk}/find.json?{urlencode({'q': typed})}").json()
+    assert found["best"] == POSTGRES
+    assert found["results"][0]["id"] == POSTGRES
+    assert found["results"][0]["namespace"] == "shop-data"
+
+
+def test_find_suggests_by_prefix_and_by_label_best_first(browser, demo, demo_snapshot):
+    found = browser.get(f"/clusters/{demo.pk}/find.json?q=app%3Dpostgres").json()
+    assert [r["id"] for r in found["results"]] == [POSTGRES]
+    assert found["results"][0]["match"] == "label app=postgres"
+    prefix = browser.get(f"/clusters/{demo.pk}/find.json?q=shop-").json()
+    expected = sorted(w.id for w in demo_snapshot.workloads if w.namespace.startswith("shop-"))
+    assert sorted(r["id"] for r in prefix["results"]) == expected
+    assert prefix["total"] == len(expected)
+    assert prefix["best"] == ""  # several match equally: the user picks one
+
+
+def test_find_of_nothing_or_of_no_workload_answers_empty(browser, demo):
+    for typed in ("", "no-such-thing-anywhere"):
+        found = browser.get(f"/clusters/{demo.pk}/find.json?{urlencode({'q': typed})}").json()
+        assert (found["results"], found["total"], found["best"]) == ([], 0, "")
+
+
+def test_find_searches_the_revision_it_is_asked_about(browser, shop_cluster):
+    head = browser.get(f"/clusters/{shop_cluster.pk}/find.json?q=a").json()
+    old = browser.get(f"/clusters/{shop_cluster.pk}/revisions/1/find.json?q=a").json()
+    assert (old["revision"], head["revision"]) == (1, shop_cluster.head.number)
+
+
 def test_a_cache_of_an_older_layout_is_rebuilt(browser, demo):
     RevisionGraph.objects.create(revision=demo.head, version=0, data={"stale": True})
     assert browser.get(f"/clusters/{demo.pk}/graph.json").status_code == 200
     assert RevisionGraph.objects.get(revision=demo.head).version == analysis.CACHE_VERSION
 
 
-GRAPH_URLS = ["graph.json", "flows/", "matrix/", "explain/?src=a&dst=b", "node/?id=x"]
+GRAPH_URLS = [
+    "graph.json",
+    "flows/",
+    "matrix/",
+    "explain/?src=a&dst=b",
+    "node/?id=x",
+    "find.json?q=x",
+]
 
 
 @pytest.mark.parametrize("path", GRAPH_URLS)
