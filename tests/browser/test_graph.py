@@ -259,3 +259,39 @@ def test_every_view_runs_without_script_errors_or_csp_violations(page, demo, pag
     page.fill("#graph-sel", "tier in (data")  # a typo: reported, not thrown
     expect(page.locator("[data-filter-errors]")).to_contain_text("missing ')'")
     assert page_errors == []
+
+
+def test_find_at_two_thousand_workloads_focuses_a_workload_by_its_short_name(
+    page, user, big_cluster_parts
+):
+    snapshot, graph = big_cluster_parts
+    cluster = revisions.create_cluster(user, "big", snapshot)
+    RevisionGraph.objects.update_or_create(
+        revision=cluster.head, defaults={"version": analysis.CACHE_VERSION, "data": graph}
+    )
+    by_name: dict[str, list] = {}
+    for w in snapshot.workloads:
+        by_name.setdefault(w.name, []).append(w)
+    unique = next(ws[0] for name, ws in sorted(by_name.items()) if len(ws) == 1)
+    repeated = next(name for name, ws in sorted(by_name.items()) if len(ws) > 2)
+
+    open_graph(page, f"/clusters/{cluster.pk}/")
+    assert page.evaluate(SHOWN)["workloads"] == []  # every namespace collapsed: none is drawn
+
+    # typing a name shared by several namespaces suggests each of them
+    page.fill("#graph-find", repeated)
+    page.wait_for_function(
+        "n => document.querySelectorAll('#graph-find-list option').length >= n",
+        arg=min(len(by_name[repeated]), 20),
+    )
+    suggested = page.eval_on_selector_all("#graph-find-list option", "os => os.map(o => o.value)")
+    exact = sorted(w.id for w in by_name[repeated])[:20]
+    assert sorted(suggested[: len(exact)]) == exact  # the name itself first, then longer ones
+
+    # Enter on a name found only once shows it, its neighbours and its namespace opened
+    page.fill("#graph-find", unique.name)
+    after_reload(page, lambda: page.press("#graph-find", "Enter"))
+    assert f"focus={unique.namespace}" in page.url.replace("%2F", "/")
+    assert page.evaluate("id => window.netviz.cy.getElementById(id).hasClass('found')", unique.id)
+    expect(page.locator("[data-focus-chip]")).to_be_visible()
+    expect(page.locator("[data-testid=flow-inspector]")).to_contain_text(unique.name)
