@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from . import analysis, engine
 from .engine.explain import Explanation, explain, find_endpoint
-from .engine.graph import AGGREGATE_ABOVE, FlowIndex, FlowList, ViewEdge
+from .engine.graph import AGGREGATE_ABOVE, FlowIndex, FlowList, ViewEdge, endpoint_label
 from .engine.model import EGRESS, LabelSelector
 from .engine.selectors import format_selector, matches, parse_selector
 from .models import Namespace, Revision
@@ -33,6 +33,7 @@ __all__ = [
     "explain_flow",
     "explanation_sides",
     "find_endpoints",
+    "flow_ends",
     "flows",
     "group_flows",
     "matrix_rows",
@@ -405,9 +406,15 @@ def explanation_sides(explanation: Explanation) -> list[dict[str, Any]]:
             else "Ingress of the destination",
             "direction": side.direction.lower(),
             "blocks": side in blocking,
+            "label": endpoint_label(side.endpoint),
         }
         for side in sides
     ]
+
+
+def flow_ends(explanation: Explanation) -> dict[str, str]:
+    """The two ends of an explained flow as people read them (external ranges as CIDRs)."""
+    return {"src": endpoint_label(explanation.src), "dst": endpoint_label(explanation.dst)}
 
 
 def group_flows(revision: Revision, src: str, dst: str, limit: int = 100) -> tuple[list[Flow], int]:

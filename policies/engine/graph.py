@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 from .connectivity import Connectivity, Endpoint
 from .gcpause import gc_paused
-from .intervals import PortSet
+from .intervals import IPV4_ALL, IPV6_ALL, IntervalSet, PortSet, format_cidrs, parse_ip_range
 
 __all__ = [
     "AGGREGATE_ABOVE",
@@ -36,6 +36,7 @@ __all__ = [
     "FlowIndex",
     "FlowList",
     "ViewEdge",
+    "endpoint_label",
     "external_label",
     "isolation_state",
     "to_networkx",
@@ -59,14 +60,41 @@ def isolation_state(conn: Connectivity, endpoint: Endpoint) -> str:
     return "ingress" if ingress else "egress" if egress else "open"
 
 
-def external_label(ident: str) -> str:
-    """A short name for an external endpoint: "internet", or its first range and a count."""
-    ranges = ident.split(",")
-    if ranges[0] == INTERNET:
-        return "internet" if len(ranges) == 1 else f"internet (+{len(ranges) - 1} IPv6 ranges)"
-    if len(ranges) == 1:
+# Beyond this many CIDRs a label names the first ones and counts the rest.
+LABEL_CIDRS = 6
+
+
+def _family_label(part: IntervalSet, whole: IntervalSet, name: str, limit: int) -> str:
+    """One address family's part of a label: `name`, its CIDRs, or `name` except some, which
+    ever is shorter (a policy's `except` list reads back as it was written)."""
+    if part == whole:
+        return name
+    inside, outside = format_cidrs(part), format_cidrs(whole - part)
+    words, prefix = (outside, f"{name} except ") if len(outside) < len(inside) else (inside, "")
+    more = f" (+{len(words) - limit} more)" if len(words) > limit else ""
+    return prefix + ", ".join(words[:limit]) + more
+
+
+def external_label(ident: str, limit: int = LABEL_CIDRS) -> str:
+    """An external endpoint (its id a list of `first-last` ranges) named as people write it:
+    "internet", CIDRs ("10.0.0.0/8"), or a complement ("internet except 10.0.0.0/8, ...")."""
+    try:
+        addresses = parse_ip_range(ident)
+    except ValueError:
         return ident
-    return f"{ranges[0]} (+{len(ranges) - 1} more)"
+    parts = [
+        _family_label(addresses & whole, whole, name, limit)
+        for whole, name in ((IPV4_ALL, "internet"), (IPV6_ALL, "IPv6 internet"))
+        if addresses & whole
+    ]
+    if parts == ["internet", "IPv6 internet"]:
+        return "internet (IPv4 and IPv6)"
+    return " and ".join(parts) or ident
+
+
+def endpoint_label(ident: str) -> str:
+    """How an endpoint id reads: a workload's id as it is, external ranges as CIDRs."""
+    return ident if "/" in ident and "[" in ident else external_label(ident)
 
 
 def _node(conn: Connectivity, ep: Endpoint) -> dict[str, Any]:

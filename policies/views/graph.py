@@ -104,7 +104,11 @@ def flow_explain(request: HtmxHttpRequest, pk: int, number: int | None = None) -
         except ValueError as exc:
             context["explain_error"] = str(exc)
         else:
-            context.update(explanation=explanation, sides=graphs.explanation_sides(explanation))
+            context.update(
+                explanation=explanation,
+                sides=graphs.explanation_sides(explanation),
+                ends=graphs.flow_ends(explanation),
+            )
     return render_panel(request, "flow-inspector", cluster, access, revision, context)
 
 

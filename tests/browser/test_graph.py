@@ -295,3 +295,19 @@ def test_find_at_two_thousand_workloads_focuses_a_workload_by_its_short_name(
     assert page.evaluate("id => window.netviz.cy.getElementById(id).hasClass('found')", unique.id)
     expect(page.locator("[data-focus-chip]")).to_be_visible()
     expect(page.locator("[data-testid=flow-inspector]")).to_contain_text(unique.name)
+
+
+def test_external_addresses_read_as_cidrs_on_the_graph_and_in_the_flow_table(page, demo):
+    cluster, _ = demo
+    open_graph(page, f"/clusters/{cluster.pk}/?group=none")
+    labels = page.evaluate(
+        "() => window.netviz.cy.nodes(\"[type='external']\").map((n) => n.data('display'))"
+    )
+    assert sorted(labels) == [
+        "203.0.113.0/25, 203.0.113.128/26",
+        "internet except 203.0.113.0/25, 203.0.113.128/26",
+    ]
+    page.click("[data-testid=view-flows]")
+    table = page.locator("[data-testid=flow-table] table")
+    expect(table).to_contain_text("203.0.113.0/25, 203.0.113.128/26")
+    expect(table).not_to_contain_text("203.0.113.0-203.0.113.191")

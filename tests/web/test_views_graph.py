@@ -189,6 +189,27 @@ def test_find_searches_the_revision_it_is_asked_about(browser, shop_cluster):
     assert (old["revision"], head["revision"]) == (1, shop_cluster.head.number)
 
 
+# --- external endpoints as CIDRs ----------------------------------------------------------------
+
+
+def test_external_endpoints_are_labelled_as_cidrs_in_the_graph_table_and_inspector(browser, demo):
+    data = browser.get(f"/clusters/{demo.pk}/graph.json?group=none").json()
+    external = {n["data"]["id"]: n["data"]["label"] for n in data["nodes"]
+                if n["data"]["type"] == "external"}  # fmt: skip
+    # the demo's ipBlock 203.0.113.0/24 except 203.0.113.192/26 splits the addresses in two
+    assert sorted(external.values()) == [
+        "203.0.113.0/25, 203.0.113.128/26",
+        "internet except 203.0.113.0/25, 203.0.113.128/26",
+    ]
+    allowed = next(i for i, label in external.items() if label.startswith("203.0.113.0/25"))
+    table = browser.get(f"/clusters/{demo.pk}/flows/?group=none", headers=HTMX)
+    assertContains(table, "203.0.113.0/25, 203.0.113.128/26")
+    assertContains(table, f'title="{allowed}"')  # the ranges stay at hand
+    checkout = next(e["data"]["source"] for e in data["edges"] if e["data"]["target"] == allowed)
+    page = inspector(browser.get(explain_url(demo, src=checkout, dst=allowed), headers=HTMX))
+    assert "203.0.113.0/25, 203.0.113.128/26</span>" in page
+
+
 def test_a_cache_of_an_older_layout_is_rebuilt(browser, demo):
     RevisionGraph.objects.create(revision=demo.head, version=0, data={"stale": True})
     assert browser.get(f"/clusters/{demo.pk}/graph.json").status_code == 200
