@@ -193,6 +193,8 @@ def visible(index: FlowIndex, f: ViewFilter) -> tuple[set[int], list[ViewEdge]]:
         if f.direction in ("both", "in"):
             edges += index.view_edges(keep, focus, wanted)
         return {*focus, *_ends(edges)}, edges
+    if f.namespaces:
+        return _namespace_view(index, f, keep, wanted)
     edges = index.view_edges(keep, keep, wanted)
     if f.ports is not None:
         # "Who can reach TCP 5432": only the endpoints of the flows that allow it.
@@ -202,6 +204,33 @@ def visible(index: FlowIndex, f: ViewFilter) -> tuple[set[int], list[ViewEdge]]:
         linked = _ends(edges)
         keep = {i for i in keep if index.is_workload(i) or i in linked}
     return keep, edges
+
+
+def _namespace_view(
+    index: FlowIndex, f: ViewFilter, keep: set[int], wanted: set[int] | None
+) -> tuple[set[int], list[ViewEdge]]:
+    """A namespace's workloads (those the other filters keep) and every flow in or out of
+    them: what a reviewer of that namespace reads. Peers outside are kept as the ends of those
+    flows (`elements` draws them collapsed by namespace)."""
+    inside = {i for i in keep if index.is_workload(i)}
+    outside = [
+        i
+        for i, n in enumerate(index.nodes)
+        if i not in inside and (n["type"] == "workload" or f.external)
+    ]
+    edges = [
+        *index.view_edges(inside, inside, wanted),
+        *index.view_edges(inside, outside, wanted),
+        *index.view_edges(outside, inside, wanted),
+    ]
+    ends = _ends(edges)
+    return (ends if f.ports is not None else inside | ends), edges
+
+
+def around_namespaces(index: FlowIndex, f: ViewFilter) -> bool:
+    """Whether a view is a namespace's (not a focus inside it): peers drawn collapsed."""
+    return bool(f.namespaces) and not (f.focus and not f.focus.startswith("ns:") and
+                                       index.members(f.focus))  # fmt: skip
 
 
 def elements(index: FlowIndex, f: ViewFilter) -> dict[str, Any]:
@@ -220,7 +249,14 @@ def elements(index: FlowIndex, f: ViewFilter) -> dict[str, Any]:
                 f"{shown} workloads are too many to show one by one (at most {FULL_LIMIT});"
                 " namespaces are collapsed: filter, or expand one at a time."
             )
-    if aggregated and not (f.narrows or f.expand or not f.external):
+    inside = sum(1 for i in keep if index.is_workload(i) and index.nodes[i]["namespace"]
+                 in f.namespaces)  # fmt: skip
+    if around_namespaces(index, f) and inside <= FULL_LIMIT and f.group != "ns":
+        # The namespace one workload at a time, its peers outside collapsed by namespace.
+        out = index.aggregate(keep, edges, f.namespaces | f.expand)
+        out["mode"] = "full"
+        aggregated = True
+    elif aggregated and not (f.narrows or f.expand or not f.external):
         out = dict(index.aggregated)  # the whole cluster, aggregated when the index was made
     elif aggregated:
         out = index.aggregate(keep, edges, f.expand)
@@ -232,7 +268,8 @@ def elements(index: FlowIndex, f: ViewFilter) -> dict[str, Any]:
         "flows": index.flow_count,
         "shown_flows": sum(e.count for e in edges),
     }
-    out["expanded"] = sorted(f.expand & index.namespace_sizes.keys()) if aggregated else []
+    opened = f.expand | (f.namespaces if around_namespaces(index, f) else frozenset())
+    out["expanded"] = sorted(opened & index.namespace_sizes.keys()) if aggregated else []
     out["notice"] = notice
     return out
 

@@ -311,3 +311,22 @@ def test_external_addresses_read_as_cidrs_on_the_graph_and_in_the_flow_table(pag
     table = page.locator("[data-testid=flow-table] table")
     expect(table).to_contain_text("203.0.113.0/25, 203.0.113.128/26")
     expect(table).not_to_contain_text("203.0.113.0-203.0.113.191")
+
+
+def test_the_namespace_view_shows_flows_in_and_out_with_peers_collapsed(page, demo):
+    cluster, conn = demo
+    open_graph(page, f"/clusters/{cluster.pk}/")
+    after_reload(page, lambda: page.select_option("#graph-ns", "shop-data"))
+    shown = page.evaluate(SHOWN)
+    inside = {w.id for w in conn.snapshot.workloads if w.namespace == "shop-data"}
+    assert set(shown["workloads"]) == inside
+    peers = {
+        f"ns:{ep.workload.namespace}"
+        for f in conn.flows()
+        for ep, other in ((f.src, f.dst), (f.dst, f.src))
+        if other.id in inside and ep.workload and ep.workload.namespace != "shop-data"
+    }
+    assert set(shown["groups"]) == peers
+    edges = [e.split("->") for e in shown["edges"]]
+    assert any(a.startswith("ns:") and b in inside for a, b in edges)  # inbound
+    assert any(a in inside and b.startswith("ns:") for a, b in edges)  # outbound

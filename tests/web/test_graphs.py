@@ -114,16 +114,43 @@ def test_asking_for_every_workload_of_a_huge_view_still_aggregates(demo, monkeyp
     assert "too many" in out["notice"]
 
 
-def test_the_namespace_filter_keeps_its_workloads_and_the_flows_among_them(demo):
+def test_the_namespace_filter_keeps_its_workloads_and_every_flow_in_or_out(demo, demo_conn):
     out = graphs.elements(demo, view(ns="shop-data", ext="0"))
-    workloads = {i for i in ids(out) if not i.startswith("ns:")}
+    nodes = {el["data"]["id"]: el["data"] for el in out["nodes"]}
+    workloads = {i for i, d in nodes.items() if d["type"] == "workload"}
     assert workloads == {
         "shop-data/kafka[StatefulSet]",
         "shop-data/postgres[StatefulSet]",
         "shop-data/redis[StatefulSet]",
     }
-    # postgres replicates to itself only between pods of one workload: no edge
-    assert ids(out, "edges") == set()
+
+    # every flow with an end in shop-data, the other end's namespace collapsed into one node
+    def end(ep: engine.Endpoint) -> str | None:
+        if ep.workload is None:
+            return None
+        return ep.id if ep.workload.namespace == "shop-data" else f"ns:{ep.workload.namespace}"
+
+    expected = {
+        f"{end(f.src)}->{end(f.dst)}"
+        for f in demo_conn.flows()
+        if end(f.src) and end(f.dst) and "shop-data" in (f.src.workload.namespace,
+                                                         f.dst.workload.namespace)
+    }  # fmt: skip
+    assert ids(out, "edges") == expected
+    inbound = {e for e in expected if e.endswith("[StatefulSet]") and e.startswith("ns:")}
+    outbound = {e for e in expected if e.startswith("shop-data/") and "->ns:" in e}
+    assert inbound
+    assert outbound
+    peers = {i for i, d in nodes.items() if d["type"] == "namespace-aggregate"}
+    assert peers == {e.split("->")[0] for e in inbound} | {e.split("->")[1] for e in outbound}
+    assert out["mode"] == "full"  # the namespace itself is drawn one workload at a time
+
+
+def test_the_namespace_filter_with_a_focus_inside_keeps_the_focus_view(demo):
+    out = graphs.elements(
+        demo, view(ns="shop-data", focus="shop-data/postgres[StatefulSet]", dir="out")
+    )
+    assert all(e["data"]["source"] == "shop-data/postgres[StatefulSet]" for e in out["edges"])
 
 
 def test_the_port_filter_keeps_only_who_can_reach_that_port(demo, demo_conn):
