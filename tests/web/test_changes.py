@@ -183,7 +183,25 @@ def test_compare_lists_yaml_and_connectivity_diffs(shop_cluster, owner) -> None:
             "dst": BE,
             "before": "TCP 9090",
             "after": "All Connections",
+            "src_label": FE,
+            "dst_label": BE,
         }
+    ]
+    lines = result["policy_diffs"][0]["lines"]
+    assert {line["kind"] for line in lines} >= {"hunk", "add", "del", "ctx"}
+    # every removed line is numbered in the old text, every added one in the new
+    assert all(line["old"] and not line["new"] for line in lines if line["kind"] == "del")
+    assert all(line["new"] and not line["old"] for line in lines if line["kind"] == "add")
+
+
+def test_diff_lines_number_both_sides_from_the_hunk_header() -> None:
+    unified = "--- a\n+++ b\n@@ -3,3 +3,3 @@\n keep\n-old\n+new\n keep too\n"
+    assert [(d["kind"], d["old"], d["new"], d["text"]) for d in changes.diff_lines(unified)] == [
+        ("hunk", "", "", "@@ -3,3 +3,3 @@"),
+        ("ctx", 3, 3, "keep"),
+        ("del", 4, "", "old"),
+        ("add", "", 4, "new"),
+        ("ctx", 5, 5, "keep too"),
     ]
 
 
