@@ -19,7 +19,7 @@ from django.db import transaction
 
 from . import analysis, engine
 from .engine.connectivity import reevaluate
-from .engine.explain import find_endpoint
+from .engine.explain import find_endpoint, one_sided
 from .engine.export import clean_policy_yaml, export_policies, export_zip
 from .engine.graph import endpoint_label
 from .engine.lint import lint
@@ -183,6 +183,8 @@ class EditCheck:
     impact: dict[str, object] | None = None
     summary: str = ""
     policies: list[Key] = field(default_factory=list)
+    # When the edit changes no flow: the flows its rules name that the other side still denies.
+    why: list[dict[str, object]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -191,6 +193,7 @@ class EditCheck:
             "impact": self.impact,
             "summary": self.summary,
             "policies": [f"{ns}/{name}" for ns, name in self.policies],
+            "why": self.why,
         }
 
 
@@ -216,9 +219,21 @@ def check_edit(revision: Revision, text: str, original: Key | None) -> EditCheck
     edit = preview(revision, parsed, frozenset({original} if original else ()))
     own = [d for d in edit.diagnostics if d["file"] == EDITOR_FILE]
     names = [policy_key(p) for p in all_policies(parsed)]
-    return EditCheck(
-        True, _editor_diagnostics(own), edit.change.as_dict(), edit.change.summary(), names
-    )
+    change = edit.change
+    why = []
+    if not (change.added or change.removed or change.changed):
+        edited = [p for p in all_policies(parsed) if isinstance(p, engine.NetworkPolicy)]
+        why = [
+            {
+                "src": o.src,
+                "dst": o.dst,
+                "blocking": o.blocking.lower(),
+                "policies": list(o.policies),
+                "message": o.message,
+            }
+            for o in one_sided(edit.after, edited)
+        ]
+    return EditCheck(True, _editor_diagnostics(own), change.as_dict(), change.summary(), names, why)
 
 
 def preview_text(revision: Revision, text: str | bytes, filename: str = "preview.yaml") -> Edit:

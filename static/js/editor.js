@@ -12,7 +12,7 @@
 import { completeNetworkPolicy } from "./completion.js";
 import { el } from "./dom.js";
 import { reason, request, withQuery } from "./http.js";
-import { impactRowNodes, impactSummaryNodes, impactTotal } from "./impact.js";
+import { impactRowNodes, impactSummaryNodes, impactTotal, whyNodes } from "./impact.js";
 
 // --- the editor ----------------------------------------------------------------------------------
 
@@ -303,10 +303,15 @@ export function mountEditor(root, { CM, htmx, graph }) {
     impactRows.replaceChildren();
   }
 
-  function showImpact(impact, lead) {
+  function showImpact(impact, lead, why = []) {
     impactEl.classList.remove("stale");
     if (impactTotal(impact) === 0) {
       impactMessage(`${lead} change no flow.`);
+      if (why.length) {
+        // The one-sided gotcha: a rule names the peer, but the peer's own side still denies.
+        impactSummary.append(el("span", "impact-note", "The other side still denies:"));
+        impactRows.replaceChildren(...whyNodes(why));
+      }
       return;
     }
     impactSummary.replaceChildren(...impactSummaryNodes(impact, lead));
@@ -320,6 +325,11 @@ export function mountEditor(root, { CM, htmx, graph }) {
   }
 
   impactRows.addEventListener("click", (e) => {
+    const allow = e.target.closest("[data-allow-src]");
+    if (allow) {
+      allowFlow(allow.dataset.allowSrc, allow.dataset.allowDst, "");
+      return;
+    }
     const button = e.target.closest("[data-src]");
     if (!button) return;
     const { src, dst, kind } = button.dataset;
@@ -398,7 +408,7 @@ export function mountEditor(root, { CM, htmx, graph }) {
     } else if (!isChanged()) {
       impactMessage("No change yet: what an edit would change shows here, and on the graph.");
     } else {
-      showImpact(result.impact, ed.canEdit ? "Saving would" : "This would");
+      showImpact(result.impact, ed.canEdit ? "Saving would" : "This would", result.why || []);
     }
   }
 

@@ -408,3 +408,24 @@ def test_completion_offers_the_networkpolicy_keys_and_values_that_fit_the_cursor
     # values of policyTypes, in a flow list too
     replace(page, "[Ingress, Egress]", "[Ingress, E")
     expect(options).to_have_text(["Egress"])
+
+
+def test_an_edit_the_other_side_still_denies_says_why_and_offers_to_allow_it(page, demo, quiet):
+    open_policy(page, demo, "shop-data/postgres")
+    replace(page, "values: [catalog, orders]", "values: [catalog, orders, cart]")
+    wait_for_check(page)
+    quiet()
+    panel = page.locator("[data-testid=impact]")
+    expect(panel).to_contain_text("change no flow")
+    why = panel.locator("[data-testid=impact-why]")
+    expect(why).to_have_count(1)
+    expect(why).to_contain_text("egress of shop-backend/cart[Deployment] still denies it")
+    expect(why).to_contain_text("shop-backend/")  # the policy that isolates cart's egress
+
+    # "Allow this flow…" writes the policies the flow needs (after the user drops the edit)
+    why.get_by_role("button", name="Allow this flow…").click()
+    page.click("[data-editor-action=guard-discard]")
+    page.wait_for_function(
+        "() => window.netviz.editor.view.state.doc.toString().includes('cart')"
+        " && window.netviz.editor.state().original === ''"
+    )
