@@ -196,6 +196,7 @@ export function mountEditor(root, { CM, htmx, graph }) {
   }
 
   function setStatus(message, tone = "") {
+    delete statusEl.dataset.fromText;
     statusEl.textContent = message;
     statusEl.dataset.tone = tone;
     statusEl.hidden = !message;
@@ -272,11 +273,14 @@ export function mountEditor(root, { CM, htmx, graph }) {
         const item = el("li", `diag ${severity}`);
         const button = el("button", "diag-button");
         button.type = "button";
-        button.dataset.line = String(d.line || 1);
+        // A YAML error at the end of the text is reported a line past it: the last line.
+        const line = Math.min(d.line || 1, doc.lines);
+        const where = !d.line ? "—" : d.line > doc.lines ? `line ${line} (end)` : `line ${line}`;
+        button.dataset.line = String(line);
         button.title = "Show this line in the editor";
         button.append(
           el("span", "diag-severity", severity),
-          el("span", "diag-line", d.line ? `line ${d.line}` : "—"),
+          el("span", "diag-line", where),
           el("span", "diag-text"),
         );
         const body = button.lastChild;
@@ -388,6 +392,11 @@ export function mountEditor(root, { CM, htmx, graph }) {
 
   function applyCheck(result) {
     ed.check = result;
+    if (result.valid && statusEl.dataset.fromText) {
+      // The save failed on an error of the text, which is fixed now: its message goes too.
+      delete statusEl.dataset.fromText;
+      setStatus("");
+    }
     if (result.valid) ed.policies = result.policies;
     showDiagnostics(result.diagnostics);
     refreshChrome();
@@ -557,6 +566,7 @@ export function mountEditor(root, { CM, htmx, graph }) {
     } else if (answer.status === 400 && body.errors) {
       showDiagnostics(body.errors.map((e) => ({ ...e, severity: "error" })));
       setStatus(`Not saved: ${body.errors[0].message}`, "error");
+      statusEl.dataset.fromText = "true"; // goes once the text is fixed
     } else if (answer.status === 403) {
       setStatus("Not saved: you may view this cluster, not edit it.", "error");
     } else {
