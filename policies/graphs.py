@@ -16,7 +16,14 @@ from urllib.parse import urlencode
 
 from . import analysis, engine
 from .engine.explain import Explanation, explain, find_endpoint
-from .engine.graph import AGGREGATE_ABOVE, FlowIndex, FlowList, ViewEdge, endpoint_label
+from .engine.graph import (
+    AGGREGATE_ABOVE,
+    EXTERNAL,
+    FlowIndex,
+    FlowList,
+    ViewEdge,
+    endpoint_label,
+)
 from .engine.model import EGRESS, LabelSelector
 from .engine.selectors import format_selector, matches, parse_selector
 from .models import Namespace, Revision
@@ -280,13 +287,17 @@ def matrix_rows(index: FlowIndex, namespace: str = "") -> tuple[dict[str, Any], 
     if namespace and namespace not in index.namespace_sizes:
         raise KeyError(namespace)
     grid = index.workload_matrix(namespace) if namespace else index.namespace_matrix
-    prefix = "" if namespace else "ns:"
+
+    def view_key(key: str) -> str:
+        return key if namespace or key == EXTERNAL else f"ns:{key}"
+
     rows = [
         {
             "key": key,
             "label": label,
+            "namespace": not namespace and key != EXTERNAL,  # a row that opens a namespace
             "cells": [
-                {**cell, "src": f"{prefix}{key}", "dst": f"{prefix}{grid['keys'][j]}"}
+                {**cell, "src": view_key(key), "dst": view_key(grid["keys"][j])}
                 for j, cell in enumerate(cells)
             ],
         }

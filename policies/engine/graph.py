@@ -33,6 +33,7 @@ from .intervals import IPV4_ALL, IPV6_ALL, IntervalSet, PortSet, format_cidrs, p
 __all__ = [
     "AGGREGATE_ABOVE",
     "DRAW_GROUPS_ABOVE",
+    "EXTERNAL",
     "FlowIndex",
     "FlowList",
     "ViewEdge",
@@ -48,6 +49,7 @@ AGGREGATE_ABOVE = 300  # workloads; above this the first view shows namespaces c
 DRAW_GROUPS_ABOVE = 12
 INTERNET = "0.0.0.0-255.255.255.255"
 ALL = "All Connections"
+EXTERNAL = "ext:"  # the matrix's key of every external address together
 
 
 def isolation_state(conn: Connectivity, endpoint: Endpoint) -> str:
@@ -378,7 +380,10 @@ class FlowIndex:
         }
 
     def members(self, key: str) -> list[int]:
-        """The nodes a view key stands for: a node id, `grp:<id>` or `ns:<namespace>`."""
+        """The nodes a view key stands for: a node id, `grp:<id>`, `ns:<namespace>` or `ext:`
+        (every external address)."""
+        if key == EXTERNAL:
+            return [i for i, n in enumerate(self.nodes) if n["type"] != "workload"]
         if key.startswith("ns:"):
             ns = key[3:]
             return [
@@ -598,18 +603,25 @@ class FlowIndex:
         return {"data": {**data, "conns": conns}}
 
     def _namespace_matrix(self, edges: Iterable[ViewEdge]) -> dict[str, Any]:
+        """Namespace by namespace, and every external address as one last row and column."""
         keys = sorted(self.namespace_sizes)
+        externals = any(n["type"] != "workload" for n in self.nodes)
         cells: dict[tuple[int, int], set[int]] = defaultdict(set)
         position = {ns: k for k, ns in enumerate(keys)}
+        position[EXTERNAL] = len(keys)
         for e in edges:
             a = self.nodes[e.srcs[0]]
             b = self.nodes[e.dsts[0]]
-            if a["type"] == "workload" and b["type"] == "workload":
-                cells[(position[a["namespace"]], position[b["namespace"]])].add(e.ports)
+            pa = position[a["namespace"] if a["type"] == "workload" else EXTERNAL]
+            pb = position[b["namespace"] if b["type"] == "workload" else EXTERNAL]
+            cells[(pa, pb)].add(e.ports)
         merged = {
             pos: str(reduce(or_, (self.port_set(pi) for pi in pis))) for pos, pis in cells.items()
         }
-        return _grid(None, keys, keys, merged)
+        labels = list(keys)
+        if externals:
+            keys, labels = [*keys, EXTERNAL], [*labels, "external addresses"]
+        return _grid(None, keys, labels, merged)
 
     def workload_matrix(self, namespace: str) -> dict[str, Any]:
         """Workload by workload inside a namespace (a big group as one row), in the shape of

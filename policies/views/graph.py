@@ -95,7 +95,7 @@ def flow_explain(request: HtmxHttpRequest, pk: int, number: int | None = None) -
     src, dst = request.GET.get("src", ""), request.GET.get("dst", "")
     port = request.GET.get("port", "")
     context: dict[str, Any] = {"asked": {"src": src, "dst": dst, "port": port}}
-    if src.startswith(("ns:", "grp:")) or dst.startswith(("ns:", "grp:")):
+    if src.startswith(("ns:", "grp:", "ext:")) or dst.startswith(("ns:", "grp:", "ext:")):
         flows, total = graphs.group_flows(revision, src, dst)
         context.update(group_flows=flows, group_total=total, group_src=src, group_dst=dst)
     else:

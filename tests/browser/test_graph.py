@@ -229,7 +229,10 @@ def test_a_cluster_of_two_thousand_workloads_opens_collapsed_and_as_a_matrix(
     # Rendering the matrix of a 2,000-workload page can take the browser a while on a loaded
     # machine (the server answers in well under a second); allow for it.
     expect(matrix).to_be_visible(timeout=90_000)
-    assert matrix.locator("tbody tr").count() == len(namespaces)
+    keys = graph["matrix"]["keys"]  # the namespaces, then external addresses as one row
+    assert keys[: len(namespaces)] == namespaces
+    assert keys[len(namespaces) :] in ([], ["ext:"])
+    assert matrix.locator("tbody tr").count() == len(keys)
     assert "view=matrix" in page.url
 
 
@@ -330,3 +333,21 @@ def test_the_namespace_view_shows_flows_in_and_out_with_peers_collapsed(page, de
     edges = [e.split("->") for e in shown["edges"]]
     assert any(a.startswith("ns:") and b in inside for a, b in edges)  # inbound
     assert any(a in inside and b.startswith("ns:") for a, b in edges)  # outbound
+
+
+def test_the_matrix_fills_its_card_has_the_external_row_and_opens_a_cells_flows(page, demo):
+    cluster, conn = demo
+    page.goto(f"/clusters/{cluster.pk}/?view=matrix")
+    matrix = page.locator("[data-testid=matrix] table")
+    expect(matrix).to_be_visible()
+    namespaces = sorted({w.namespace for w in conn.snapshot.workloads})
+    heads = matrix.locator("tbody th").all_inner_texts()
+    assert heads == [*namespaces, "external addresses"]
+    # few namespaces: big cells, the table a good part of its card's width
+    table = matrix.bounding_box()
+    card = page.locator(".graph-card").bounding_box()
+    assert table["width"] >= card["width"] / 3
+    page.click("td.cell[data-src='ext:'][data-dst='ns:shop-frontend']")
+    inspector = page.locator("[data-testid=flow-inspector]")
+    expect(inspector).to_contain_text("edge-proxy")
+    expect(inspector).to_contain_text("internet except")

@@ -87,7 +87,7 @@ def test_expanding_a_namespace_keeps_its_workloads_and_sums_the_rest() -> None:
 def test_matrix_cells_say_all_some_or_none() -> None:
     index = _index()
     m = index.namespace_matrix
-    assert m["keys"] == ["app", "db"]
+    assert m["keys"] == ["app", "db", "ext:"]  # every external address as one last row
     assert m["cells"][0][1] == {"state": "some", "ports": "TCP 5432"}
     assert m["cells"][1][0]["state"] == "all"
     inner = index.workload_matrix("app")

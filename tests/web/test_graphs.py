@@ -215,12 +215,18 @@ def test_the_workload_matrix_has_each_pairs_ports(demo, demo_conn, namespace):
             assert grid["cells"][a][b] == {"state": state, "ports": str(ports) if ports else ""}
 
 
-def test_the_namespace_matrix_is_the_namespace_aggregation_without_external_ranges(demo, demo_conn):
+def test_the_namespace_matrix_is_the_namespace_aggregation_with_externals_as_one(demo, demo_conn):
     grid = demo.namespace_matrix
-    summed = by_namespace(demo_conn)
+    assert grid["keys"][-1] == "ext:"
+    assert grid["labels"][-1] == "external addresses"
+    summed = defaultdict(list)
+    for (src, dst), (ports, _) in by_namespace(demo_conn).items():
+        key = tuple(k if k.startswith("ns:") else "ext:" for k in (src, dst))
+        summed[key].append(ports)
     for a, src in enumerate(grid["keys"]):
         for b, dst in enumerate(grid["keys"]):
-            ports = summed.get((f"ns:{src}", f"ns:{dst}"), (None, 0))[0]
+            key = tuple(k if k == "ext:" else f"ns:{k}" for k in (src, dst))
+            ports = reduce(or_, summed[key]) if key in summed else None
             assert grid["cells"][a][b]["ports"] == (str(ports) if ports else "")
 
 

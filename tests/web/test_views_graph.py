@@ -428,7 +428,12 @@ def test_labels_from_manifests_are_escaped_in_the_inspector(browser, owner, shop
 def test_the_matrix_is_namespace_by_namespace(browser, demo):
     page = browser.get(f"/clusters/{demo.pk}/matrix/", headers=HTMX).content.decode()
     assert 'data-testid="matrix"' in page
-    assert page.count('<th scope="row"') == 5
+    assert page.count('<th scope="row"') == 5 + 1  # and every external address as one row
+    # the internet reaches the frontend (edge-proxy on 443), not the data namespace
+    cell = page.split('data-src="ext:" data-dst="ns:shop-frontend"')[0].rsplit("<td", 1)[1]
+    assert 'class="cell some"' in cell
+    cell = page.split('data-src="ext:" data-dst="ns:shop-data"')[0].rsplit("<td", 1)[1]
+    assert 'class="cell none"' in cell
     # backend to data on some ports, monitoring to kube-system on all, data to frontend none
     assert 'data-src="ns:shop-backend" data-dst="ns:shop-data"' in page
     cell = page.split('data-src="ns:monitoring" data-dst="ns:kube-system"')[0].rsplit("<td", 1)[1]
@@ -436,6 +441,14 @@ def test_the_matrix_is_namespace_by_namespace(browser, demo):
     cell = page.split('data-src="ns:shop-backend" data-dst="ns:shop-data"')[0].rsplit("<td", 1)[1]
     assert 'class="cell some"' in cell
     assert 'title="shop-backend → shop-data: TCP 5432,6379,9092-9094"' in page
+
+
+def test_a_matrix_cell_of_external_addresses_lists_its_flows(browser, demo):
+    page = inspector(
+        browser.get(explain_url(demo, src="ext:", dst="ns:shop-frontend"), headers=HTMX)
+    )
+    assert "edge-proxy" in page
+    assert "internet except" in page
 
 
 def test_the_matrix_of_a_namespace_is_workload_by_workload(browser, demo):
