@@ -75,6 +75,8 @@ def shoot(base: str, pk: int, outdir: Path) -> None:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport=VIEWPORT, base_url=base)
         page.set_default_timeout(60_000)
+        # the demo's first tour would cover the graph: the pictures are of a returning user
+        page.add_init_script("localStorage.setItem('netviz:onboarding', 'dismissed')")
         page.goto("/accounts/login/")
         page.fill("input[name=username]", USER)
         page.fill("input[name=password]", PASSWORD)

@@ -625,7 +625,13 @@ export function mountGraph(root, { cytoscape, htmx }) {
     }
     if (node) {
       node.addClass("found");
-      cy.animate({ center: { eles: node }, zoom: Math.max(cy.zoom(), 1) }, { duration: 250 });
+      // Its neighbours stay in view: fit the node and whom it talks to, not the node alone.
+      const near = node.closedNeighborhood();
+      if (near.nodes().length > 1) {
+        cy.animate({ fit: { eles: near.union(near.parents()), padding: 40 } }, { duration: 250 });
+      } else {
+        cy.animate({ center: { eles: node }, zoom: Math.max(cy.zoom(), 1) }, { duration: 250 });
+      }
       return node;
     }
     const ns = namespaceOf(text);

@@ -351,3 +351,18 @@ def test_the_matrix_fills_its_card_has_the_external_row_and_opens_a_cells_flows(
     inspector = page.locator("[data-testid=flow-inspector]")
     expect(inspector).to_contain_text("edge-proxy")
     expect(inspector).to_contain_text("internet except")
+
+
+def test_the_demo_opens_with_a_tour_that_can_be_dismissed_for_good(page, demo):
+    cluster, _ = demo
+    open_graph(page, f"/clusters/{cluster.pk}/")
+    tour = page.locator("[data-testid=onboarding]")
+    expect(tour).to_be_visible()
+    expect(tour).to_contain_text("An edge is a flow that is allowed")
+    page.click("[data-onboarding-next]")
+    expect(tour).to_contain_text("Default deny")
+    expect(tour).to_contain_text("2 of 5")
+    page.click("[data-testid=onboarding-dismiss]")
+    expect(tour).to_have_count(0)
+    open_graph(page, f"/clusters/{cluster.pk}/")
+    expect(page.locator("[data-testid=onboarding]")).to_have_count(0)

@@ -254,3 +254,10 @@ def test_not_found_and_not_allowed_are_styled_pages(client_for, users_by_role, s
     denied = viewer.post(f"/clusters/{shop_cluster.pk}/revisions/1/revert/")
     assertContains(denied, "Not allowed", status_code=403)
     assertContains(denied, 'data-testid="error-page"', status_code=403)
+
+
+def test_only_the_demo_offers_the_first_tour(client_for, owner, shop_cluster):
+    demo = revisions.load_demo(owner)
+    client = client_for(owner)
+    assertContains(client.get(f"/clusters/{demo.pk}/"), 'data-testid="onboarding"')
+    assertNotContains(client.get(f"/clusters/{shop_cluster.pk}/"), 'data-testid="onboarding"')
