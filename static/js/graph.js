@@ -246,6 +246,9 @@ export function mountGraph(root, { cytoscape, htmx }) {
     { selector: "edge[flows]", style: { opacity: 0.3, "line-color": "#8593a5" } },
     { selector: ".faded", style: { opacity: 0.07, "text-opacity": 0 } },
     { selector: "edge.near", style: { opacity: 1, "z-index": 5 } },
+    // Beyond the busiest summed edges: drawn only around the node pointed at.
+    { selector: "edge.minor", style: { display: "none" } },
+    { selector: "edge.minor.near, edge.minor.hl", style: { display: "element" } },
     {
       selector: "node:selected",
       style: { "overlay-color": colour("accent"), "overlay-opacity": 0.18, "overlay-padding": 6 },
@@ -359,6 +362,19 @@ export function mountGraph(root, { cytoscape, htmx }) {
     }
   }
 
+  // A first view of a big cluster is thousands of summed edges between namespaces: only the
+  // busiest are drawn, the rest come out around the node pointed at (the matrix has them all).
+  const MAJOR_EDGES = 150;
+  let minorEdges = 0;
+
+  function thinEdges() {
+    const summed = cy.edges("[flows]");
+    minorEdges = Math.max(summed.length - MAJOR_EDGES, 0);
+    if (!minorEdges) return;
+    const order = summed.sort((a, b) => b.data("flows") - a.data("flows"));
+    order.slice(MAJOR_EDGES).addClass("minor");
+  }
+
   function draw(data) {
     lastData = data;
     cy.batch(() => {
@@ -366,6 +382,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
       cy.add(data.nodes.map(prepareNode));
       cy.add(data.edges.map(prepareEdge));
       declutterLabels();
+      thinEdges();
     });
     showErrors(data.errors || {});
     describe(data);
@@ -401,6 +418,9 @@ export function mountGraph(root, { cytoscape, htmx }) {
         text += ` (of ${n(s.workloads)} and ${n(s.flows)})`;
       }
       text += ".";
+    }
+    if (minorEdges) {
+      text += ` Drawn: the ${MAJOR_EDGES} busiest edges; point at a namespace for its other ones.`;
     }
     if (data.filter) text += ` Filter: ${data.filter}.`;
     if (data.notice) text += ` ${data.notice}`;

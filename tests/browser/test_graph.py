@@ -280,6 +280,14 @@ def test_find_at_two_thousand_workloads_focuses_a_workload_by_its_short_name(
 
     open_graph(page, f"/clusters/{cluster.pk}/")
     assert page.evaluate(SHOWN)["workloads"] == []  # every namespace collapsed: none is drawn
+    # thousands of summed edges: the busiest are drawn, and the status line says so
+    drawn, total = page.evaluate(
+        "() => [window.netviz.cy.edges().filter((e) => e.visible()).length,"
+        " window.netviz.cy.edges().length]"
+    )
+    if total > 150:
+        assert drawn == 150
+        expect(page.locator("[data-graph-status]")).to_contain_text("150 busiest edges")
 
     # typing a name shared by several namespaces suggests each of them
     page.fill("#graph-find", repeated)
