@@ -1030,6 +1030,65 @@ export function mountGraph(root, { cytoscape, htmx }) {
     if (side) showSideTab(side.dataset.sideTab);
   });
 
+  // The matrix's own tools: a filter on the names of its rows and columns, and the rows'
+  // order (by name, or by how many destinations or sources each reaches or is reached by).
+  function matrixTable(el) {
+    const wrap = el.closest("[data-testid=matrix]");
+    return wrap ? wrap.querySelector("table.matrix") : null;
+  }
+
+  function filterMatrix(input) {
+    const table = matrixTable(input);
+    if (!table) return;
+    const wanted = input.value.trim().toLowerCase();
+    const heads = Array.from(table.querySelectorAll("thead th.col-head"));
+    const rows = Array.from(table.querySelectorAll("tbody tr"));
+    const shown = rows.map((row) => {
+      const name = row.querySelector("th").textContent.toLowerCase();
+      return !wanted || name.includes(wanted);
+    });
+    rows.forEach((row, i) => {
+      row.hidden = !shown[i];
+      const key = row.querySelector("th").title;
+      const column = heads.findIndex((th) => th.title === key);
+      if (column < 0) return;
+      heads[column].hidden = !shown[i];
+      for (const r of rows) r.querySelectorAll("td.cell")[column].hidden = !shown[i];
+    });
+  }
+
+  function sortMatrix(select) {
+    const table = matrixTable(select);
+    if (!table) return;
+    const body = table.querySelector("tbody");
+    const rows = Array.from(body.querySelectorAll("tr"));
+    const heads = Array.from(table.querySelectorAll("thead th.col-head"));
+    const allowed = (cell) => !cell.classList.contains("none");
+    const scores = new Map(
+      rows.map((row) => {
+        const cells = Array.from(row.querySelectorAll("td.cell"));
+        const column = heads.findIndex((th) => th.title === row.querySelector("th").title);
+        const score =
+          select.value === "out"
+            ? cells.filter(allowed).length
+            : select.value === "in"
+              ? rows.filter((r) => allowed(r.querySelectorAll("td.cell")[column])).length
+              : 0;
+        return [row, score];
+      }),
+    );
+    const name = (row) => row.querySelector("th").textContent.trim();
+    rows.sort((a, b) => scores.get(b) - scores.get(a) || name(a).localeCompare(name(b)));
+    body.append(...rows);
+  }
+
+  document.addEventListener("input", (e) => {
+    if (e.target.matches("[data-matrix-filter]")) filterMatrix(e.target);
+  });
+  document.addEventListener("change", (e) => {
+    if (e.target.matches("[data-matrix-sort]")) sortMatrix(e.target);
+  });
+
   // Links and buttons inside swapped partials: policy links, matrix cells, inspector actions.
   document.addEventListener("click", (e) => {
     const policy = e.target.closest("a[data-policy]");

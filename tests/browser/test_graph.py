@@ -374,3 +374,19 @@ def test_the_demo_opens_with_a_tour_that_can_be_dismissed_for_good(page, demo):
     expect(tour).to_have_count(0)
     open_graph(page, f"/clusters/{cluster.pk}/")
     expect(page.locator("[data-testid=onboarding]")).to_have_count(0)
+
+
+def test_the_matrix_filters_and_sorts_its_rows(page, demo):
+    cluster, _ = demo
+    page.goto(f"/clusters/{cluster.pk}/?view=matrix")
+    matrix = page.locator("[data-testid=matrix] table")
+    expect(matrix).to_be_visible()
+    page.fill("[data-matrix-filter]", "shop-")
+    visible = matrix.locator("tbody tr:not([hidden]) th").all_inner_texts()
+    assert visible == ["shop-backend", "shop-data", "shop-frontend"]
+    assert matrix.locator("thead th.col-head:not([hidden])").count() == 3
+    page.fill("[data-matrix-filter]", "")
+    page.select_option("[data-matrix-sort]", "out")
+    rows = matrix.locator("tbody tr")
+    reach = [rows.nth(i).locator("td.cell.all, td.cell.some").count() for i in range(rows.count())]
+    assert reach == sorted(reach, reverse=True)
