@@ -177,6 +177,11 @@ export function mountGraph(root, { cytoscape, htmx }) {
         "font-size": 12,
         "font-weight": 600,
         color: "#3b4a5e",
+        // the title stays readable where edges and their labels cross it
+        "text-background-color": colour("surface"),
+        "text-background-opacity": 1,
+        "text-background-padding": 2,
+        "text-background-shape": "round-rectangle",
         padding: 14,
       },
     },

@@ -237,6 +237,8 @@ def test_the_warnings_count_links_to_the_warnings_and_agrees_in_number(
     assert 'href="#warning-table" data-testid="warnings-badge"' in page
     assert 'id="warning-table"' in page
     assert '<span class="stat-label">warnings</span>' in page
+    # a warning about a policy links to it (the editor opens it)
+    assert 'data-testid="warning-policy"' in page
 
 
 def test_one_of_a_kind_is_not_counted_in_the_plural(client_for, owner, shop_cluster):
