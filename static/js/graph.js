@@ -24,7 +24,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
   // The view state and its defaults; only values that differ from these go into the URL.
   const DEFAULTS = {
     view: "graph", layout: "grouped", group: "auto", ns: "", sel: "", port: "", ext: "1",
-    focus: "", dir: "both", expand: "", q: "", mns: "", policy: "",
+    focus: "", dir: "both", expand: "", q: "", mns: "", policy: "", diff: "",
   };
   // The keys the server reads to filter and group; the rest only matter in the browser.
   const SERVER_KEYS = ["group", "ns", "sel", "port", "ext", "focus", "dir", "expand"];
@@ -424,6 +424,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
       }
       text += ".";
     }
+    if (diffNote) text += ` ${diffNote}`;
     if (minorEdges) {
       text += ` Drawn: the ${MAJOR_EDGES} busiest edges; point at a namespace for its other ones.`;
     }
@@ -778,6 +779,22 @@ export function mountGraph(root, { cytoscape, htmx }) {
 
   function inspectNode(id) {
     return inspect("node/", { id });
+  }
+
+  // `?diff=A-B` (the compare page's "Show on the graph"): the flows revision B added, removed
+  // or changed since revision A, highlighted as an edit's impact is.
+  let diffNote = "";
+
+  async function showDiff(text) {
+    const [a, b] = text.split("-");
+    const answer = await request(withQuery(root.dataset.compareUrl, { a, b, format: "json" }));
+    if (!answer.ok || !answer.body) {
+      setStatus(`Could not load the changes ${text}: ${reason(answer)}.`, true);
+      return;
+    }
+    diffNote = `Highlighted: the flows changed from revision ${a} to ${b} (${answer.body.summary}).`;
+    highlight(answer.body.connectivity);
+    if (lastData) describe(lastData);
   }
 
   // Set by start(): the editor, which shows a policy its own way.
@@ -1212,6 +1229,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
       saveState();
       showView(state.view);
       if (state.policy) showPolicy(state.policy);
+      if (state.diff) showDiff(state.diff);
     },
     highlight,
     clearHighlight,

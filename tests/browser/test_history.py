@@ -46,3 +46,9 @@ def test_the_compare_page_shows_a_policy_diff_line_by_line_with_marks(page, user
 
     flows = page.locator("[data-testid=connectivity-diff] [data-testid=flow-change]")
     expect(flows.first).to_be_visible()
+
+    # and the same changes on the graph of the newer revision
+    page.click("[data-testid=diff-on-graph]")
+    page.wait_for_function("() => window.netviz && window.netviz.loads >= 1")
+    page.wait_for_function("() => window.netviz.cy.edges('.hl').length > 0")
+    expect(page.locator("[data-graph-status]")).to_contain_text("from revision 1 to 2")
