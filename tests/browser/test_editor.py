@@ -429,3 +429,25 @@ def test_an_edit_the_other_side_still_denies_says_why_and_offers_to_allow_it(pag
         "() => window.netviz.editor.view.state.doc.toString().includes('cart')"
         " && window.netviz.editor.state().original === ''"
     )
+
+
+def test_a_yaml_error_at_the_end_of_the_text_points_at_its_last_line(page, demo, quiet):
+    open_policy(page, demo, STOREFRONT_POLICY)
+    text = (
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: x\n"
+        "  namespace: shop-frontend\nspec:\n  podSelector: {matchLabels: {app: a}"
+    )
+    page.evaluate(
+        """text => { const view = window.netviz.editor.view;
+             view.dispatch({changes: {from: 0, to: view.state.doc.length, insert: text}}); }""",
+        text,
+    )
+    wait_for_check(page)
+    quiet()
+    lines = text.count("\n") + 1
+    label = page.locator(".diag.error .diag-line").first
+    expect(label).to_be_visible()
+    number = int(label.inner_text().split()[1])
+    assert number <= lines  # never a line past the end of the text
+    # (the parser reports this one a line past the end: it is shown at the last, marked so)
+    expect(label).to_have_text(f"line {lines} (end)")
