@@ -675,14 +675,16 @@ export function mountGraph(root, { cytoscape, htmx }) {
   // suggestions while typing, and the one endpoint it names on Enter or Focus.
   const findList = root.querySelector("[data-find-list]");
   const foundGroup = new Map(); // a found id → the group node that draws it with its alike
-  let findAbort = null;
+  const searches = { suggest: null, find: null }; // each kind's request in flight
 
-  async function search(text) {
-    if (findAbort) findAbort.abort();
-    findAbort = new AbortController();
+  // `kind` keeps the suggestions typed meanwhile from cancelling the search of Enter or Focus.
+  async function search(text, kind = "find") {
+    if (searches[kind]) searches[kind].abort();
+    const controller = new AbortController();
+    searches[kind] = controller;
     try {
       const answer = await request(endpoint("find.json", { q: text }), {
-        signal: findAbort.signal,
+        signal: controller.signal,
       });
       if (!answer.ok || !answer.body) return null;
       for (const r of answer.body.results) if (r.group) foundGroup.set(r.id, r.group);
@@ -1001,7 +1003,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
     findAnywhere(state.q);
   });
   const suggestFor = debounce(async (text) => {
-    const found = text.length >= 2 ? await search(text) : null;
+    const found = text.length >= 2 ? await search(text, "suggest") : null;
     if (found && found.query === control("q").value.trim()) suggest(found);
   }, 200);
   control("q").addEventListener("input", (e) => {
