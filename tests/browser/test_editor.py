@@ -451,3 +451,18 @@ def test_a_yaml_error_at_the_end_of_the_text_points_at_its_last_line(page, demo,
     assert number <= lines  # never a line past the end of the text
     # (the parser reports this one a line past the end: it is shown at the last, marked so)
     expect(label).to_have_text(f"line {lines} (end)")
+
+
+def test_a_save_error_of_the_text_goes_once_the_text_is_fixed(page, demo, quiet, expected_statuses):
+    expected_statuses.add(400)  # the save of the broken text
+    open_policy(page, demo, STOREFRONT_POLICY)
+    replace(page, "app: storefront", "app: [storefront")
+    wait_for_check(page)
+    quiet()
+    page.click("[data-testid=save]")
+    status = page.locator("[data-editor-status]")
+    expect(status).to_contain_text("Not saved")
+    replace(page, "app: [storefront", "app: storefront-v2")
+    wait_for_check(page)
+    quiet()
+    expect(status).to_be_hidden()
