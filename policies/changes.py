@@ -11,6 +11,7 @@ client started from (its base).
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -18,8 +19,9 @@ from django.db import transaction
 
 from . import analysis, engine
 from .engine.connectivity import reevaluate
-from .engine.explain import find_endpoint
+from .engine.explain import find_endpoint, one_sided
 from .engine.export import clean_policy_yaml, export_policies, export_zip
+from .engine.graph import endpoint_label
 from .engine.lint import lint
 from .engine.manifests import NAMESPACE_LABEL
 from .engine.synthesis import allow_flow, render_template
@@ -38,6 +40,7 @@ __all__ = [
     "compare_revisions",
     "delete_impact",
     "delete_policy",
+    "diff_lines",
     "export_yaml",
     "export_zip_bytes",
     "policy_text",
@@ -180,6 +183,8 @@ class EditCheck:
     impact: dict[str, object] | None = None
     summary: str = ""
     policies: list[Key] = field(default_factory=list)
+    # When the edit changes no flow: the flows its rules name that the other side still denies.
+    why: list[dict[str, object]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -188,6 +193,7 @@ class EditCheck:
             "impact": self.impact,
             "summary": self.summary,
             "policies": [f"{ns}/{name}" for ns, name in self.policies],
+            "why": self.why,
         }
 
 
@@ -213,9 +219,21 @@ def check_edit(revision: Revision, text: str | bytes, original: Key | None) -> E
     edit = preview(revision, parsed, frozenset({original} if original else ()))
     own = [d for d in edit.diagnostics if d["file"] == EDITOR_FILE]
     names = [policy_key(p) for p in all_policies(parsed)]
-    return EditCheck(
-        True, _editor_diagnostics(own), edit.change.as_dict(), edit.change.summary(), names
-    )
+    change = edit.change
+    why = []
+    if not (change.added or change.removed or change.changed):
+        edited = [p for p in all_policies(parsed) if isinstance(p, engine.NetworkPolicy)]
+        why = [
+            {
+                "src": o.src,
+                "dst": o.dst,
+                "blocking": o.blocking.lower(),
+                "policies": list(o.policies),
+                "message": o.message,
+            }
+            for o in one_sided(edit.after, edited)
+        ]
+    return EditCheck(True, _editor_diagnostics(own), change.as_dict(), change.summary(), names, why)
 
 
 def preview_text(revision: Revision, text: str | bytes, filename: str = "preview.yaml") -> Edit:
@@ -397,9 +415,45 @@ def compare_revisions(a: Revision, b: Revision) -> dict[str, object]:
         "connectivity": change.as_dict(),
         "summary": change.summary(),
         "rows": [
-            dict(zip(("change", "src", "dst", "before", "after"), r, strict=True)) for r in rows
+            {
+                **dict(zip(("change", "src", "dst", "before", "after"), r, strict=True)),
+                "src_label": endpoint_label(r[1]),
+                "dst_label": endpoint_label(r[2]),
+            }
+            for r in rows
         ],
+        # the page's form of the diffs: numbered lines, each marked added, removed or kept
+        "policy_diffs": [{**p, "lines": diff_lines(p["diff"])} for p in policies],
     }
+
+
+_HUNK = re.compile(r"@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
+
+
+def diff_lines(unified: str) -> list[dict[str, object]]:
+    """A unified diff's lines with their numbers in the old and new text and their kind
+    (`add`, `del`, `ctx`, `hunk`); the `---`/`+++` file lines are left out."""
+    out: list[dict[str, object]] = []
+    old = new = 0
+    for line in unified.splitlines():
+        if line.startswith(("--- ", "+++ ")) and not out:
+            continue
+        if m := _HUNK.match(line):
+            old, new = int(m[1]), int(m[2])
+            out.append({"kind": "hunk", "mark": "", "text": line, "old": "", "new": ""})
+        elif line.startswith("+"):
+            out.append({"kind": "add", "mark": "+", "text": line[1:], "old": "", "new": new})
+            new += 1
+        elif line.startswith("-"):
+            out.append({"kind": "del", "mark": "-", "text": line[1:], "old": old, "new": ""})
+            old += 1
+        elif line.startswith("\\"):
+            continue  # "no newline at end of file"
+        else:
+            out.append({"kind": "ctx", "mark": "", "text": line[1:], "old": old, "new": new})
+            old += 1
+            new += 1
+    return out
 
 
 def export_yaml(revision: Revision, policy: Key | None = None) -> str:

@@ -16,7 +16,14 @@ from urllib.parse import urlencode
 
 from . import analysis, engine
 from .engine.explain import Explanation, explain, find_endpoint
-from .engine.graph import AGGREGATE_ABOVE, FlowIndex, FlowList, ViewEdge
+from .engine.graph import (
+    AGGREGATE_ABOVE,
+    EXTERNAL,
+    FlowIndex,
+    FlowList,
+    ViewEdge,
+    endpoint_label,
+)
 from .engine.model import EGRESS, LabelSelector
 from .engine.selectors import format_selector, matches, parse_selector
 from .models import Namespace, Revision
@@ -32,6 +39,8 @@ __all__ = [
     "elements",
     "explain_flow",
     "explanation_sides",
+    "find_endpoints",
+    "flow_ends",
     "flows",
     "group_flows",
     "matrix_rows",
@@ -191,6 +200,8 @@ def visible(index: FlowIndex, f: ViewFilter) -> tuple[set[int], list[ViewEdge]]:
         if f.direction in ("both", "in"):
             edges += index.view_edges(keep, focus, wanted)
         return {*focus, *_ends(edges)}, edges
+    if f.namespaces:
+        return _namespace_view(index, f, keep, wanted)
     edges = index.view_edges(keep, keep, wanted)
     if f.ports is not None:
         # "Who can reach TCP 5432": only the endpoints of the flows that allow it.
@@ -200,6 +211,33 @@ def visible(index: FlowIndex, f: ViewFilter) -> tuple[set[int], list[ViewEdge]]:
         linked = _ends(edges)
         keep = {i for i in keep if index.is_workload(i) or i in linked}
     return keep, edges
+
+
+def _namespace_view(
+    index: FlowIndex, f: ViewFilter, keep: set[int], wanted: set[int] | None
+) -> tuple[set[int], list[ViewEdge]]:
+    """A namespace's workloads (those the other filters keep) and every flow in or out of
+    them: what a reviewer of that namespace reads. Peers outside are kept as the ends of those
+    flows (`elements` draws them collapsed by namespace)."""
+    inside = {i for i in keep if index.is_workload(i)}
+    outside = [
+        i
+        for i, n in enumerate(index.nodes)
+        if i not in inside and (n["type"] == "workload" or f.external)
+    ]
+    edges = [
+        *index.view_edges(inside, inside, wanted),
+        *index.view_edges(inside, outside, wanted),
+        *index.view_edges(outside, inside, wanted),
+    ]
+    ends = _ends(edges)
+    return (ends if f.ports is not None else inside | ends), edges
+
+
+def around_namespaces(index: FlowIndex, f: ViewFilter) -> bool:
+    """Whether a view is a namespace's (not a focus inside it): peers drawn collapsed."""
+    return bool(f.namespaces) and not (f.focus and not f.focus.startswith("ns:") and
+                                       index.members(f.focus))  # fmt: skip
 
 
 def elements(index: FlowIndex, f: ViewFilter) -> dict[str, Any]:
@@ -218,7 +256,14 @@ def elements(index: FlowIndex, f: ViewFilter) -> dict[str, Any]:
                 f"{shown} workloads are too many to show one by one (at most {FULL_LIMIT});"
                 " namespaces are collapsed: filter, or expand one at a time."
             )
-    if aggregated and not (f.narrows or f.expand or not f.external):
+    inside = sum(1 for i in keep if index.is_workload(i) and index.nodes[i]["namespace"]
+                 in f.namespaces)  # fmt: skip
+    if around_namespaces(index, f) and inside <= FULL_LIMIT and f.group != "ns":
+        # The namespace one workload at a time, its peers outside collapsed by namespace.
+        out = index.aggregate(keep, edges, f.namespaces | f.expand)
+        out["mode"] = "full"
+        aggregated = True
+    elif aggregated and not (f.narrows or f.expand or not f.external):
         out = dict(index.aggregated)  # the whole cluster, aggregated when the index was made
     elif aggregated:
         out = index.aggregate(keep, edges, f.expand)
@@ -230,7 +275,8 @@ def elements(index: FlowIndex, f: ViewFilter) -> dict[str, Any]:
         "flows": index.flow_count,
         "shown_flows": sum(e.count for e in edges),
     }
-    out["expanded"] = sorted(f.expand & index.namespace_sizes.keys()) if aggregated else []
+    opened = f.expand | (f.namespaces if around_namespaces(index, f) else frozenset())
+    out["expanded"] = sorted(opened & index.namespace_sizes.keys()) if aggregated else []
     out["notice"] = notice
     return out
 
@@ -241,19 +287,97 @@ def matrix_rows(index: FlowIndex, namespace: str = "") -> tuple[dict[str, Any], 
     if namespace and namespace not in index.namespace_sizes:
         raise KeyError(namespace)
     grid = index.workload_matrix(namespace) if namespace else index.namespace_matrix
-    prefix = "" if namespace else "ns:"
+
+    def view_key(key: str) -> str:
+        return key if namespace or key == EXTERNAL else f"ns:{key}"
+
     rows = [
         {
             "key": key,
             "label": label,
+            "namespace": not namespace and key != EXTERNAL,  # a row that opens a namespace
             "cells": [
-                {**cell, "src": f"{prefix}{key}", "dst": f"{prefix}{grid['keys'][j]}"}
+                {**cell, "src": view_key(key), "dst": view_key(grid["keys"][j])}
                 for j, cell in enumerate(cells)
             ],
         }
         for key, label, cells in zip(grid["keys"], grid["labels"], grid["cells"], strict=True)
     ]
     return grid, rows
+
+
+# --- Find --------------------------------------------------------------------------------------
+
+FIND_LIMIT = 20
+
+
+def _find_rank(node: dict[str, Any], wanted: str) -> tuple[int, str] | None:
+    """How well a node matches what was typed (lower is better) and what matched, or None.
+
+    Exact id, `namespace/name` and name first, then prefixes, then substrings, then labels
+    (`key=value`, a key or a value), so that a short name finds its workload among thousands.
+    """
+    ident = node["id"].lower()
+    label = str(node.get("label", "")).lower()
+    if node["type"] != "workload":
+        if wanted in (ident, label):
+            return 0, "address"
+        if wanted in ident or wanted in label:
+            return 5, "address"
+        return None
+    path = f"{node['namespace']}/{node['label']}".lower()
+    for rank, (candidate, what) in enumerate(((ident, "id"), (path, "name"), (label, "name"))):
+        if wanted == candidate:
+            return rank, what
+    if label.startswith(wanted) or path.startswith(wanted):
+        return 3, "name"
+    if wanted in path or wanted in ident:
+        return 4, "name"
+    for key, value in node.get("labels", {}).items():
+        pair = f"{key}={value}".lower()
+        if wanted == pair or wanted in (key.lower(), str(value).lower()):
+            return 6, f"label {key}={value}"
+    for key, value in node.get("labels", {}).items():
+        if wanted in f"{key}={value}".lower():
+            return 7, f"label {key}={value}"
+    return None
+
+
+def find_endpoints(index: FlowIndex, text: str, limit: int = FIND_LIMIT) -> dict[str, Any]:
+    """Every workload and address of the revision matching `text` (an id, `namespace/name`, a
+    name or its start, a label), best first: what the graph's Find suggests and focuses on,
+    whatever the current view draws."""
+    wanted = text.strip().lower()
+    found: list[tuple[int, str, dict[str, Any], str]] = []
+    if wanted:
+        for node in index.nodes:
+            hit = _find_rank(node, wanted)
+            if hit is not None:
+                found.append((hit[0], node["id"], node, hit[1]))
+    found.sort(key=lambda hit: (hit[0], hit[1]))
+    exact = [hit for hit in found if hit[0] <= 2]
+    results = []
+    for _, ident, node, what in found[:limit]:
+        g = index.group_of[index.index[ident]]
+        results.append(
+            {
+                "id": ident,
+                "label": node["label"],
+                "type": node["type"],
+                "namespace": node.get("namespace", ""),
+                "kind": node.get("kind", ""),
+                # the node that draws it when its alike workloads are drawn as one
+                "group": index.group_key(g) if len(index.groups[g]) > 1 else "",
+                "match": what,
+            }
+        )
+    # One answer when what was typed names one endpoint better than any other, or matches one.
+    best = ""
+    if exact and (len(exact) == 1 or exact[0][0] < exact[1][0]):
+        best = exact[0][1]
+    elif len(found) == 1:
+        best = found[0][1]
+    return {"query": text.strip(), "results": results, "total": len(found), "best": best}
 
 
 # --- the inspector ---------------------------------------------------------------------------
@@ -330,9 +454,15 @@ def explanation_sides(explanation: Explanation) -> list[dict[str, Any]]:
             else "Ingress of the destination",
             "direction": side.direction.lower(),
             "blocks": side in blocking,
+            "label": endpoint_label(side.endpoint),
         }
         for side in sides
     ]
+
+
+def flow_ends(explanation: Explanation) -> dict[str, str]:
+    """The two ends of an explained flow as people read them (external ranges as CIDRs)."""
+    return {"src": endpoint_label(explanation.src), "dst": endpoint_label(explanation.dst)}
 
 
 def group_flows(revision: Revision, src: str, dst: str, limit: int = 100) -> tuple[list[Flow], int]:

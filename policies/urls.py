@@ -16,6 +16,7 @@ REVISION_VIEWS = [
     ("matrix/", graph.flow_matrix, "matrix"),
     ("explain/", graph.flow_explain, "explain"),
     ("node/", graph.node_inspect, "node"),
+    ("find.json", graph.find_json, "find"),
     ("rows/<str:table>/", clusters.cluster_rows, "rows"),
 ]
 

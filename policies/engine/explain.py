@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_TIER",
     "NETWORK_POLICY_TIER",
     "Explanation",
+    "OneSided",
     "RuleMatch",
     "SideExplanation",
     "TierDecision",
@@ -51,6 +52,7 @@ __all__ = [
     "explain",
     "explain_text",
     "find_endpoint",
+    "one_sided",
 ]
 
 
@@ -474,3 +476,82 @@ def explain_text(
                 out.append(explain(snapshot, s, d, asked).text())
                 out.append("")
     return "\n".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class OneSided:
+    """A flow one side's rule allows that the other side still denies: the gotcha of adding
+    a peer to an ingress rule whose peer's egress is isolated (or the reverse)."""
+
+    src: str
+    dst: str
+    allowed_by: str  # the policy whose rule names the other side
+    blocking: str  # "Egress" (of the source) or "Ingress" (of the destination)
+    policies: tuple[str, ...]  # what isolates the blocking side (empty: a cluster tier)
+
+    @property
+    def message(self) -> str:
+        side = "egress" if self.blocking == EGRESS else "ingress"
+        end = self.src if self.blocking == EGRESS else self.dst
+        other = self.dst if self.blocking == EGRESS else self.src
+        if self.policies:
+            why = f"isolated by {', '.join(self.policies)}, and no {side} rule names {other}"
+        else:
+            why = "a cluster-wide policy denies it"
+        return (
+            f"{self.allowed_by} allows {self.src} -> {self.dst}, but the {side} of {end}"
+            f" still denies it: {why}."
+        )
+
+
+def one_sided(
+    snapshot: Snapshot, policies: Sequence[NetworkPolicy], limit: int = 3, budget: int = 400
+) -> tuple[OneSided, ...]:
+    """Flows between workloads that a rule of `policies` names but the other side denies, at
+    most `limit` of them, from at most `budget` pairs explained (a rule may name thousands)."""
+    ns_labels = {ns.name: dict(ns.labels) for ns in snapshot.namespaces}
+    found: list[OneSided] = []
+    seen: set[tuple[str, str]] = set()
+    for p in policies:
+        subjects = [
+            w
+            for w in snapshot.workloads
+            if w.namespace == p.namespace and matches(p.pod_selector, dict(w.labels))
+        ]
+        for direction, rules in ((INGRESS, p.ingress), (EGRESS, p.egress)):
+            if direction not in p.policy_types:
+                continue
+            for rule in rules:
+                if not rule.peers:
+                    continue  # every peer: no one peer's side to speak of
+                peers = [
+                    w
+                    for w in snapshot.workloads
+                    if any(_peer_selects(ns_labels, p, peer, w) for peer in rule.peers)
+                ]
+                for subject in subjects:
+                    for peer in peers:
+                        if peer.id == subject.id:
+                            continue
+                        src, dst = (peer, subject) if direction == INGRESS else (subject, peer)
+                        if (src.id, dst.id) in seen:
+                            continue
+                        seen.add((src.id, dst.id))
+                        if len(seen) > budget or len(found) >= limit:
+                            return tuple(found)
+                        e = explain(snapshot, src, dst)
+                        mine, theirs = (
+                            (e.ingress, e.egress) if direction == INGRESS else (e.egress, e.ingress)
+                        )
+                        if e.is_allowed or not mine.allowed or theirs.allowed:
+                            continue
+                        found.append(
+                            OneSided(
+                                src.id,
+                                dst.id,
+                                p.id,
+                                theirs.direction,
+                                tuple(q.id for q in theirs.policies),
+                            )
+                        )
+    return tuple(found)

@@ -28,14 +28,16 @@ from typing import Any, NamedTuple
 
 from .connectivity import Connectivity, Endpoint
 from .gcpause import gc_paused
-from .intervals import PortSet
+from .intervals import IPV4_ALL, IPV6_ALL, IntervalSet, PortSet, format_cidrs, parse_ip_range
 
 __all__ = [
     "AGGREGATE_ABOVE",
     "DRAW_GROUPS_ABOVE",
+    "EXTERNAL",
     "FlowIndex",
     "FlowList",
     "ViewEdge",
+    "endpoint_label",
     "external_label",
     "isolation_state",
     "to_networkx",
@@ -47,6 +49,7 @@ AGGREGATE_ABOVE = 300  # workloads; above this the first view shows namespaces c
 DRAW_GROUPS_ABOVE = 12
 INTERNET = "0.0.0.0-255.255.255.255"
 ALL = "All Connections"
+EXTERNAL = "ext:"  # the matrix's key of every external address together
 
 
 def isolation_state(conn: Connectivity, endpoint: Endpoint) -> str:
@@ -59,14 +62,41 @@ def isolation_state(conn: Connectivity, endpoint: Endpoint) -> str:
     return "ingress" if ingress else "egress" if egress else "open"
 
 
-def external_label(ident: str) -> str:
-    """A short name for an external endpoint: "internet", or its first range and a count."""
-    ranges = ident.split(",")
-    if ranges[0] == INTERNET:
-        return "internet" if len(ranges) == 1 else f"internet (+{len(ranges) - 1} IPv6 ranges)"
-    if len(ranges) == 1:
+# Beyond this many CIDRs a label names the first ones and counts the rest.
+LABEL_CIDRS = 6
+
+
+def _family_label(part: IntervalSet, whole: IntervalSet, name: str, limit: int) -> str:
+    """One address family's part of a label: `name`, its CIDRs, or `name` except some, which
+    ever is shorter (a policy's `except` list reads back as it was written)."""
+    if part == whole:
+        return name
+    inside, outside = format_cidrs(part), format_cidrs(whole - part)
+    words, prefix = (outside, f"{name} except ") if len(outside) < len(inside) else (inside, "")
+    more = f" (+{len(words) - limit} more)" if len(words) > limit else ""
+    return prefix + ", ".join(words[:limit]) + more
+
+
+def external_label(ident: str, limit: int = LABEL_CIDRS) -> str:
+    """An external endpoint (its id a list of `first-last` ranges) named as people write it:
+    "internet", CIDRs ("10.0.0.0/8"), or a complement ("internet except 10.0.0.0/8, ...")."""
+    try:
+        addresses = parse_ip_range(ident)
+    except ValueError:
         return ident
-    return f"{ranges[0]} (+{len(ranges) - 1} more)"
+    parts = [
+        _family_label(addresses & whole, whole, name, limit)
+        for whole, name in ((IPV4_ALL, "internet"), (IPV6_ALL, "IPv6 internet"))
+        if addresses & whole
+    ]
+    if parts == ["internet", "IPv6 internet"]:
+        return "internet (IPv4 and IPv6)"
+    return " and ".join(parts) or ident
+
+
+def endpoint_label(ident: str) -> str:
+    """How an endpoint id reads: a workload's id as it is, external ranges as CIDRs."""
+    return ident if "/" in ident and "[" in ident else external_label(ident)
 
 
 def _node(conn: Connectivity, ep: Endpoint) -> dict[str, Any]:
@@ -350,7 +380,10 @@ class FlowIndex:
         }
 
     def members(self, key: str) -> list[int]:
-        """The nodes a view key stands for: a node id, `grp:<id>` or `ns:<namespace>`."""
+        """The nodes a view key stands for: a node id, `grp:<id>`, `ns:<namespace>` or `ext:`
+        (every external address)."""
+        if key == EXTERNAL:
+            return [i for i, n in enumerate(self.nodes) if n["type"] != "workload"]
         if key.startswith("ns:"):
             ns = key[3:]
             return [
@@ -570,18 +603,25 @@ class FlowIndex:
         return {"data": {**data, "conns": conns}}
 
     def _namespace_matrix(self, edges: Iterable[ViewEdge]) -> dict[str, Any]:
+        """Namespace by namespace, and every external address as one last row and column."""
         keys = sorted(self.namespace_sizes)
+        externals = any(n["type"] != "workload" for n in self.nodes)
         cells: dict[tuple[int, int], set[int]] = defaultdict(set)
         position = {ns: k for k, ns in enumerate(keys)}
+        position[EXTERNAL] = len(keys)
         for e in edges:
             a = self.nodes[e.srcs[0]]
             b = self.nodes[e.dsts[0]]
-            if a["type"] == "workload" and b["type"] == "workload":
-                cells[(position[a["namespace"]], position[b["namespace"]])].add(e.ports)
+            pa = position[a["namespace"] if a["type"] == "workload" else EXTERNAL]
+            pb = position[b["namespace"] if b["type"] == "workload" else EXTERNAL]
+            cells[(pa, pb)].add(e.ports)
         merged = {
             pos: str(reduce(or_, (self.port_set(pi) for pi in pis))) for pos, pis in cells.items()
         }
-        return _grid(None, keys, keys, merged)
+        labels = list(keys)
+        if externals:
+            keys, labels = [*keys, EXTERNAL], [*labels, "external addresses"]
+        return _grid(None, keys, labels, merged)
 
     def workload_matrix(self, namespace: str) -> dict[str, Any]:
         """Workload by workload inside a namespace (a big group as one row), in the shape of

@@ -21,6 +21,7 @@ __all__ = [
     "IntervalSet",
     "PortSet",
     "cidr_interval",
+    "format_cidrs",
     "format_ip_range",
     "parse_ip_range",
 ]
@@ -251,6 +252,20 @@ def format_ip_range(lo: int, hi: int) -> str:
     if lo <= V4_END < hi:
         return f"{format_ip_range(lo, V4_END)},{format_ip_range(V6_BASE, hi)}"
     return f"{_ip_text(lo)}-{_ip_text(hi)}"
+
+
+def format_cidrs(addresses: IntervalSet) -> list[str]:
+    """The fewest CIDRs that cover exactly these addresses, as people write them."""
+    out: list[str] = []
+    for lo, hi in addresses.intervals:
+        for start, end, offset, make in (
+            (lo, min(hi, V4_END), 0, ipaddress.IPv4Address),
+            (max(lo, V6_BASE), hi, V6_BASE, ipaddress.IPv6Address),
+        ):
+            if start <= end:
+                first, last = make(start - offset), make(end - offset)
+                out += [str(n) for n in ipaddress.summarize_address_range(first, last)]
+    return out
 
 
 def parse_ip_range(text: str) -> IntervalSet:

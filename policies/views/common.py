@@ -16,6 +16,7 @@ from ..errors import InputErrors
 from ..forms import ShareForm, UploadForm
 from ..models import Cluster, Revision
 from ..permissions import Access, get_cluster
+from ..revisions import DEMO_CLUSTER_NAME
 
 __all__ = [
     "HtmxHttpRequest",
@@ -73,6 +74,8 @@ def cluster_page_context(
         shares=cluster.shares.select_related("user"),
         # The page's own address, which the graph's and the editor's requests hang off.
         page_url=cluster.get_absolute_url() if on_head else revision.get_absolute_url(),
+        # the demo opens with a short tour of what the graph says (dismissed for good)
+        is_demo=cluster.name == DEMO_CLUSTER_NAME,
         policy_templates=[
             {"name": name, "label": label, "fields": fields}
             for name, (label, fields) in TEMPLATES.items()

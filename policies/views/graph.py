@@ -47,6 +47,16 @@ def graph_json(request: HtmxHttpRequest, pk: int, number: int | None = None) -> 
 
 @require_GET
 @login_required
+def find_json(request: HtmxHttpRequest, pk: int, number: int | None = None) -> JsonResponse:
+    """Workloads and addresses of the revision matching `?q=` (the graph's Find), best first."""
+    _, _, revision = cluster_revision(request, pk, number)
+    found = graphs.find_endpoints(analysis.flow_index(revision), request.GET.get("q", ""))
+    found["revision"] = revision.number
+    return JsonResponse(found)
+
+
+@require_GET
+@login_required
 @vary_on_headers("HX-Request")
 def flow_table(request: HtmxHttpRequest, pk: int, number: int | None = None) -> HttpResponse:
     """The allowed flows of the current view as a plain table, a page at a time."""
@@ -99,7 +109,7 @@ def flow_explain(request: HtmxHttpRequest, pk: int, number: int | None = None) -
     src, dst = request.GET.get("src", ""), request.GET.get("dst", "")
     port = request.GET.get("port", "")
     context: dict[str, Any] = {"asked": {"src": src, "dst": dst, "port": port}}
-    if src.startswith(("ns:", "grp:")) or dst.startswith(("ns:", "grp:")):
+    if src.startswith(("ns:", "grp:", "ext:")) or dst.startswith(("ns:", "grp:", "ext:")):
         flows, total = graphs.group_flows(revision, src, dst)
         context.update(group_flows=flows, group_total=total, group_src=src, group_dst=dst)
     else:
@@ -108,7 +118,11 @@ def flow_explain(request: HtmxHttpRequest, pk: int, number: int | None = None) -
         except ValueError as exc:
             context["explain_error"] = str(exc)
         else:
-            context.update(explanation=explanation, sides=graphs.explanation_sides(explanation))
+            context.update(
+                explanation=explanation,
+                sides=graphs.explanation_sides(explanation),
+                ends=graphs.flow_ends(explanation),
+            )
     return render_panel(request, "flow-inspector", cluster, access, revision, context)
 
 

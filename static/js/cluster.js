@@ -9,9 +9,11 @@
 import { mountEditor } from "./editor.js";
 import { mountGraph } from "./graph.js";
 import { mountMenus } from "./menus.js";
+import { mountOnboarding } from "./onboarding.js";
 import "./upload.js"; // the "Upload new manifests" card, for those who may edit
 
 mountMenus();
+mountOnboarding(document.querySelector("[data-onboarding]"));
 
 const graphRoot = document.querySelector("[data-graph-root]");
 const editorRoot = document.querySelector("[data-editor-root]");

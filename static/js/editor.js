@@ -12,7 +12,7 @@
 import { completeNetworkPolicy } from "./completion.js";
 import { el } from "./dom.js";
 import { reason, request, withQuery } from "./http.js";
-import { impactRowNodes, impactSummaryNodes, impactTotal } from "./impact.js";
+import { impactRowNodes, impactSummaryNodes, impactTotal, whyNodes } from "./impact.js";
 
 // --- the editor ----------------------------------------------------------------------------------
 
@@ -196,6 +196,7 @@ export function mountEditor(root, { CM, htmx, graph }) {
   }
 
   function setStatus(message, tone = "") {
+    delete statusEl.dataset.fromText;
     statusEl.textContent = message;
     statusEl.dataset.tone = tone;
     statusEl.hidden = !message;
@@ -272,11 +273,14 @@ export function mountEditor(root, { CM, htmx, graph }) {
         const item = el("li", `diag ${severity}`);
         const button = el("button", "diag-button");
         button.type = "button";
-        button.dataset.line = String(d.line || 1);
+        // A YAML error at the end of the text is reported a line past it: the last line.
+        const line = Math.min(d.line || 1, doc.lines);
+        const where = !d.line ? "—" : d.line > doc.lines ? `line ${line} (end)` : `line ${line}`;
+        button.dataset.line = String(line);
         button.title = "Show this line in the editor";
         button.append(
           el("span", "diag-severity", severity),
-          el("span", "diag-line", d.line ? `line ${d.line}` : "—"),
+          el("span", "diag-line", where),
           el("span", "diag-text"),
         );
         const body = button.lastChild;
@@ -303,10 +307,15 @@ export function mountEditor(root, { CM, htmx, graph }) {
     impactRows.replaceChildren();
   }
 
-  function showImpact(impact, lead) {
+  function showImpact(impact, lead, why = []) {
     impactEl.classList.remove("stale");
     if (impactTotal(impact) === 0) {
       impactMessage(`${lead} change no flow.`);
+      if (why.length) {
+        // The one-sided gotcha: a rule names the peer, but the peer's own side still denies.
+        impactSummary.append(el("span", "impact-note", "The other side still denies:"));
+        impactRows.replaceChildren(...whyNodes(why));
+      }
       return;
     }
     impactSummary.replaceChildren(...impactSummaryNodes(impact, lead));
@@ -320,6 +329,11 @@ export function mountEditor(root, { CM, htmx, graph }) {
   }
 
   impactRows.addEventListener("click", (e) => {
+    const allow = e.target.closest("[data-allow-src]");
+    if (allow) {
+      allowFlow(allow.dataset.allowSrc, allow.dataset.allowDst, "");
+      return;
+    }
     const button = e.target.closest("[data-src]");
     if (!button) return;
     const { src, dst, kind } = button.dataset;
@@ -378,6 +392,11 @@ export function mountEditor(root, { CM, htmx, graph }) {
 
   function applyCheck(result) {
     ed.check = result;
+    if (result.valid && statusEl.dataset.fromText) {
+      // The save failed on an error of the text, which is fixed now: its message goes too.
+      delete statusEl.dataset.fromText;
+      setStatus("");
+    }
     if (result.valid) ed.policies = result.policies;
     showDiagnostics(result.diagnostics);
     refreshChrome();
@@ -398,7 +417,7 @@ export function mountEditor(root, { CM, htmx, graph }) {
     } else if (!isChanged()) {
       impactMessage("No change yet: what an edit would change shows here, and on the graph.");
     } else {
-      showImpact(result.impact, ed.canEdit ? "Saving would" : "This would");
+      showImpact(result.impact, ed.canEdit ? "Saving would" : "This would", result.why || []);
     }
   }
 
@@ -547,6 +566,7 @@ export function mountEditor(root, { CM, htmx, graph }) {
     } else if (answer.status === 400 && body.errors) {
       showDiagnostics(body.errors.map((e) => ({ ...e, severity: "error" })));
       setStatus(`Not saved: ${body.errors[0].message}`, "error");
+      statusEl.dataset.fromText = "true"; // goes once the text is fixed
     } else if (answer.status === 403) {
       setStatus("Not saved: you may view this cluster, not edit it.", "error");
     } else {

@@ -24,7 +24,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
   // The view state and its defaults; only values that differ from these go into the URL.
   const DEFAULTS = {
     view: "graph", layout: "grouped", group: "auto", ns: "", sel: "", port: "", ext: "1",
-    focus: "", dir: "both", expand: "", q: "", mns: "", policy: "",
+    focus: "", dir: "both", expand: "", q: "", mns: "", policy: "", diff: "",
   };
   // The keys the server reads to filter and group; the rest only matter in the browser.
   const SERVER_KEYS = ["group", "ns", "sel", "port", "ext", "focus", "dir", "expand"];
@@ -177,6 +177,11 @@ export function mountGraph(root, { cytoscape, htmx }) {
         "font-size": 12,
         "font-weight": 600,
         color: "#3b4a5e",
+        // the title stays readable where edges and their labels cross it
+        "text-background-color": colour("surface"),
+        "text-background-opacity": 1,
+        "text-background-padding": 2,
+        "text-background-shape": "round-rectangle",
         padding: 14,
       },
     },
@@ -246,6 +251,9 @@ export function mountGraph(root, { cytoscape, htmx }) {
     { selector: "edge[flows]", style: { opacity: 0.3, "line-color": "#8593a5" } },
     { selector: ".faded", style: { opacity: 0.07, "text-opacity": 0 } },
     { selector: "edge.near", style: { opacity: 1, "z-index": 5 } },
+    // Beyond the busiest summed edges: drawn only around the node pointed at.
+    { selector: "edge.minor", style: { display: "none" } },
+    { selector: "edge.minor.near, edge.minor.hl", style: { display: "element" } },
     {
       selector: "node:selected",
       style: { "overlay-color": colour("accent"), "overlay-opacity": 0.18, "overlay-padding": 6 },
@@ -359,6 +367,19 @@ export function mountGraph(root, { cytoscape, htmx }) {
     }
   }
 
+  // A first view of a big cluster is thousands of summed edges between namespaces: only the
+  // busiest are drawn, the rest come out around the node pointed at (the matrix has them all).
+  const MAJOR_EDGES = 150;
+  let minorEdges = 0;
+
+  function thinEdges() {
+    const summed = cy.edges("[flows]");
+    minorEdges = Math.max(summed.length - MAJOR_EDGES, 0);
+    if (!minorEdges) return;
+    const order = summed.sort((a, b) => b.data("flows") - a.data("flows"));
+    order.slice(MAJOR_EDGES).addClass("minor");
+  }
+
   function draw(data) {
     lastData = data;
     cy.batch(() => {
@@ -366,6 +387,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
       cy.add(data.nodes.map(prepareNode));
       cy.add(data.edges.map(prepareEdge));
       declutterLabels();
+      thinEdges();
     });
     showErrors(data.errors || {});
     describe(data);
@@ -401,6 +423,10 @@ export function mountGraph(root, { cytoscape, htmx }) {
         text += ` (of ${n(s.workloads)} and ${n(s.flows)})`;
       }
       text += ".";
+    }
+    if (diffNote) text += ` ${diffNote}`;
+    if (minorEdges) {
+      text += ` Drawn: the ${MAJOR_EDGES} busiest edges; point at a namespace for its other ones.`;
     }
     if (data.filter) text += ` Filter: ${data.filter}.`;
     if (data.notice) text += ` ${data.notice}`;
@@ -617,10 +643,21 @@ export function mountGraph(root, { cytoscape, htmx }) {
 
   function find(text, { quiet = false } = {}) {
     cy.nodes(".found").removeClass("found");
-    const node = resolve(text);
+    let node = resolve(text);
+    if (!node && foundGroup.has(text.trim())) {
+      // Found by the server, drawn here as one node with the workloads alike to it.
+      const group = cy.getElementById(foundGroup.get(text.trim()));
+      if (group.nonempty()) node = group;
+    }
     if (node) {
       node.addClass("found");
-      cy.animate({ center: { eles: node }, zoom: Math.max(cy.zoom(), 1) }, { duration: 250 });
+      // Its neighbours stay in view: fit the node and whom it talks to, not the node alone.
+      const near = node.closedNeighborhood();
+      if (near.nodes().length > 1) {
+        cy.animate({ fit: { eles: near.union(near.parents()), padding: 40 } }, { duration: 250 });
+      } else {
+        cy.animate({ center: { eles: node }, zoom: Math.max(cy.zoom(), 1) }, { duration: 250 });
+      }
       return node;
     }
     const ns = namespaceOf(text);
@@ -632,6 +669,75 @@ export function mountGraph(root, { cytoscape, htmx }) {
     }
     if (!quiet) setStatus(`No workload “${text}” in this view (filters may hide it).`, true);
     return null;
+  }
+
+  // The server searches every workload and address of the revision, not only those drawn:
+  // suggestions while typing, and the one endpoint it names on Enter or Focus.
+  const findList = root.querySelector("[data-find-list]");
+  const foundGroup = new Map(); // a found id → the group node that draws it with its alike
+  const searches = { suggest: null, find: null }; // each kind's request in flight
+
+  // `kind` keeps the suggestions typed meanwhile from cancelling the search of Enter or Focus.
+  async function search(text, kind = "find") {
+    if (searches[kind]) searches[kind].abort();
+    const controller = new AbortController();
+    searches[kind] = controller;
+    try {
+      const answer = await request(endpoint("find.json", { q: text }), {
+        signal: controller.signal,
+      });
+      if (!answer.ok || !answer.body) return null;
+      for (const r of answer.body.results) if (r.group) foundGroup.set(r.id, r.group);
+      return answer.body;
+    } catch {
+      return null; // superseded by a newer search
+    }
+  }
+
+  function suggest(found) {
+    const options = found.results.map((r) => {
+      const option = document.createElement("option");
+      option.value = r.id;
+      option.label =
+        r.type === "workload" ? `${r.namespace}/${r.label} · ${r.kind} · ${r.match}` : r.label;
+      return option;
+    });
+    findList.replaceChildren(...options);
+  }
+
+  // Find (Enter) highlights what is drawn; anything else, or Focus, shows it and its
+  // neighbours, its namespace expanded, and opens it in the inspector.
+  async function findAnywhere(text, { focus = false } = {}) {
+    const wanted = text.trim();
+    if (!wanted) return;
+    const here = resolve(wanted);
+    if (here && !focus) {
+      find(wanted);
+      inspectNode(here.id());
+      return;
+    }
+    if (here) {
+      focusOn(here.id());
+      return;
+    }
+    const found = await search(wanted);
+    if (!found) return;
+    if (!found.best) {
+      suggest(found);
+      setStatus(
+        found.total
+          ? `${found.total} endpoints match “${wanted}”: pick one from the suggestions.`
+          : `No workload or address “${wanted}” in this revision.`,
+        true,
+      );
+      return;
+    }
+    const hit = found.results.find((r) => r.id === found.best);
+    const open = new Set(state.expand ? state.expand.split(",") : []);
+    if (hit && hit.namespace) open.add(hit.namespace);
+    control("q").value = found.best;
+    setState({ q: found.best, focus: found.best, expand: [...open].sort().join(",") });
+    inspectNode(found.best);
   }
 
   function expand(ns) {
@@ -675,6 +781,22 @@ export function mountGraph(root, { cytoscape, htmx }) {
 
   function inspectNode(id) {
     return inspect("node/", { id });
+  }
+
+  // `?diff=A-B` (the compare page's "Show on the graph"): the flows revision B added, removed
+  // or changed since revision A, highlighted as an edit's impact is.
+  let diffNote = "";
+
+  async function showDiff(text) {
+    const [a, b] = text.split("-");
+    const answer = await request(withQuery(root.dataset.compareUrl, { a, b, format: "json" }));
+    if (!answer.ok || !answer.body) {
+      setStatus(`Could not load the changes ${text}: ${reason(answer)}.`, true);
+      return;
+    }
+    diffNote = `Highlighted: the flows changed from revision ${a} to ${b} (${answer.body.summary}).`;
+    highlight(answer.body.connectivity);
+    if (lastData) describe(lastData);
   }
 
   // Set by start(): the editor, which shows a policy its own way.
@@ -878,8 +1000,22 @@ export function mountGraph(root, { cytoscape, htmx }) {
     if (e.key !== "Enter") return;
     e.preventDefault();
     setState({ q: e.target.value.trim() }, { reload: false });
-    const node = find(state.q);
-    if (node) inspectNode(node.id());
+    findAnywhere(state.q);
+  });
+  const suggestFor = debounce(async (text) => {
+    const found = text.length >= 2 ? await search(text, "suggest") : null;
+    if (found && found.query === control("q").value.trim()) suggest(found);
+  }, 200);
+  control("q").addEventListener("input", (e) => {
+    const text = e.target.value.trim();
+    // A suggestion picked from the list (its value is an id): go to it at once.
+    const picked = Array.from(findList.options).some((o) => o.value === text);
+    if (picked && e.inputType === "insertReplacementText") {
+      setState({ q: text }, { reload: false });
+      findAnywhere(text);
+      return;
+    }
+    suggestFor(text);
   });
   control("q").addEventListener("change", (e) => {
     setState({ q: e.target.value.trim() }, { reload: false });
@@ -896,12 +1032,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
       setState({ ...DEFAULTS, view, layout, mns, policy });
     },
     unfocus: () => setState({ focus: "" }),
-    "focus-found": () => {
-      const text = control("q").value.trim();
-      const node = resolve(text);
-      if (node) focusOn(node.id());
-      else if (text) focusOn(text); // the server resolves ids in collapsed namespaces too
-    },
+    "focus-found": () => findAnywhere(control("q").value, { focus: true }),
   };
 
   function center() {
@@ -921,6 +1052,65 @@ export function mountGraph(root, { cytoscape, htmx }) {
     }
     const side = e.target.closest("[data-side-tab]");
     if (side) showSideTab(side.dataset.sideTab);
+  });
+
+  // The matrix's own tools: a filter on the names of its rows and columns, and the rows'
+  // order (by name, or by how many destinations or sources each reaches or is reached by).
+  function matrixTable(el) {
+    const wrap = el.closest("[data-testid=matrix]");
+    return wrap ? wrap.querySelector("table.matrix") : null;
+  }
+
+  function filterMatrix(input) {
+    const table = matrixTable(input);
+    if (!table) return;
+    const wanted = input.value.trim().toLowerCase();
+    const heads = Array.from(table.querySelectorAll("thead th.col-head"));
+    const rows = Array.from(table.querySelectorAll("tbody tr"));
+    const shown = rows.map((row) => {
+      const name = row.querySelector("th").textContent.toLowerCase();
+      return !wanted || name.includes(wanted);
+    });
+    rows.forEach((row, i) => {
+      row.hidden = !shown[i];
+      const key = row.querySelector("th").title;
+      const column = heads.findIndex((th) => th.title === key);
+      if (column < 0) return;
+      heads[column].hidden = !shown[i];
+      for (const r of rows) r.querySelectorAll("td.cell")[column].hidden = !shown[i];
+    });
+  }
+
+  function sortMatrix(select) {
+    const table = matrixTable(select);
+    if (!table) return;
+    const body = table.querySelector("tbody");
+    const rows = Array.from(body.querySelectorAll("tr"));
+    const heads = Array.from(table.querySelectorAll("thead th.col-head"));
+    const allowed = (cell) => !cell.classList.contains("none");
+    const scores = new Map(
+      rows.map((row) => {
+        const cells = Array.from(row.querySelectorAll("td.cell"));
+        const column = heads.findIndex((th) => th.title === row.querySelector("th").title);
+        const score =
+          select.value === "out"
+            ? cells.filter(allowed).length
+            : select.value === "in"
+              ? rows.filter((r) => allowed(r.querySelectorAll("td.cell")[column])).length
+              : 0;
+        return [row, score];
+      }),
+    );
+    const name = (row) => row.querySelector("th").textContent.trim();
+    rows.sort((a, b) => scores.get(b) - scores.get(a) || name(a).localeCompare(name(b)));
+    body.append(...rows);
+  }
+
+  document.addEventListener("input", (e) => {
+    if (e.target.matches("[data-matrix-filter]")) filterMatrix(e.target);
+  });
+  document.addEventListener("change", (e) => {
+    if (e.target.matches("[data-matrix-sort]")) sortMatrix(e.target);
   });
 
   // Links and buttons inside swapped partials: policy links, matrix cells, inspector actions.
@@ -1041,6 +1231,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
       saveState();
       showView(state.view);
       if (state.policy) showPolicy(state.policy);
+      if (state.diff) showDiff(state.diff);
     },
     highlight,
     clearHighlight,

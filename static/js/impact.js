@@ -73,3 +73,21 @@ export function impactRowNodes(impact) {
   }
   return rows;
 }
+
+/**
+ * Why an edit that changes no flow changes nothing: a list item per flow its rules name that
+ * the other side still denies (the server's `why`), each with "Allow this flow…".
+ */
+export function whyNodes(why) {
+  return why.map((w) => {
+    const item = el("li", "impact-why");
+    item.dataset.testid = "impact-why";
+    const button = el("button", "button small", "Allow this flow…");
+    button.type = "button";
+    button.dataset.allowSrc = w.src;
+    button.dataset.allowDst = w.dst;
+    button.title = `Write the policies ${shortEndpoint(w.src)} → ${shortEndpoint(w.dst)} needs`;
+    item.append(el("span", "impact-why-text", w.message), button);
+    return item;
+  });
+}

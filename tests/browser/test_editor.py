@@ -408,3 +408,61 @@ def test_completion_offers_the_networkpolicy_keys_and_values_that_fit_the_cursor
     # values of policyTypes, in a flow list too
     replace(page, "[Ingress, Egress]", "[Ingress, E")
     expect(options).to_have_text(["Egress"])
+
+
+def test_an_edit_the_other_side_still_denies_says_why_and_offers_to_allow_it(page, demo, quiet):
+    open_policy(page, demo, "shop-data/postgres")
+    replace(page, "values: [catalog, orders]", "values: [catalog, orders, cart]")
+    wait_for_check(page)
+    quiet()
+    panel = page.locator("[data-testid=impact]")
+    expect(panel).to_contain_text("change no flow")
+    why = panel.locator("[data-testid=impact-why]")
+    expect(why).to_have_count(1)
+    expect(why).to_contain_text("egress of shop-backend/cart[Deployment] still denies it")
+    expect(why).to_contain_text("shop-backend/")  # the policy that isolates cart's egress
+
+    # "Allow this flow…" writes the policies the flow needs (after the user drops the edit)
+    why.get_by_role("button", name="Allow this flow…").click()
+    page.click("[data-editor-action=guard-discard]")
+    page.wait_for_function(
+        "() => window.netviz.editor.view.state.doc.toString().includes('cart')"
+        " && window.netviz.editor.state().original === ''"
+    )
+
+
+def test_a_yaml_error_at_the_end_of_the_text_points_at_its_last_line(page, demo, quiet):
+    open_policy(page, demo, STOREFRONT_POLICY)
+    text = (
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: x\n"
+        "  namespace: shop-frontend\nspec:\n  podSelector: {matchLabels: {app: a}"
+    )
+    page.evaluate(
+        """text => { const view = window.netviz.editor.view;
+             view.dispatch({changes: {from: 0, to: view.state.doc.length, insert: text}}); }""",
+        text,
+    )
+    wait_for_check(page)
+    quiet()
+    lines = text.count("\n") + 1
+    label = page.locator(".diag.error .diag-line").first
+    expect(label).to_be_visible()
+    number = int(label.inner_text().split()[1])
+    assert number <= lines  # never a line past the end of the text
+    # (the parser reports this one a line past the end: it is shown at the last, marked so)
+    expect(label).to_have_text(f"line {lines} (end)")
+
+
+def test_a_save_error_of_the_text_goes_once_the_text_is_fixed(page, demo, quiet, expected_statuses):
+    expected_statuses.add(400)  # the save of the broken text
+    open_policy(page, demo, STOREFRONT_POLICY)
+    replace(page, "app: storefront", "app: [storefront")
+    wait_for_check(page)
+    quiet()
+    page.click("[data-testid=save]")
+    status = page.locator("[data-editor-status]")
+    expect(status).to_contain_text("Not saved")
+    replace(page, "app: [storefront", "app: storefront-v2")
+    wait_for_check(page)
+    quiet()
+    expect(status).to_be_hidden()

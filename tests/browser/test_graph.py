@@ -230,7 +230,10 @@ def test_a_cluster_of_two_thousand_workloads_opens_collapsed_and_as_a_matrix(
     # Rendering the matrix of a 2,000-workload page can take the browser a while on a loaded
     # machine (the server answers in well under a second); allow for it.
     expect(matrix).to_be_visible(timeout=90_000)
-    assert matrix.locator("tbody tr").count() == len(namespaces)
+    keys = graph["matrix"]["keys"]  # the namespaces, then external addresses as one row
+    assert keys[: len(namespaces)] == namespaces
+    assert keys[len(namespaces) :] in ([], ["ext:"])
+    assert matrix.locator("tbody tr").count() == len(keys)
     assert "view=matrix" in page.url
 
 
@@ -260,3 +263,131 @@ def test_every_view_runs_without_script_errors_or_csp_violations(page, demo, pag
     page.fill("#graph-sel", "tier in (data")  # a typo: reported, not thrown
     expect(page.locator("[data-filter-errors]")).to_contain_text("missing ')'")
     assert page_errors == []
+
+
+def test_find_at_two_thousand_workloads_focuses_a_workload_by_its_short_name(
+    page, user, big_cluster_parts
+):
+    snapshot, graph = big_cluster_parts
+    cluster = revisions.create_cluster(user, "big", snapshot)
+    RevisionGraph.objects.update_or_create(
+        revision=cluster.head, defaults={"version": analysis.CACHE_VERSION, "data": graph}
+    )
+    by_name: dict[str, list] = {}
+    for w in snapshot.workloads:
+        by_name.setdefault(w.name, []).append(w)
+    unique = next(ws[0] for name, ws in sorted(by_name.items()) if len(ws) == 1)
+    repeated = next(name for name, ws in sorted(by_name.items()) if len(ws) > 2)
+
+    open_graph(page, f"/clusters/{cluster.pk}/")
+    assert page.evaluate(SHOWN)["workloads"] == []  # every namespace collapsed: none is drawn
+    # thousands of summed edges: the busiest are drawn, and the status line says so
+    drawn, total = page.evaluate(
+        "() => [window.netviz.cy.edges().filter((e) => e.visible()).length,"
+        " window.netviz.cy.edges().length]"
+    )
+    if total > 150:
+        assert drawn == 150
+        expect(page.locator("[data-graph-status]")).to_contain_text("150 busiest edges")
+
+    # typing a name shared by several namespaces suggests each of them
+    page.fill("#graph-find", repeated)
+    page.wait_for_function(
+        "n => document.querySelectorAll('#graph-find-list option').length >= n",
+        arg=min(len(by_name[repeated]), 20),
+    )
+    suggested = page.eval_on_selector_all("#graph-find-list option", "os => os.map(o => o.value)")
+    exact = sorted(w.id for w in by_name[repeated])[:20]
+    assert sorted(suggested[: len(exact)]) == exact  # the name itself first, then longer ones
+
+    # Enter on a name found only once shows it, its neighbours and its namespace opened
+    page.fill("#graph-find", unique.name)
+    after_reload(page, lambda: page.press("#graph-find", "Enter"))
+    assert f"focus={unique.namespace}" in page.url.replace("%2F", "/")
+    assert page.evaluate("id => window.netviz.cy.getElementById(id).hasClass('found')", unique.id)
+    expect(page.locator("[data-focus-chip]")).to_be_visible()
+    expect(page.locator("[data-testid=flow-inspector]")).to_contain_text(unique.name)
+
+
+def test_external_addresses_read_as_cidrs_on_the_graph_and_in_the_flow_table(page, demo):
+    cluster, _ = demo
+    open_graph(page, f"/clusters/{cluster.pk}/?group=none")
+    labels = page.evaluate(
+        "() => window.netviz.cy.nodes(\"[type='external']\").map((n) => n.data('display'))"
+    )
+    assert sorted(labels) == [
+        "203.0.113.0/25, 203.0.113.128/26",
+        "internet except 203.0.113.0/25, 203.0.113.128/26",
+    ]
+    page.click("[data-testid=view-flows]")
+    table = page.locator("[data-testid=flow-table] table")
+    expect(table).to_contain_text("203.0.113.0/25, 203.0.113.128/26")
+    expect(table).not_to_contain_text("203.0.113.0-203.0.113.191")
+
+
+def test_the_namespace_view_shows_flows_in_and_out_with_peers_collapsed(page, demo):
+    cluster, conn = demo
+    open_graph(page, f"/clusters/{cluster.pk}/")
+    after_reload(page, lambda: page.select_option("#graph-ns", "shop-data"))
+    shown = page.evaluate(SHOWN)
+    inside = {w.id for w in conn.snapshot.workloads if w.namespace == "shop-data"}
+    assert set(shown["workloads"]) == inside
+    peers = {
+        f"ns:{ep.workload.namespace}"
+        for f in conn.flows()
+        for ep, other in ((f.src, f.dst), (f.dst, f.src))
+        if other.id in inside and ep.workload and ep.workload.namespace != "shop-data"
+    }
+    assert set(shown["groups"]) == peers
+    edges = [e.split("->") for e in shown["edges"]]
+    assert any(a.startswith("ns:") and b in inside for a, b in edges)  # inbound
+    assert any(a in inside and b.startswith("ns:") for a, b in edges)  # outbound
+
+
+def test_the_matrix_fills_its_card_has_the_external_row_and_opens_a_cells_flows(page, demo):
+    cluster, conn = demo
+    page.goto(f"/clusters/{cluster.pk}/?view=matrix")
+    matrix = page.locator("[data-testid=matrix] table")
+    expect(matrix).to_be_visible()
+    namespaces = sorted({w.namespace for w in conn.snapshot.workloads})
+    heads = matrix.locator("tbody th").all_inner_texts()
+    assert heads == [*namespaces, "external addresses"]
+    # few namespaces: big cells, the table a good part of its card's width
+    table = matrix.bounding_box()
+    card = page.locator(".graph-card").bounding_box()
+    assert table["width"] >= card["width"] / 3
+    page.click("td.cell[data-src='ext:'][data-dst='ns:shop-frontend']")
+    inspector = page.locator("[data-testid=flow-inspector]")
+    expect(inspector).to_contain_text("edge-proxy")
+    expect(inspector).to_contain_text("internet except")
+
+
+def test_the_demo_opens_with_a_tour_that_can_be_dismissed_for_good(page, demo):
+    cluster, _ = demo
+    open_graph(page, f"/clusters/{cluster.pk}/")
+    tour = page.locator("[data-testid=onboarding]")
+    expect(tour).to_be_visible()
+    expect(tour).to_contain_text("An edge is a flow that is allowed")
+    page.click("[data-onboarding-next]")
+    expect(tour).to_contain_text("Default deny")
+    expect(tour).to_contain_text("2 of 5")
+    page.click("[data-testid=onboarding-dismiss]")
+    expect(tour).to_have_count(0)
+    open_graph(page, f"/clusters/{cluster.pk}/")
+    expect(page.locator("[data-testid=onboarding]")).to_have_count(0)
+
+
+def test_the_matrix_filters_and_sorts_its_rows(page, demo):
+    cluster, _ = demo
+    page.goto(f"/clusters/{cluster.pk}/?view=matrix")
+    matrix = page.locator("[data-testid=matrix] table")
+    expect(matrix).to_be_visible()
+    page.fill("[data-matrix-filter]", "shop-")
+    visible = matrix.locator("tbody tr:not([hidden]) th").all_inner_texts()
+    assert visible == ["shop-backend", "shop-data", "shop-frontend"]
+    assert matrix.locator("thead th.col-head:not([hidden])").count() == 3
+    page.fill("[data-matrix-filter]", "")
+    page.select_option("[data-matrix-sort]", "out")
+    rows = matrix.locator("tbody tr")
+    reach = [rows.nth(i).locator("td.cell.all, td.cell.some").count() for i in range(rows.count())]
+    assert reach == sorted(reach, reverse=True)

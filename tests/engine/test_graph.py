@@ -7,7 +7,13 @@ import json
 import pytest
 
 from policies.engine import evaluate, load_paths
-from policies.engine.graph import FlowIndex, FlowList, to_networkx
+from policies.engine.graph import (
+    FlowIndex,
+    FlowList,
+    endpoint_label,
+    external_label,
+    to_networkx,
+)
 
 from .helpers import pod, policy, snap
 
@@ -81,7 +87,7 @@ def test_expanding_a_namespace_keeps_its_workloads_and_sums_the_rest() -> None:
 def test_matrix_cells_say_all_some_or_none() -> None:
     index = _index()
     m = index.namespace_matrix
-    assert m["keys"] == ["app", "db"]
+    assert m["keys"] == ["app", "db", "ext:"]  # every external address as one last row
     assert m["cells"][0][1] == {"state": "some", "ports": "TCP 5432"}
     assert m["cells"][1][0]["state"] == "all"
     inner = index.workload_matrix("app")
@@ -169,3 +175,40 @@ def test_the_grouped_index_lists_exactly_the_engines_flows(folder) -> None:
     ]
     assert list(index.connections()) == expected
     assert index.flow_count == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("ident", "label"),
+    [
+        # every IPv4 address
+        ("0.0.0.0-255.255.255.255", "internet"),
+        # one block, as its ipBlock wrote it
+        ("10.0.0.0-10.255.255.255", "10.0.0.0/8"),
+        # the private ranges excepted: what is left reads as a complement
+        (
+            "0.0.0.0-9.255.255.255,11.0.0.0-172.15.255.255,"
+            "172.32.0.0-192.167.255.255,192.169.0.0-255.255.255.255",
+            "internet except 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16",
+        ),
+        # a cidr with an except of its own: the CIDRs that are left
+        ("203.0.113.0-203.0.113.191", "203.0.113.0/25, 203.0.113.128/26"),
+        # both families whole
+        (
+            "0.0.0.0-255.255.255.255,::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            "internet (IPv4 and IPv6)",
+        ),
+        # an IPv6 block
+        ("2001:db8::-2001:db8:0:ffff:ffff:ffff:ffff:ffff", "2001:db8::/48"),
+    ],
+)
+def test_external_endpoints_are_named_as_cidrs_or_the_internet_except_some(ident, label):
+    assert external_label(ident) == label
+
+
+def test_a_long_list_of_cidrs_names_the_first_and_counts_the_rest():
+    assert external_label("10.0.0.1-10.0.0.200", limit=2) == "10.0.0.1/32, 10.0.0.2/31 (+8 more)"
+
+
+def test_a_workload_id_reads_as_itself_and_a_range_as_cidrs():
+    assert endpoint_label("ns/web[Deployment]") == "ns/web[Deployment]"
+    assert endpoint_label("10.0.0.0-10.255.255.255") == "10.0.0.0/8"

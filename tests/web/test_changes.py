@@ -183,7 +183,25 @@ def test_compare_lists_yaml_and_connectivity_diffs(shop_cluster, owner) -> None:
             "dst": BE,
             "before": "TCP 9090",
             "after": "All Connections",
+            "src_label": FE,
+            "dst_label": BE,
         }
+    ]
+    lines = result["policy_diffs"][0]["lines"]
+    assert {line["kind"] for line in lines} >= {"hunk", "add", "del", "ctx"}
+    # every removed line is numbered in the old text, every added one in the new
+    assert all(line["old"] and not line["new"] for line in lines if line["kind"] == "del")
+    assert all(line["new"] and not line["old"] for line in lines if line["kind"] == "add")
+
+
+def test_diff_lines_number_both_sides_from_the_hunk_header() -> None:
+    unified = "--- a\n+++ b\n@@ -3,3 +3,3 @@\n keep\n-old\n+new\n keep too\n"
+    assert [(d["kind"], d["old"], d["new"], d["text"]) for d in changes.diff_lines(unified)] == [
+        ("hunk", "", "", "@@ -3,3 +3,3 @@"),
+        ("ctx", 3, 3, "keep"),
+        ("del", 4, "", "old"),
+        ("add", "", 4, "new"),
+        ("ctx", 5, 5, "keep too"),
     ]
 
 
@@ -242,3 +260,26 @@ def test_a_revision_stores_its_impact_when_written(shop_cluster, owner) -> None:
     assert stored["summary"] == edit.change.summary()
     assert (stored["added"], stored["removed"], stored["changed"]) == (0, 0, 1)
     assert stored["sample"] == edit.change.as_dict()
+
+
+def test_an_edit_that_changes_nothing_says_which_side_still_denies(owner) -> None:
+    demo = revisions.load_demo(owner)
+    policy = demo.head.policies.get(namespace="shop-data", name="postgres")
+    # postgres now lets cart in, but cart's own egress never names postgres
+    text = policy.yaml.replace("values: [catalog, orders]", "values: [catalog, orders, cart]")
+    assert text != policy.yaml
+    check = changes.check_edit(demo.head, text, ("shop-data", "postgres")).as_dict()
+    assert check["summary"] == changes.check_edit(demo.head, policy.yaml, None).summary
+    [why] = check["why"]
+    assert (why["src"], why["dst"]) == (
+        "shop-backend/cart[Deployment]",
+        "shop-data/postgres[StatefulSet]",
+    )
+    assert why["blocking"] == "egress"
+    assert why["policies"]
+    assert "egress of shop-backend/cart[Deployment] still denies it" in why["message"]
+
+
+def test_an_edit_that_changes_flows_has_no_why(shop_cluster) -> None:
+    check = changes.check_edit(shop_cluster.head, OPEN_BACKEND, ("shop", "backend-from-frontend"))
+    assert check.as_dict()["why"] == []

@@ -114,16 +114,43 @@ def test_asking_for_every_workload_of_a_huge_view_still_aggregates(demo, monkeyp
     assert "too many" in out["notice"]
 
 
-def test_the_namespace_filter_keeps_its_workloads_and_the_flows_among_them(demo):
+def test_the_namespace_filter_keeps_its_workloads_and_every_flow_in_or_out(demo, demo_conn):
     out = graphs.elements(demo, view(ns="shop-data", ext="0"))
-    workloads = {i for i in ids(out) if not i.startswith("ns:")}
+    nodes = {el["data"]["id"]: el["data"] for el in out["nodes"]}
+    workloads = {i for i, d in nodes.items() if d["type"] == "workload"}
     assert workloads == {
         "shop-data/kafka[StatefulSet]",
         "shop-data/postgres[StatefulSet]",
         "shop-data/redis[StatefulSet]",
     }
-    # postgres replicates to itself only between pods of one workload: no edge
-    assert ids(out, "edges") == set()
+
+    # every flow with an end in shop-data, the other end's namespace collapsed into one node
+    def end(ep: engine.Endpoint) -> str | None:
+        if ep.workload is None:
+            return None
+        return ep.id if ep.workload.namespace == "shop-data" else f"ns:{ep.workload.namespace}"
+
+    expected = {
+        f"{end(f.src)}->{end(f.dst)}"
+        for f in demo_conn.flows()
+        if end(f.src) and end(f.dst) and "shop-data" in (f.src.workload.namespace,
+                                                         f.dst.workload.namespace)
+    }  # fmt: skip
+    assert ids(out, "edges") == expected
+    inbound = {e for e in expected if e.endswith("[StatefulSet]") and e.startswith("ns:")}
+    outbound = {e for e in expected if e.startswith("shop-data/") and "->ns:" in e}
+    assert inbound
+    assert outbound
+    peers = {i for i, d in nodes.items() if d["type"] == "namespace-aggregate"}
+    assert peers == {e.split("->")[0] for e in inbound} | {e.split("->")[1] for e in outbound}
+    assert out["mode"] == "full"  # the namespace itself is drawn one workload at a time
+
+
+def test_the_namespace_filter_with_a_focus_inside_keeps_the_focus_view(demo):
+    out = graphs.elements(
+        demo, view(ns="shop-data", focus="shop-data/postgres[StatefulSet]", dir="out")
+    )
+    assert all(e["data"]["source"] == "shop-data/postgres[StatefulSet]" for e in out["edges"])
 
 
 def test_the_port_filter_keeps_only_who_can_reach_that_port(demo, demo_conn):
@@ -188,12 +215,18 @@ def test_the_workload_matrix_has_each_pairs_ports(demo, demo_conn, namespace):
             assert grid["cells"][a][b] == {"state": state, "ports": str(ports) if ports else ""}
 
 
-def test_the_namespace_matrix_is_the_namespace_aggregation_without_external_ranges(demo, demo_conn):
+def test_the_namespace_matrix_is_the_namespace_aggregation_with_externals_as_one(demo, demo_conn):
     grid = demo.namespace_matrix
-    summed = by_namespace(demo_conn)
+    assert grid["keys"][-1] == "ext:"
+    assert grid["labels"][-1] == "external addresses"
+    summed = defaultdict(list)
+    for (src, dst), (ports, _) in by_namespace(demo_conn).items():
+        key = tuple(k if k.startswith("ns:") else "ext:" for k in (src, dst))
+        summed[key].append(ports)
     for a, src in enumerate(grid["keys"]):
         for b, dst in enumerate(grid["keys"]):
-            ports = summed.get((f"ns:{src}", f"ns:{dst}"), (None, 0))[0]
+            key = tuple(k if k == "ext:" else f"ns:{k}" for k in (src, dst))
+            ports = reduce(or_, summed[key]) if key in summed else None
             assert grid["cells"][a][b]["ports"] == (str(ports) if ports else "")
 
 

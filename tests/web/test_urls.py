@@ -23,6 +23,8 @@ ROUTES = [
     ("revision-matrix", {"pk": 3, "number": 2}, "/clusters/3/revisions/2/matrix/"),
     ("revision-explain", {"pk": 3, "number": 2}, "/clusters/3/revisions/2/explain/"),
     ("revision-node", {"pk": 3, "number": 2}, "/clusters/3/revisions/2/node/"),
+    ("cluster-find", {"pk": 3}, "/clusters/3/find.json"),
+    ("revision-find", {"pk": 3, "number": 2}, "/clusters/3/revisions/2/find.json"),
     ("api-tokens", {}, "/settings/tokens/"),
     ("api-token-delete", {"pk": 5}, "/settings/tokens/5/delete/"),
     ("semantics", {}, "/help/semantics/"),

@@ -234,3 +234,41 @@ def test_a_big_policy_index_lists_a_namespace_when_it_is_opened(
     ).content.decode()
     assert names.count("data-policy=") == 3
     assert 'data-policy="shop/default-deny"' in names
+
+
+def test_the_warnings_count_links_to_the_warnings_and_agrees_in_number(
+    client_for, owner, corpus_cases
+):
+    folder = corpus_cases / "onlineboutique_workloads" / "input"
+    pairs = [(p.name, p.read_bytes()) for p in sorted(folder.iterdir())]
+    cluster = revisions.create_cluster(owner, "boutique", snapshots.parse_manifests(pairs))
+    page = client_for(owner).get(f"/clusters/{cluster.pk}/").content.decode()
+    assert 'href="#warning-table" data-testid="warnings-badge"' in page
+    assert 'id="warning-table"' in page
+    assert '<span class="stat-label">warnings</span>' in page
+    # a warning about a policy links to it (the editor opens it)
+    assert 'data-testid="warning-policy"' in page
+
+
+def test_one_of_a_kind_is_not_counted_in_the_plural(client_for, owner, shop_cluster):
+    page = client_for(owner).get(f"/clusters/{shop_cluster.pk}/").content.decode()
+    assert '<span class="stat-label">namespace</span>' in page  # the shop has one namespace
+    assert "warnings-badge" not in page  # and no warning to link to
+
+
+def test_not_found_and_not_allowed_are_styled_pages(client_for, users_by_role, shop_cluster):
+    stranger = client_for(users_by_role["stranger"]).get(f"/clusters/{shop_cluster.pk}/")
+    assert stranger.status_code == 404
+    assertContains(stranger, 'data-testid="error-page"', status_code=404)
+    assertContains(stranger, "css/base.css", status_code=404)
+    viewer = client_for(users_by_role["viewer"])
+    denied = viewer.post(f"/clusters/{shop_cluster.pk}/revisions/1/revert/")
+    assertContains(denied, "Not allowed", status_code=403)
+    assertContains(denied, 'data-testid="error-page"', status_code=403)
+
+
+def test_only_the_demo_offers_the_first_tour(client_for, owner, shop_cluster):
+    demo = revisions.load_demo(owner)
+    client = client_for(owner)
+    assertContains(client.get(f"/clusters/{demo.pk}/"), 'data-testid="onboarding"')
+    assertNotContains(client.get(f"/clusters/{shop_cluster.pk}/"), 'data-testid="onboarding"')

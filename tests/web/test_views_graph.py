@@ -147,13 +147,83 @@ def test_the_graph_is_computed_once_and_kept_with_the_revision(browser, demo, mo
     assert browser.get(f"/clusters/{demo.pk}/graph.json?group=ns").status_code == 200
 
 
+# --- Find ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "postgres",  # its name alone
+        "shop-data/postgres",  # namespace/name, as people write it
+        POSTGRES,  # the id the graph uses
+        "SHOP-DATA/Postgres",  # case does not matter
+    ],
+)
+def test_find_names_a_workload_by_short_name_whatever_the_view_draws(browser, demo, typed):
+    found = browser.get(f"/clusters/{demo.pk}/find.json?{urlencode({'q': typed})}").json()
+    assert found["best"] == POSTGRES
+    assert found["results"][0]["id"] == POSTGRES
+    assert found["results"][0]["namespace"] == "shop-data"
+
+
+def test_find_suggests_by_prefix_and_by_label_best_first(browser, demo, demo_snapshot):
+    found = browser.get(f"/clusters/{demo.pk}/find.json?q=app%3Dpostgres").json()
+    assert [r["id"] for r in found["results"]] == [POSTGRES]
+    assert found["results"][0]["match"] == "label app=postgres"
+    prefix = browser.get(f"/clusters/{demo.pk}/find.json?q=shop-").json()
+    expected = sorted(w.id for w in demo_snapshot.workloads if w.namespace.startswith("shop-"))
+    assert sorted(r["id"] for r in prefix["results"]) == expected
+    assert prefix["total"] == len(expected)
+    assert prefix["best"] == ""  # several match equally: the user picks one
+
+
+def test_find_of_nothing_or_of_no_workload_answers_empty(browser, demo):
+    for typed in ("", "no-such-thing-anywhere"):
+        found = browser.get(f"/clusters/{demo.pk}/find.json?{urlencode({'q': typed})}").json()
+        assert (found["results"], found["total"], found["best"]) == ([], 0, "")
+
+
+def test_find_searches_the_revision_it_is_asked_about(browser, shop_cluster):
+    head = browser.get(f"/clusters/{shop_cluster.pk}/find.json?q=a").json()
+    old = browser.get(f"/clusters/{shop_cluster.pk}/revisions/1/find.json?q=a").json()
+    assert (old["revision"], head["revision"]) == (1, shop_cluster.head.number)
+
+
+# --- external endpoints as CIDRs ----------------------------------------------------------------
+
+
+def test_external_endpoints_are_labelled_as_cidrs_in_the_graph_table_and_inspector(browser, demo):
+    data = browser.get(f"/clusters/{demo.pk}/graph.json?group=none").json()
+    external = {n["data"]["id"]: n["data"]["label"] for n in data["nodes"]
+                if n["data"]["type"] == "external"}  # fmt: skip
+    # the demo's ipBlock 203.0.113.0/24 except 203.0.113.192/26 splits the addresses in two
+    assert sorted(external.values()) == [
+        "203.0.113.0/25, 203.0.113.128/26",
+        "internet except 203.0.113.0/25, 203.0.113.128/26",
+    ]
+    allowed = next(i for i, label in external.items() if label.startswith("203.0.113.0/25"))
+    table = browser.get(f"/clusters/{demo.pk}/flows/?group=none", headers=HTMX)
+    assertContains(table, "203.0.113.0/25, 203.0.113.128/26")
+    assertContains(table, f'title="{allowed}"')  # the ranges stay at hand
+    checkout = next(e["data"]["source"] for e in data["edges"] if e["data"]["target"] == allowed)
+    page = inspector(browser.get(explain_url(demo, src=checkout, dst=allowed), headers=HTMX))
+    assert "203.0.113.0/25, 203.0.113.128/26</span>" in page
+
+
 def test_a_cache_of_an_older_layout_is_rebuilt(browser, demo):
     RevisionGraph.objects.create(revision=demo.head, version=0, data={"stale": True})
     assert browser.get(f"/clusters/{demo.pk}/graph.json").status_code == 200
     assert RevisionGraph.objects.get(revision=demo.head).version == analysis.CACHE_VERSION
 
 
-GRAPH_URLS = ["graph.json", "flows/", "matrix/", "explain/?src=a&dst=b", "node/?id=x"]
+GRAPH_URLS = [
+    "graph.json",
+    "flows/",
+    "matrix/",
+    "explain/?src=a&dst=b",
+    "node/?id=x",
+    "find.json?q=x",
+]
 
 
 @pytest.mark.parametrize("path", GRAPH_URLS)
@@ -361,7 +431,12 @@ def test_labels_from_rows_are_escaped_in_the_inspector(browser, owner, shop_file
 def test_the_matrix_is_namespace_by_namespace(browser, demo):
     page = browser.get(f"/clusters/{demo.pk}/matrix/", headers=HTMX).content.decode()
     assert 'data-testid="matrix"' in page
-    assert page.count('<th scope="row"') == 5
+    assert page.count('<th scope="row"') == 5 + 1  # and every external address as one row
+    # the internet reaches the frontend (edge-proxy on 443), not the data namespace
+    cell = page.split('data-src="ext:" data-dst="ns:shop-frontend"')[0].rsplit("<td", 1)[1]
+    assert 'class="cell some"' in cell
+    cell = page.split('data-src="ext:" data-dst="ns:shop-data"')[0].rsplit("<td", 1)[1]
+    assert 'class="cell none"' in cell
     # backend to data on some ports, monitoring to kube-system on all, data to frontend none
     assert 'data-src="ns:shop-backend" data-dst="ns:shop-data"' in page
     cell = page.split('data-src="ns:monitoring" data-dst="ns:kube-system"')[0].rsplit("<td", 1)[1]
@@ -369,6 +444,14 @@ def test_the_matrix_is_namespace_by_namespace(browser, demo):
     cell = page.split('data-src="ns:shop-backend" data-dst="ns:shop-data"')[0].rsplit("<td", 1)[1]
     assert 'class="cell some"' in cell
     assert 'title="shop-backend → shop-data: TCP 5432,6379,9092-9094"' in page
+
+
+def test_a_matrix_cell_of_external_addresses_lists_its_flows(browser, demo):
+    page = inspector(
+        browser.get(explain_url(demo, src="ext:", dst="ns:shop-frontend"), headers=HTMX)
+    )
+    assert "edge-proxy" in page
+    assert "internet except" in page
 
 
 def test_the_matrix_of_a_namespace_is_workload_by_workload(browser, demo):
@@ -379,9 +462,21 @@ def test_the_matrix_of_a_namespace_is_workload_by_workload(browser, demo):
     assert browser.get(f"/clusters/{demo.pk}/matrix/?namespace=nope").status_code == 404
 
 
-def test_the_flow_table_lists_the_flows_of_the_view_a_page_at_a_time(browser, demo, monkeypatch):
+def test_the_flow_table_lists_the_flows_of_the_view_a_page_at_a_time(
+    browser, demo, demo_snapshot, monkeypatch
+):
+    # a namespace's flows are those in, out of and inside it
+    backend = [
+        f
+        for f in engine.evaluate(demo_snapshot).flows()
+        if "shop-backend" in (f.src.workload and f.src.workload.namespace,
+                              f.dst.workload and f.dst.workload.namespace)
+    ]  # fmt: skip
+    n = len(backend)
     page = browser.get(f"/clusters/{demo.pk}/flows/?ns=shop-backend", headers=HTMX)
-    assertContains(page, "Flows 1\u20134 of 4 (filter: namespace shop-backend; 61 in the cluster)")
+    assertContains(
+        page, f"Flows 1\u2013{n} of {n} (filter: namespace shop-backend; 61 in the cluster)"
+    )
     monkeypatch.setattr("policies.views.graph.FLOWS_PER_PAGE", 25)
     second = browser.get(f"/clusters/{demo.pk}/flows/?page=2", headers=HTMX)
     assertContains(second, "Flows 26\u201350 of 61")
