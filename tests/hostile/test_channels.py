@@ -15,13 +15,9 @@ from policies.models import Cluster, Revision
 from policies.tokens import create_token
 from tests.hostile.cases import Case, archive_cases, manifest_cases
 
-XFAIL_YAMLIO = pytest.mark.xfail(strict=False, reason="yamlio guard: issue 16 branch")
-
 
 def _params(cases: list[Case]) -> list:
-    return [
-        pytest.param(c, id=c.name, marks=[XFAIL_YAMLIO] if c.yamlio_guard else []) for c in cases
-    ]
+    return [pytest.param(c, id=c.name) for c in cases]
 
 
 MANIFESTS = _params(manifest_cases())
