@@ -273,6 +273,8 @@ def test_find_at_two_thousand_workloads_focuses_a_workload_by_its_short_name(
     RevisionGraph.objects.update_or_create(
         revision=cluster.head, defaults={"version": analysis.CACHE_VERSION, "data": graph}
     )
+    # the graph stored as the worker would have, and the revision marked ready as it leaves it
+    Revision.objects.filter(pk=cluster.head.pk).update(status=Revision.Status.READY, progress=100)
     by_name: dict[str, list] = {}
     for w in snapshot.workloads:
         by_name.setdefault(w.name, []).append(w)
