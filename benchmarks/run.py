@@ -249,11 +249,13 @@ class Row:
     nca: Measurement | None  # None: not run at this size
 
 
-def bench_engine(cluster: Path, edited: Path, repeats: int) -> tuple[Measurement, dict | None]:
+def bench_engine(
+    cluster: Path, edited: Path | None, repeats: int
+) -> tuple[Measurement, dict | None]:
     """Run the engine probe `repeats` times; the median engine time and peak, and its report."""
     # The probe imports `policies` from the work tree, installed or not.
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [str(PYTHON), str(PROBE), str(cluster), str(edited)]
+    command = [str(PYTHON), str(PROBE), str(cluster), *([str(edited)] if edited else [])]
     reports = []
     for _ in range(repeats):
         run = measure(command, TIMEOUT_OURS, env=env)
@@ -287,8 +289,11 @@ def bench_phases(cluster: Path, repeats: int) -> dict[str, float] | str:
 def bench_size(size: str, nca: Path | None, repeats: int, nca_repeats: int) -> Row:
     """Generate one size and measure netviz (and NCA where it applies) on it."""
     cluster, summary = prepare(size)
-    edited = BENCH / f"{size}-edited"
-    edited_policy = generate.edit_one_policy(cluster, edited)
+    edited: Path | None = BENCH / f"{size}-edited"
+    try:
+        edited_policy = generate.edit_one_policy(cluster, edited)
+    except ValueError:  # an open cluster has no policy to edit
+        edited, edited_policy = None, "no policy"
     command, _ = netviz_command()
 
     e2e_cmd = [*command, "analyze", str(cluster), "--format", "json", "-o", os.devnull]
