@@ -50,6 +50,18 @@ def tap(page, element_id: str) -> None:
     page.evaluate("id => { window.netviz.cy.getElementById(id).emit('tap'); }", element_id)
 
 
+def big_cluster(user, parts):
+    """The 2,000-workload cluster stored with the graph the analysis worker would store for
+    so large a revision (tests/web covers computing it), marked ready as the worker leaves it."""
+    snapshot, graph = parts
+    cluster = revisions.create_cluster(user, "big", snapshot)
+    RevisionGraph.objects.update_or_create(
+        revision=cluster.head, defaults={"version": analysis.CACHE_VERSION, "data": graph}
+    )
+    Revision.objects.filter(pk=cluster.head.pk).update(status=Revision.Status.READY, progress=100)
+    return cluster
+
+
 @pytest.fixture
 def demo(user):
     cluster = revisions.load_demo(user)
@@ -192,13 +204,7 @@ def test_a_cluster_of_two_thousand_workloads_opens_collapsed_and_as_a_matrix(
     page, user, big_cluster_parts
 ):
     snapshot, graph = big_cluster_parts
-    cluster = revisions.create_cluster(user, "big", snapshot)
-    # The graph as the analysis worker stores it for so large a revision (tests/web covers
-    # computing it), and the revision marked ready as the worker leaves it.
-    RevisionGraph.objects.update_or_create(
-        revision=cluster.head, defaults={"version": analysis.CACHE_VERSION, "data": graph}
-    )
-    Revision.objects.filter(pk=cluster.head.pk).update(status=Revision.Status.READY, progress=100)
+    cluster = big_cluster(user, big_cluster_parts)
     namespaces = sorted({w.namespace for w in snapshot.workloads})
     assert len(snapshot.workloads) > 2000
 
@@ -268,13 +274,8 @@ def test_every_view_runs_without_script_errors_or_csp_violations(page, demo, pag
 def test_find_at_two_thousand_workloads_focuses_a_workload_by_its_short_name(
     page, user, big_cluster_parts
 ):
-    snapshot, graph = big_cluster_parts
-    cluster = revisions.create_cluster(user, "big", snapshot)
-    RevisionGraph.objects.update_or_create(
-        revision=cluster.head, defaults={"version": analysis.CACHE_VERSION, "data": graph}
-    )
-    # the graph stored as the worker would have, and the revision marked ready as it leaves it
-    Revision.objects.filter(pk=cluster.head.pk).update(status=Revision.Status.READY, progress=100)
+    snapshot, _ = big_cluster_parts
+    cluster = big_cluster(user, big_cluster_parts)
     by_name: dict[str, list] = {}
     for w in snapshot.workloads:
         by_name.setdefault(w.name, []).append(w)
