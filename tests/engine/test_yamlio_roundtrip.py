@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from policies.engine import load_documents, load_paths, yamlio
+from policies.engine.export import export_policies
 from policies.engine.yamlio import parse_documents_native, parse_documents_python
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,3 +94,42 @@ def test_every_policy_loads_again_from_its_own_text(folder: Path) -> None:
         again = load_documents([(policy.location.file, policy.source)])
         (reread,) = [*again.policies, *again.cluster_policies]
         assert _without_locations(reread) == _without_locations(policy), policy.id
+
+
+# Policies written the ways kubectl accepts, in one CRLF stream: on their `---` line (one with
+# the comment above it), behind an anchor on it, and with merge keys that written keys win over.
+FORMS = "\r\n".join(
+    [
+        "# deny",
+        "--- {apiVersion: networking.k8s.io/v1, kind: NetworkPolicy,",
+        "     metadata: {name: deny, namespace: shop}, spec: {podSelector: {}}}",
+        "--- &allow",
+        "apiVersion: networking.k8s.io/v1",
+        "kind: NetworkPolicy",
+        "metadata: {name: allow, namespace: shop}",
+        "spec:",
+        "  podSelector: {matchLabels: &db {app: db, tier: data}}",
+        "  ingress:",
+        "  - from: [{podSelector: {matchLabels: {<<: *db, app: api}}}]",
+        "--- !!map",
+        "apiVersion: networking.k8s.io/v1",
+        "kind: NetworkPolicy",
+        "metadata: {name: egress, namespace: shop}",
+        "spec: {podSelector: {}, policyTypes: [Egress]}",
+        "",
+    ]
+)
+
+
+def test_policies_in_every_form_load_again_from_their_text_and_from_the_export() -> None:
+    policies = load_documents([("forms.yaml", FORMS)]).policies
+    assert [p.id for p in policies] == ["shop/allow", "shop/deny", "shop/egress"]
+    assert policies[1].source.startswith("# deny\r\n{apiVersion:")
+    from_texts = [p for q in policies for p in load_documents([("p.yaml", q.source)]).policies]
+    exported = load_documents([("export.yaml", export_policies(policies))]).policies
+    expected = _without_locations(policies)
+    assert _without_locations(tuple(from_texts)) == expected
+    assert _without_locations(exported) == expected
+    # the merge: the written `app` wins over the merged one, the merged `tier` stays
+    (rule,) = policies[0].ingress
+    assert dict(rule.peers[0].pod_selector.match_labels) == {"app": "api", "tier": "data"}
