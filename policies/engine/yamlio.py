@@ -454,8 +454,9 @@ def _on_marker(before: str, marker_line: str, after: str) -> str:
     `--- !!map`, `--- &base`): that line without its marker, then the stretch below it.
 
     Without the marker, the text is one document however it is stored, exported or joined
-    with other texts by `---` lines; it keeps its line count. The comments above the marker
-    come along when nothing else is there (a directive needs its `---`, so it stays out).
+    with other texts by `---` lines (the web app lays stored texts out again between `---`
+    lines, at their object's line). The comments above the marker come along when nothing
+    else is there; a directive (`%YAML`) needs its `---`, so it stays out.
     """
     head = marker_line[3:].lstrip(" \t")
     if head[:3] in ("---", "..."):  # a scalar `---`/`...` at column 0 would read as a marker
