@@ -125,8 +125,13 @@ def test_marker_line_documents_and_merge_overrides_are_stored_as_the_cli_reads_t
 
     # read back cold from its rows, the revision gives the CLI's connectivity
     analysis.clear()
-    web = flows_of(analysis.state(Cluster.objects.get(pk=cluster.pk).head).snapshot)
+    cold = analysis.state(Cluster.objects.get(pk=cluster.pk).head).snapshot
+    web = flows_of(cold)
     assert web == flows_of(cli)
+    # and locates each policy at the line the CLI does
+    assert {p.id: p.location.line for p in cold.policies} == {
+        p.id: p.location.line for p in cli.policies
+    }
     assert ("shop/api[Deployment]", "shop/db[Deployment]", "TCP 5432") in web
     assert not {(s, d) for s, d, _ in web if d.startswith("shop/") and s.startswith("shop/")} - {
         ("shop/api[Deployment]", "shop/db[Deployment]")
