@@ -296,6 +296,8 @@ typedef struct {
     int key_mode;
     PyObject *key;
     long key_line;
+    PyObject *merged; /* a set of the keys '<<' brought that no written key replaced; NULL
+                       * until a merge brings one */
 } Frame;
 
 typedef struct {
@@ -438,7 +440,8 @@ static PyObject *new_collection(int kind, long line, State *st, PyObject **lines
     return obj;
 }
 
-/* '<<': copies the keys of `src` (a LineDict) that `dst` lacks, with their lines. */
+/* '<<': copies the keys of `src` (a LineDict) that `dst` lacks, with their lines. Keys it
+ * already has (written, or merged from an earlier map of `<<: [*a, *b]`) win. */
 static int merge_into(State *st, Frame *dst, PyObject *src) {
     PyObject *src_lines = NULL;
     if (PyObject_TypeCheck(src, LineDict_T)) src_lines = SLOT(src, dict_lines_off);
@@ -456,6 +459,8 @@ static int merge_into(State *st, Frame *dst, PyObject *src) {
         }
         if (PyDict_SetItem(dst->obj, k, v) < 0 || PyDict_SetItem(dst->lines, k, ln) < 0)
             return -1;
+        if (dst->merged == NULL && (dst->merged = PySet_New(NULL)) == NULL) return -1;
+        if (PySet_Add(dst->merged, k) < 0) return -1;
     }
     return 0;
 }
@@ -504,8 +509,14 @@ static int attach(State *st, PyObject *value, long line, long long size, int kin
         int has = PyDict_Contains(f->obj, value);
         if (has < 0) return -1;
         if (has) {
-            f->key_mode = KEY_IGNORE;
-            return build_error(st, line, PyUnicode_FromFormat("duplicate key %R", value));
+            /* YAML 1.1's merge: a key written in the mapping wins over a merged one, wherever
+             * the '<<' stands; two written keys stay a duplicate. */
+            int merged = f->merged ? PySet_Discard(f->merged, value) : 0;
+            if (merged < 0) return -1;
+            if (!merged) {
+                f->key_mode = KEY_IGNORE;
+                return build_error(st, line, PyUnicode_FromFormat("duplicate key %R", value));
+            }
         }
         Py_XSETREF(f->key, Py_NewRef(value));
         f->key_line = line;
@@ -724,7 +735,7 @@ static int on_start(State *st, yaml_event_t *ev, int kind) {
     if (obj == NULL) return -1;
     st->frames[st->nframes++] = (Frame){
         kind, nesting, column, merge_list, obj, lines, line, depth, 1, anchor, 0, KEY_NORMAL, NULL,
-        0};
+        0, NULL};
     if (nesting == NEST_FLOW) st->flow_level++;
     if (nesting == NEST_BLOCK) st->block_level++;
     return 0;
@@ -733,6 +744,7 @@ static int on_start(State *st, yaml_event_t *ev, int kind) {
 static int on_end(State *st) {
     Frame f = st->frames[--st->nframes];
     Py_CLEAR(f.key);
+    Py_CLEAR(f.merged);
     if (f.nesting == NEST_FLOW) st->flow_level--;
     if (f.nesting == NEST_BLOCK) st->block_level--;
     long long size = f.size > max_expanded ? max_expanded + 1 : f.size;
@@ -780,6 +792,7 @@ static void state_free(State *st) {
     while (st->nframes > 0) {
         Frame *f = &st->frames[--st->nframes];
         Py_XDECREF(f->key);
+        Py_XDECREF(f->merged);
         Py_XDECREF(f->obj);
     }
     PyMem_Free(st->frames);

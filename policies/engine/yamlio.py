@@ -251,31 +251,38 @@ class _Builder:
             self.built[key] = seq
             return seq
         mapping = LineDict(line)
+        merged: set = set()  # keys that came from '<<' and no explicit key has replaced yet
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
-                self._merge(mapping, value_node, depth)
+                self._merge(mapping, merged, value_node, depth)
                 continue
             if not isinstance(key_node, self.scalar_type):
                 raise self.error(key_node, "a mapping key must be a plain value")
             k = self.scalar(key_node)
-            if k in mapping.lines and k in mapping:
-                raise self.error(key_node, f"duplicate key {k!r}")
+            if k in mapping:
+                # YAML 1.1's merge: a key written in the mapping wins over a merged one,
+                # wherever the '<<' stands; two written keys stay a duplicate.
+                if k not in merged:
+                    raise self.error(key_node, f"duplicate key {k!r}")
+                merged.discard(k)
             mapping[k] = self.build(value_node, depth + 1)
             mapping.lines[k] = key_node.start_mark.line + 1
         self.built[key] = mapping
         return mapping
 
-    def _merge(self, mapping: LineDict, value_node: Node, depth: int) -> None:
+    def _merge(self, mapping: LineDict, merged: set, value_node: Node, depth: int) -> None:
+        # Keys already there (written, or merged from an earlier map of `<<: [*a, *b]`) win.
         is_list = isinstance(value_node, self.sequence_type)
         sources = value_node.value if is_list else [value_node]
         for source in sources:
-            merged = self.build(source, depth + 1)
-            if not isinstance(merged, dict):
+            value = self.build(source, depth + 1)
+            if not isinstance(value, dict):
                 raise self.error(source, "'<<' merges mappings only")
-            for k, v in merged.items():
+            for k, v in value.items():
                 if k not in mapping:
                     mapping[k] = v
-                    mapping.lines[k] = getattr(merged, "lines", {}).get(k, mapping.line)
+                    mapping.lines[k] = getattr(value, "lines", {}).get(k, mapping.line)
+                    merged.add(k)
 
 
 _IN_PROGRESS = object()
@@ -416,7 +423,8 @@ def _native_values(text: str, file: str) -> list[tuple[Any, int]]:
 
 
 # ---- documents -----------------------------------------------------------------------------
-_MARKER = re.compile(r"^---(?:[ \t]|$)")
+# `---` then a blank, a TAB or the line's end (`\r` too: in a CRLF file `---\r\n` is a marker).
+_MARKER = re.compile(r"^---(?:[ \t\r]|$)")
 
 
 def _segments(text: str) -> list[tuple[int, int, str]]:
@@ -437,6 +445,42 @@ def _segments(text: str) -> list[tuple[int, int, str]]:
     return out
 
 
+def _comments_only(text: str) -> bool:
+    return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
+
+
+def _on_marker(before: str, marker_line: str, after: str) -> str:
+    """The text of a document whose node starts on its `---` line (`--- {kind: Pod, ...}`,
+    `--- !!map`, `--- &base`): that line without its marker, then the stretch below it.
+
+    Without the marker, the text is one document however it is stored, exported or joined
+    with other texts by `---` lines (the web app lays stored texts out again between `---`
+    lines, at their object's line). The comments above the marker come along when nothing
+    else is there; a directive (`%YAML`) needs its `---`, so it stays out.
+    """
+    head = marker_line[3:].lstrip(" \t")
+    if head[:3] in ("---", "..."):  # a scalar `---`/`...` at column 0 would read as a marker
+        head = " " * (len(marker_line) - len(head)) + head
+    return (before if _comments_only(before) else "") + head + after
+
+
+def _slow_stretch_finder(text: str) -> Callable[[int], str]:
+    """_stretch_finder() by splitting the text into lines: the specification of the fast one,
+    and the reader of texts that break lines at more than `\n` and `\r\n`."""
+    lines = text.splitlines(keepends=True)
+    segments = _segments(text)
+
+    def stretch(line0: int) -> str:
+        for j, (lo, hi, chunk) in enumerate(segments):
+            if lo <= line0 < hi:
+                return chunk
+            if line0 == hi and j + 1 < len(segments):  # the marker line that ends stretch j
+                return _on_marker(chunk, lines[hi], segments[j + 1][2])
+        return ""
+
+    return stretch
+
+
 # Line breaks other than \n and \r\n: str.splitlines() breaks lines there too, so only
 # _segments() finds the same stretches as before in a text that has them.
 _OTHER_BREAKS = ("\v", "\f", "\x1c", "\x1d", "\x1e")
@@ -453,12 +497,13 @@ def _other_breaks(text: str) -> bool:
 
 
 def _marker_offsets(text: str) -> list[int]:
-    """Where each line matching _MARKER starts (`---`, then a blank, a TAB or the line's end)."""
+    """Where each line matching _MARKER starts (`---`, then a blank, a TAB, a CR or the line's
+    end)."""
     offsets = []
     start = 0 if text.startswith("---") else text.find("\n---") + 1
     while start > 0 or (start == 0 and text.startswith("---")):
         after = start + 3
-        if after == len(text) or text[after] in " \t\n":
+        if after == len(text) or text[after] in " \t\r\n":
             offsets.append(start)
         start = text.find("\n---", start) + 1
         if start == 0:
@@ -467,14 +512,15 @@ def _marker_offsets(text: str) -> list[int]:
 
 
 def _stretch_finder(text: str) -> Callable[[int], str]:
-    """line0 (0-based) -> the text of the stretch between markers that holds it (or "").
+    """line0 (0-based) of a document's node -> the document's text.
 
-    The same as looking the line up in _segments(text), without splitting the text into lines:
-    the markers come from one multi-line search, a line's stretch from a bisection.
+    That is the stretch between markers that holds the line (comments above the node
+    included), or for a node that starts on its `---` line, _on_marker()'s text. The same as
+    _slow_stretch_finder(), without splitting the text into lines: the markers come from one
+    multi-line search, a line's stretch from a bisection.
     """
     if _other_breaks(text):
-        segments = _segments(text)
-        return lambda line0: next((t for lo, hi, t in segments if lo <= line0 < hi), "")
+        return _slow_stretch_finder(text)
     offsets = _marker_offsets(text)
     cuts, line, previous = [], 0, 0
     for offset in offsets:
@@ -483,24 +529,28 @@ def _stretch_finder(text: str) -> Callable[[int], str]:
         previous = offset
     total_lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
 
+    def after_marker(k: int) -> int:  # where the line after marker k starts
+        newline = text.find("\n", offsets[k])
+        return len(text) if newline < 0 else newline + 1
+
+    def chunk(k: int) -> str:  # stretch k: after marker k-1, before marker k
+        start = 0 if k == 0 else after_marker(k - 1)
+        piece = text[start : offsets[k] if k < len(offsets) else len(text)]
+        while piece:  # without its trailing blank and `...` lines
+            cut = piece.rfind("\n", 0, len(piece) - 1)
+            if piece[cut + 1 :].strip() not in ("...", ""):
+                break
+            piece = piece[: cut + 1]
+        return piece
+
     def stretch(line0: int) -> str:
         k = bisect_right(cuts, line0)
         if k > 0 and cuts[k - 1] == line0:
-            return ""  # a document that starts on its `---` line belongs to no stretch
+            marker_line = text[offsets[k - 1] : after_marker(k - 1)]
+            return _on_marker(chunk(k - 1), marker_line, chunk(k))
         if line0 >= (cuts[k] if k < len(cuts) else total_lines):
             return ""
-        if k == 0:
-            start = 0
-        else:
-            newline = text.find("\n", offsets[k - 1])
-            start = len(text) if newline < 0 else newline + 1
-        chunk = text[start : offsets[k] if k < len(offsets) else len(text)]
-        while chunk:  # without its trailing blank and `...` lines
-            cut = chunk.rfind("\n", 0, len(chunk) - 1)
-            if chunk[cut + 1 :].strip() not in ("...", ""):
-                break
-            chunk = chunk[: cut + 1]
-        return chunk
+        return chunk(k)
 
     return stretch
 
@@ -514,7 +564,11 @@ def _documents(text: str, file: str, read) -> list[Document]:
     if not values:
         return []
     stretch = _stretch_finder(text)
-    return [Document(value, line, stretch(line - 1)) for value, line in values]
+    # An empty document (`---` right before another `---`) is located at the next marker:
+    # it has no text of its own, and must not take that of the document after it.
+    return [
+        Document(value, line, "" if value is None else stretch(line - 1)) for value, line in values
+    ]
 
 
 def parse_documents_python(text: str, file: str) -> list[Document]:

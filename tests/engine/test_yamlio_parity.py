@@ -145,6 +145,18 @@ EDGE_CASES = [
     "l: &l [{a: 1}, x]\nm:\n  <<: *l\n",
     "m: {!!merge x: {a: 1}, b: 2}\n",
     "k: &k <<\nm: {*k : {a: 1}}\n",
+    # merge keys with written keys over them: after, before, in lists, twice, and duplicates
+    "base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  x: 2\n  z: 3\n",
+    "base: &b {x: 1, y: 2}\nm:\n  x: 2\n  <<: *b\n",
+    "a: &a {x: a, y: a}\nb: &b {x: b, z: b}\nm:\n  <<: [*a, *b]\n  z: m\n  x: m\n",
+    "m: {<<: [{x: 1}, {x: 2, y: 2}], y: 3}\n",
+    "l: &l [{x: 1}, {y: 2}]\nm:\n  <<: *l\n  y: 3\n",
+    "a: &a {x: 1}\nb: &b {x: 2, y: 2}\nm:\n  <<: *a\n  <<: *b\n  x: 3\n",
+    "base: &b {x: 1}\nm:\n  <<: *b\n  x: 2\n  x: 3\n",
+    "base: &b {x: 1}\nm:\n  x: 2\n  <<: *b\n  x: 3\n",
+    "m: {<<: {y: 1}, x: 1, y: 2, x: 2}\n",
+    "base: &b {x: {deep: 1}}\nm:\n  <<: *b\n  x: {deep: 2}\nn:\n  <<: *b\n",
+    "d: &d\n  <<: {x: 1}\n  x: 2\ne:\n  <<: *d\n  y: 3\n",
     # aliases: scalars, shared collections, NaN keys, recursion, undefined and duplicate anchors
     "a: &n 5\nb: *n\nc: &s text\nd: [*s, *n]\n",
     "? &n .nan\n: 1\n? *n\n: 2\n",
@@ -163,6 +175,10 @@ EDGE_CASES = [
     "%YAML 1.1\n---\na: 1\n",
     "--- !!map\na: 1\n",
     "--- {a: 1}\n--- [b]\n--- c\n",
+    # documents whose node starts on the `---` line: their text is that line without it
+    "--- {apiVersion: v1, kind: Pod,\n  metadata: {name: a}}\n--- !!map\nkind: X\n",
+    "# head\n--- &base\nkind: Pod\n--- |\n  text\n---\n--- >-\n  x\n...\n",
+    "%YAML 1.1\n--- !!map {a: 1}\n--- --- x\n",
     "# head\napiVersion: v1\nkind: Pod # trailing\n---\n# second\nkind: List\n",
     # syntax errors: the first one wins over build errors earlier in the stream
     "a: [1, 2\n",
@@ -188,8 +204,9 @@ EDGE_CASES = [
     "\ufeffa: 1\n",
     # long scalars (past the cache) and many repeats (through it)
     "a: " + "x" * 300 + "\nb: [" + ", ".join(["web"] * 50) + "]\n",
-    # CRLF line ends
+    # CRLF line ends, and `---\r\n` markers between documents
     "a: 1\r\nb:\r\n  - 2\r\n  - 3\r\n",
+    "a: 1\r\n---\r\nb: 2\r\n--- \r\n# c\r\nc: [3,\r\n  4]\r\n...\r\n--- {d: 5}\r\n",
 ]
 
 
@@ -253,6 +270,21 @@ def test_alias_bombs_are_rejected_by_both_readers_however_the_document_starts(
 def test_the_bomb_guard_wins_over_other_errors_of_its_document(text: str) -> None:
     outcome = assert_same_reading(text, "bomb.yaml")
     assert "alias bomb" in outcome[1]
+
+
+@needs_native
+@pytest.mark.parametrize("start", ["", "--- "])
+def test_a_bomb_of_merges_with_written_keys_over_them_is_still_a_bomb(start: str) -> None:
+    # Each level merges the one before and writes one of its keys again: no duplicate key
+    # any more, so only the expansion guard stands between the text and the expansion.
+    levels = [f"{start}{{b0: &b0 {{x: 1, y: 2}}"] + [
+        f"b{i}: &b{i} {{<<: [*b{i - 1}], x: {i}, z{i}: [*b{i - 1}, *b{i - 1}, *b{i - 1}]}}"
+        for i in range(1, 15)
+    ]
+    outcome = assert_same_reading(", ".join(levels) + "}\n", "bomb.yaml")
+    assert isinstance(outcome, tuple), "the bomb was read"
+    assert "alias bomb" in outcome[1]
+    assert outcome[2].line == 1
 
 
 @needs_native
