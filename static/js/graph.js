@@ -9,6 +9,7 @@
 // cluster.js mounts it and hands the API it returns (the end of mountGraph) to the editor.
 
 import { reason, request, withQuery } from "./http.js";
+import { separate } from "./layout.js";
 
 /**
  * Mounts the graph on the workspace element (`[data-graph-root]`); `cytoscape` and `htmx` are the
@@ -598,7 +599,6 @@ export function mountGraph(root, { cytoscape, htmx }) {
         n.position(at ? { x: p.x + at.dx, y: p.y + at.dy } : { x: p.x, y: p.y });
       });
     });
-    cy.fit(undefined, 30);
   }
 
   // Dagre and cose take seconds to minutes on thousands of edges (collapsed namespaces of a big
@@ -609,6 +609,8 @@ export function mountGraph(root, { cytoscape, htmx }) {
     const name = state.layout in LAYOUTS ? state.layout : "grouped";
     if (name === "grouped" || (name !== "grid" && cy.edges().length > SLOW_LAYOUT_EDGES)) {
       groupedLayout();
+      separate(cy); // a no-op unless a box is wider than the row it was put in
+      cy.fit(undefined, 30);
       if (name !== "grouped") {
         const which = name === "dagre" ? "hierarchical" : "force-directed";
         const limit = SLOW_LAYOUT_EDGES.toLocaleString("en");
@@ -618,7 +620,13 @@ export function mountGraph(root, { cytoscape, htmx }) {
       }
       return;
     }
-    cy.layout({ ...LAYOUTS[name](cy.nodes().length), fit: true }).run();
+    const layout = cy.layout({ ...LAYOUTS[name](cy.nodes().length), fit: false });
+    // Force-directed and ranked layouts only try not to overlap nodes: separate() makes sure.
+    layout.one("layoutstop", () => {
+      separate(cy);
+      cy.fit(undefined, 30);
+    });
+    layout.run();
   }
 
   // --- finding, focusing, expanding ------------------------------------------------------------

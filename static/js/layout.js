@@ -1,0 +1,144 @@
+// Passes that run after any layout of the graph (graph.js's runLayout), so that what a layout
+// leaves is readable whichever one it was:
+//
+// - separate(): no two nodes overlap. Force-directed (cose) and ranked (dagre) layouts only
+//   try; this guarantees it, first among the workloads of each namespace box, then among the
+//   boxes and the nodes outside them. External addresses are never inside a namespace box,
+//   because they are top-level nodes and top-level nodes no longer overlap.
+//
+// Sizes are Cytoscape's bounding boxes with labels, in model coordinates. Nothing here reads
+// names or labels; it only moves nodes.
+
+const LEAF_GAP = 10; // between two workloads of one namespace box
+const TOP_GAP = 28; // between namespace boxes and the nodes outside them
+const PUSHES = 60; // rounds of local pushing before the exact fallback
+
+function boxOf(node) {
+  const bb = node.boundingBox({ includeLabels: true, includeOverlays: false });
+  return { x: (bb.x1 + bb.x2) / 2, y: (bb.y1 + bb.y2) / 2, w: bb.w, h: bb.h };
+}
+
+// How far two boxes overlap along each axis, `gap` included (both > 0: they overlap).
+function overlap(a, b, gap) {
+  return {
+    x: (a.w + b.w) / 2 + gap - Math.abs(a.x - b.x),
+    y: (a.h + b.h) / 2 + gap - Math.abs(a.y - b.y),
+  };
+}
+
+// Each overlapping pair, found with a sweep along x (boxes sorted by their left side).
+function overlappingPairs(items, gap) {
+  const order = [...items].sort((a, b) => a.x - a.w / 2 - (b.x - b.w / 2));
+  const pairs = [];
+  for (let i = 0; i < order.length; i++) {
+    const a = order[i];
+    const right = a.x + a.w / 2 + gap;
+    for (let j = i + 1; j < order.length; j++) {
+      const b = order[j];
+      if (b.x - b.w / 2 >= right) break;
+      const o = overlap(a, b, gap);
+      if (o.x > 0 && o.y > 0) pairs.push([a, b, o]);
+    }
+  }
+  return pairs;
+}
+
+/**
+ * Moves the centres of `items` ({x, y, w, h}) until no two overlap with `gap` between them,
+ * keeping the picture the layout made: overlapping pairs are pushed apart along the axis they
+ * overlap least on; whatever is left after PUSHES rounds is settled by spreading all centres
+ * from their middle by the one factor that parts every pair (it only lengthens distances, so
+ * it cannot make a new overlap). Returns how many rounds it took.
+ */
+export function spread(items, gap) {
+  items.forEach((item, i) => {
+    item.i = i; // breaks ties between centres on one line
+  });
+  for (let round = 0; round < PUSHES; round++) {
+    const pairs = overlappingPairs(items, gap);
+    if (!pairs.length) return round;
+    for (const [a, b, o] of pairs) {
+      if (o.x <= o.y) {
+        const side = a.x < b.x || (a.x === b.x && a.i < b.i) ? -1 : 1;
+        a.x += (side * o.x) / 2;
+        b.x -= (side * o.x) / 2;
+      } else {
+        const side = a.y < b.y || (a.y === b.y && a.i < b.i) ? -1 : 1;
+        a.y += (side * o.y) / 2;
+        b.y -= (side * o.y) / 2;
+      }
+    }
+  }
+  const pairs = overlappingPairs(items, gap);
+  if (!pairs.length) return PUSHES;
+  // Centres on one point cannot be spread apart: part them first.
+  const seen = new Set();
+  items.forEach((item, i) => {
+    while (seen.has(`${item.x},${item.y}`)) item.x += 1 + (i % 7);
+    seen.add(`${item.x},${item.y}`);
+  });
+  const mid = {
+    x: items.reduce((sum, it) => sum + it.x, 0) / items.length,
+    y: items.reduce((sum, it) => sum + it.y, 0) / items.length,
+  };
+  let factor = 1;
+  for (const [a, b] of overlappingPairs(items, gap)) {
+    const dx = Math.abs(a.x - b.x);
+    const dy = Math.abs(a.y - b.y);
+    const needX = dx ? ((a.w + b.w) / 2 + gap) / dx : Infinity;
+    const needY = dy ? ((a.h + b.h) / 2 + gap) / dy : Infinity;
+    factor = Math.max(factor, Math.min(needX, needY) * 1.001);
+  }
+  for (const item of items) {
+    item.x = mid.x + (item.x - mid.x) * factor;
+    item.y = mid.y + (item.y - mid.y) * factor;
+  }
+  return PUSHES + 1;
+}
+
+function moveBy(nodes, dx, dy) {
+  if (!dx && !dy) return;
+  nodes.forEach((n) => {
+    const p = n.position();
+    n.position({ x: p.x + dx, y: p.y + dy });
+  });
+}
+
+/**
+ * Parts every overlapping pair of nodes: the workloads inside each namespace box, then the
+ * boxes and the nodes outside any box (external addresses, collapsed namespaces), which move
+ * with everything inside them. Returns the number of nodes or boxes that moved.
+ */
+export function separate(cy) {
+  let moved = 0;
+  // Inside each box: its children (workloads and groups of alike workloads).
+  cy.nodes(":parent").forEach((box) => {
+    const kids = box.children();
+    if (kids.length < 2) return;
+    const items = kids.map((node) => ({ node, ...boxOf(node) }));
+    const before = items.map((it) => ({ x: it.x, y: it.y }));
+    spread(items, LEAF_GAP);
+    items.forEach((it, i) => {
+      const dx = it.x - before[i].x;
+      const dy = it.y - before[i].y;
+      if (dx || dy) {
+        moveBy(it.node, dx, dy);
+        moved += 1;
+      }
+    });
+  });
+  // Then the top level: boxes (with what they hold) and the nodes outside any box.
+  const tops = cy.nodes().orphans();
+  if (tops.length < 2) return moved;
+  const items = tops.map((node) => ({ node, ...boxOf(node) }));
+  const before = items.map((it) => ({ x: it.x, y: it.y }));
+  spread(items, TOP_GAP);
+  items.forEach((it, i) => {
+    const dx = it.x - before[i].x;
+    const dy = it.y - before[i].y;
+    if (!dx && !dy) return;
+    moveBy(it.node.isParent() ? it.node.descendants().filter((n) => !n.isParent()) : it.node, dx, dy);
+    moved += 1;
+  });
+  return moved;
+}
