@@ -810,12 +810,13 @@ export function mountGraph(root, { cytoscape, htmx }) {
   // Set by start(): the editor, which shows a policy its own way.
   let openPolicy = null;
 
-  function showPolicy(id) {
+  // `line` (a warning's, from the warnings panel or ?line=): the editor opens at it.
+  function showPolicy(id, line = 0) {
     state.policy = id;
     saveState();
     showSideTab("policies");
     if (openPolicy) {
-      openPolicy(id);
+      openPolicy(id, { line });
       return;
     }
     const view = root.querySelector("[data-policy-view]");
@@ -1126,7 +1127,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
     const policy = e.target.closest("a[data-policy]");
     if (policy) {
       e.preventDefault();
-      showPolicy(policy.dataset.policy);
+      showPolicy(policy.dataset.policy, Number(policy.dataset.line) || 0);
       return;
     }
     const matrixNs = e.target.closest("a[data-matrix-ns]");
@@ -1238,7 +1239,8 @@ export function mountGraph(root, { cytoscape, htmx }) {
       syncControls();
       saveState();
       showView(state.view);
-      if (state.policy) showPolicy(state.policy);
+      // ?line= only says where to open the editor: it does not stay in the URL.
+      if (state.policy) showPolicy(state.policy, Number(params.get("line")) || 0);
       if (state.diff) showDiff(state.diff);
     },
     highlight,
