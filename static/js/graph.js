@@ -8,8 +8,9 @@
 //
 // cluster.js mounts it and hands the API it returns (the end of mountGraph) to the editor.
 
+import { bundleEdges, bundleStyles, openBundle } from "./bundles.js";
 import { reason, request, withQuery } from "./http.js";
-import { separate } from "./layout.js";
+import { labelStyles, quietLabels, separate } from "./layout.js";
 
 /**
  * Mounts the graph on the workspace element (`[data-graph-root]`); `cytoscape` and `htmx` are the
@@ -255,6 +256,8 @@ export function mountGraph(root, { cytoscape, htmx }) {
     // Beyond the busiest summed edges: drawn only around the node pointed at.
     { selector: "edge.minor", style: { display: "none" } },
     { selector: "edge.minor.near, edge.minor.hl", style: { display: "element" } },
+    ...bundleStyles(colour),
+    ...labelStyles(),
     {
       selector: "node:selected",
       style: { "overlay-color": colour("accent"), "overlay-opacity": 0.18, "overlay-padding": 6 },
@@ -372,6 +375,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
   // busiest are drawn, the rest come out around the node pointed at (the matrix has them all).
   const MAJOR_EDGES = 150;
   let minorEdges = 0;
+  let bundles = 0; // bundles.js: edges between two boxes drawn as one
 
   function thinEdges() {
     const summed = cy.edges("[flows]");
@@ -389,6 +393,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
       cy.add(data.edges.map(prepareEdge));
       declutterLabels();
       thinEdges();
+      bundles = bundleEdges(cy).length;
     });
     showErrors(data.errors || {});
     describe(data);
@@ -428,6 +433,10 @@ export function mountGraph(root, { cytoscape, htmx }) {
     if (diffNote) text += ` ${diffNote}`;
     if (minorEdges) {
       text += ` Drawn: the ${MAJOR_EDGES} busiest edges; point at a namespace for its other ones.`;
+    }
+    if (bundles) {
+      const n = bundles === 1 ? "1 bundle" : `${bundles} bundles`;
+      text += ` ${n} of edges between two namespaces, drawn as one: tap one to open it.`;
     }
     if (data.filter) text += ` Filter: ${data.filter}.`;
     if (data.notice) text += ` ${data.notice}`;
@@ -610,6 +619,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
     if (name === "grouped" || (name !== "grid" && cy.edges().length > SLOW_LAYOUT_EDGES)) {
       groupedLayout();
       separate(cy); // a no-op unless a box is wider than the row it was put in
+      quietLabels(cy);
       cy.fit(undefined, 30);
       if (name !== "grouped") {
         const which = name === "dagre" ? "hierarchical" : "force-directed";
@@ -620,10 +630,13 @@ export function mountGraph(root, { cytoscape, htmx }) {
       }
       return;
     }
-    const layout = cy.layout({ ...LAYOUTS[name](cy.nodes().length), fit: false });
+    // Bundles are drawn over the edges they stand for, which are what the layout weighs.
+    const eles = cy.elements().not(".bundle");
+    const layout = eles.layout({ ...LAYOUTS[name](cy.nodes().length), fit: false });
     // Force-directed and ranked layouts only try not to overlap nodes: separate() makes sure.
     layout.one("layoutstop", () => {
       separate(cy);
+      quietLabels(cy);
       cy.fit(undefined, 30);
     });
     layout.run();
@@ -1177,6 +1190,12 @@ export function mountGraph(root, { cytoscape, htmx }) {
 
   cy.on("tap", "edge", (e) => {
     const edge = e.target;
+    if (edge.data("bundle")) {
+      openBundle(cy, edge);
+      bundles -= 1;
+      quietLabels(cy);
+      return;
+    }
     inspectFlow(edge.data("source"), edge.data("target"));
   });
   cy.on("tap", "node", (e) => {

@@ -5,6 +5,8 @@
 //   try; this guarantees it, first among the workloads of each namespace box, then among the
 //   boxes and the nodes outside them. External addresses are never inside a namespace box,
 //   because they are top-level nodes and top-level nodes no longer overlap.
+// - quietLabels(): no edge label covers a node's title or another edge label; the labels that
+//   would are shown only while their edge is pointed at or selected.
 //
 // Sizes are Cytoscape's bounding boxes with labels, in model coordinates. Nothing here reads
 // names or labels; it only moves nodes.
@@ -14,7 +16,7 @@ const TOP_GAP = 28; // between namespace boxes and the nodes outside them
 const PUSHES = 60; // rounds of local pushing before the exact fallback
 
 function boxOf(node) {
-  const bb = node.boundingBox({ includeLabels: true, includeOverlays: false });
+  const bb = node.boundingBox({ includeLabels: true, includeOverlays: false, includeUnderlays: false });
   return { x: (bb.x1 + bb.x2) / 2, y: (bb.y1 + bb.y2) / 2, w: bb.w, h: bb.h };
 }
 
@@ -141,4 +143,105 @@ export function separate(cy) {
     moved += 1;
   });
   return moved;
+}
+
+// --- labels ------------------------------------------------------------------------------------
+
+const LABEL_ONLY = {
+  includeNodes: false,
+  includeEdges: false,
+  includeLabels: true,
+  includeMainLabels: true,
+  includeSourceLabels: false,
+  includeTargetLabels: false,
+  includeOverlays: false,
+  includeUnderlays: false,
+};
+const WHOLE = { includeLabels: true, includeOverlays: false, includeUnderlays: false };
+const TARGET_LABEL_ONLY = { ...LABEL_ONLY, includeMainLabels: false, includeTargetLabels: true };
+
+// The boxes of an edge's labels: the one along it, and the one at its target (each may be
+// empty). One box for both would span the whole edge.
+function labelBoxes(edge) {
+  return [edge.boundingBox(LABEL_ONLY), edge.boundingBox(TARGET_LABEL_ONLY)].filter(
+    (box) => box.w > 0 && box.h > 0 && Number.isFinite(box.x1),
+  );
+}
+
+const meets = (a, b) => a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2;
+
+// Boxes in cells of a coarse grid, to find the few near a given box.
+class Cells {
+  constructor(size) {
+    this.size = size;
+    this.cells = new Map();
+  }
+
+  *keys(box) {
+    const s = this.size;
+    for (let x = Math.floor(box.x1 / s); x <= Math.floor(box.x2 / s); x++) {
+      for (let y = Math.floor(box.y1 / s); y <= Math.floor(box.y2 / s); y++) yield `${x},${y}`;
+    }
+  }
+
+  add(box) {
+    for (const key of this.keys(box)) {
+      if (!this.cells.has(key)) this.cells.set(key, []);
+      this.cells.get(key).push(box);
+    }
+  }
+
+  hits(box) {
+    for (const key of this.keys(box)) {
+      for (const other of this.cells.get(key) || []) if (meets(box, other)) return true;
+    }
+    return false;
+  }
+}
+
+/** The stylesheet's rules for labels that quietLabels() hides. */
+export function labelStyles() {
+  return [
+    { selector: "edge.quiet", style: { label: "", "target-label": "" } },
+    {
+      selector: "edge.quiet.near, edge.quiet:selected",
+      style: { label: "data(display)" },
+    },
+    {
+      selector: "edge.quiet.near[tlabel], edge.quiet:selected[tlabel]",
+      style: { "target-label": "data(tlabel)" },
+    },
+  ];
+}
+
+/**
+ * Hides the label of each edge that would cover a node's title (a namespace box's name, a
+ * workload, an external address's or a collapsed namespace's name) or an edge label already
+ * kept, busiest edges first; a hidden label comes back while its edge is pointed at or
+ * selected. Returns how many were hidden.
+ */
+export function quietLabels(cy) {
+  cy.edges(".quiet").removeClass("quiet");
+  const titles = new Cells(120);
+  cy.nodes()
+    .filter((n) => n.visible())
+    .forEach((n) => {
+      // a workload's label is inside its node, which is drawn over edges anyway: all of it
+      const box = n.isParent() ? n.boundingBox(LABEL_ONLY) : n.boundingBox(WHOLE);
+      if (box.w > 0 && box.h > 0) titles.add(box);
+    });
+  const kept = new Cells(120);
+  const weight = (e) => e.data("count") || e.data("flows") || 0;
+  const labelled = cy
+    .edges()
+    .filter((e) => e.visible() && (e.data("display") || e.data("tlabel")))
+    .sort((a, b) => weight(b) - weight(a));
+  const quiet = [];
+  labelled.forEach((edge) => {
+    const boxes = labelBoxes(edge);
+    if (boxes.some((box) => titles.hits(box) || kept.hits(box))) quiet.push(edge);
+    else for (const box of boxes) kept.add(box);
+  });
+  cy.collection(quiet).addClass("quiet");
+  return quiet.length;
 }

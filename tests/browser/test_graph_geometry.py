@@ -44,7 +44,31 @@ GEOMETRY = """() => {
   const rank = new Map(order.map((ele, i) => [ele.id(), i]));
   const boxRanks = spaces.map((ns) => rank.get(ns.id()));
   const edgeRanks = cy.edges().map((e) => rank.get(e.id()));
+  // every edge label drawn (its style's label, as Cytoscape draws it) against node titles
+  // and the other drawn edge labels
+  const only = { includeNodes: false, includeEdges: false, includeLabels: true,
+                 includeSourceLabels: false, includeOverlays: false, includeUnderlays: false };
+  const mainOnly = { ...only, includeMainLabels: true, includeTargetLabels: false };
+  const targetOnly = { ...only, includeMainLabels: false, includeTargetLabels: true };
+  const real = (b) => b.w > 0 && b.h > 0;
+  const titles = cy.nodes().filter((n) => n.visible()).map((n) => [n.id(),
+    n.isParent() ? n.boundingBox({ ...only, includeMainLabels: true }) : box(n)]).filter(([, b]) => real(b));
+  const labels = [];
+  cy.edges().filter((e) => e.visible()).forEach((e) => {
+    if (e.style("label")) labels.push([e, e.boundingBox(mainOnly)]);
+    if (e.style("target-label")) labels.push([e, e.boundingBox(targetOnly)]);
+  });
+  const covered = [];
+  labels.forEach(([e, b], i) => {
+    if (!real(b)) return;
+    for (const [id, t] of titles) if (meet(b, t)) covered.push([e.id(), id]);
+    for (const [f, c] of labels.slice(i + 1)) {
+      if (f !== e && real(c) && meet(b, c)) covered.push([e.id(), f.id()]);
+    }
+  });
   return {
+    labels: labels.length,
+    covered,
     nodes: leaves.length,
     namespaces: spaces.length,
     externals: cy.nodes("[type='external']").length,
@@ -67,6 +91,7 @@ def assert_readable(shown: dict) -> None:
     assert shown["overlaps"] == [], f"{len(shown['overlaps'])} overlapping pairs"
     assert shown["inside"] == [], "external nodes drawn inside a namespace box"
     assert shown["topBox"] < shown["lowestEdge"], "an edge is drawn under a namespace box"
+    assert shown["covered"] == [], "edge labels cover node titles or each other"
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +123,7 @@ def test_the_demo_is_drawn_without_overlaps_in_every_layout(page, user, layout):
     assert shown["namespaces"] >= 3
     assert shown["externals"] >= 1
     assert shown["edges"] >= 10
+    assert shown["labels"] >= 5  # labels are still drawn, only not over titles
     assert_readable(shown)
 
 
@@ -120,3 +146,77 @@ def test_the_first_view_of_a_medium_cluster_keeps_its_grid(page, user, medium_pa
                    .map((n) => Math.round(n.position().y))).size"""
     )
     assert 2 <= rows <= 8
+
+
+BUNDLES = """() => {
+  const cy = window.netviz.cy;
+  const top = (n) => (n.isChild() ? n.parent().id() : n.id());
+  return cy.edges(".bundle").map((b) => {
+    const members = cy.edges("[!bundle]").filter(
+      (e) => top(e.source()) === b.source().id() && top(e.target()) === b.target().id(),
+    );
+    return {
+      id: b.id(),
+      key: `${b.source().id()}->${b.target().id()}`,
+      count: b.data("count"),
+      label: b.data("display"),
+      width: b.renderedStyle("width"),
+      members: members.map((e) => e.id()),
+      shown: members.filter((e) => e.visible()).length,
+      visible: b.visible(),
+    };
+  });
+}"""
+
+
+def expected_bundles(data: dict) -> dict[str, int]:
+    """From the server's graph JSON alone: the flows between two top-level nodes (a namespace
+    box holding either end), for each pair with at least 4 edges."""
+    parent = {n["data"]["id"]: n["data"].get("parent") for n in data["nodes"]}
+    edges: dict[str, list[dict]] = {}
+    for e in data["edges"]:
+        s, t = e["data"]["source"], e["data"]["target"]
+        a, b = parent[s] or s, parent[t] or t
+        if a != b and (parent[s] or parent[t]):
+            edges.setdefault(f"{a}->{b}", []).append(e["data"])
+    return {k: sum(d.get("flows") or 1 for d in v) for k, v in edges.items() if len(v) >= 4}
+
+
+def test_edges_between_two_namespaces_are_bundled_with_their_count(page, user, medium_parts):
+    cluster = medium_cluster(user, medium_parts)
+    shown = open_graph(page, f"/clusters/{cluster.pk}/?group=none")
+    assert_readable(shown)  # the bundles too are drawn above the namespace boxes
+    data = page.evaluate("() => window.netviz.data")
+    assert len(data["edges"]) > 100  # busy enough to bundle
+    bundles = page.evaluate(BUNDLES)
+    assert len(bundles) >= 3
+    assert {b["key"]: b["count"] for b in bundles} == expected_bundles(data)
+    for b in bundles:
+        assert b["visible"], b["id"]
+        assert b["shown"] == 0, b["id"]
+        assert str(b["count"]) in b["label"].replace(",", "")
+    # wider for more edges
+    widest = max(bundles, key=lambda b: len(b["members"]))
+    narrowest = min(bundles, key=lambda b: len(b["members"]))
+    if len(widest["members"]) > len(narrowest["members"]):
+        assert float(widest["width"][:-2]) > float(narrowest["width"][:-2])
+    # every flow is still an edge of the graph, bundled or not
+    flows = page.evaluate("() => window.netviz.cy.edges('[!bundle]').map((e) => e.id())")
+    assert sorted(flows) == sorted(e["data"]["id"] for e in data["edges"])
+    # a tap opens a bundle into its edges
+    page.evaluate("id => { window.netviz.cy.getElementById(id).emit('tap'); }", widest["id"])
+    after = {b["id"]: b for b in page.evaluate(BUNDLES)}
+    assert widest["id"] not in after
+    opened = page.evaluate(
+        "ids => ids.filter((id) => window.netviz.cy.getElementById(id).visible()).length",
+        widest["members"],
+    )
+    assert opened == len(widest["members"])
+
+
+def test_a_view_with_few_edges_is_not_bundled(page, user):
+    cluster = revisions.load_demo(user)
+    open_graph(page, f"/clusters/{cluster.pk}/")
+    data = page.evaluate("() => window.netviz.data")
+    assert len(data["edges"]) <= 100
+    assert page.evaluate(BUNDLES) == []
