@@ -10,7 +10,7 @@
 
 import { bundleEdges, bundleStyles, openBundle } from "./bundles.js";
 import { reason, request, withQuery } from "./http.js";
-import { labelStyles, quietLabels, separate } from "./layout.js";
+import { labelStyles, liftEdges, liftStyles, quietLabels, separate } from "./layout.js";
 
 /**
  * Mounts the graph on the workspace element (`[data-graph-root]`); `cytoscape` and `htmx` are the
@@ -258,6 +258,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
     { selector: "edge.minor.near, edge.minor.hl", style: { display: "element" } },
     ...bundleStyles(colour),
     ...labelStyles(),
+    ...liftStyles(),
     {
       selector: "node:selected",
       style: { "overlay-color": colour("accent"), "overlay-opacity": 0.18, "overlay-padding": 6 },
@@ -619,6 +620,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
     if (name === "grouped" || (name !== "grid" && cy.edges().length > SLOW_LAYOUT_EDGES)) {
       groupedLayout();
       separate(cy); // a no-op unless a box is wider than the row it was put in
+      liftEdges(cy);
       quietLabels(cy);
       cy.fit(undefined, 30);
       if (name !== "grouped") {
@@ -636,6 +638,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
     // Force-directed and ranked layouts only try not to overlap nodes: separate() makes sure.
     layout.one("layoutstop", () => {
       separate(cy);
+      liftEdges(cy);
       quietLabels(cy);
       cy.fit(undefined, 30);
     });
@@ -1193,6 +1196,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
     if (edge.data("bundle")) {
       openBundle(cy, edge);
       bundles -= 1;
+      liftEdges(cy);
       quietLabels(cy);
       return;
     }

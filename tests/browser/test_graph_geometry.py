@@ -66,7 +66,49 @@ GEOMETRY = """() => {
       if (f !== e && real(c) && meet(b, c)) covered.push([e.id(), f.id()]);
     }
   });
+  // every edge between two nodes, as drawn (its line, or its curve sampled), against the
+  // bodies of the other nodes: one it passes through must be drawn under it, not over it
+  const path = (e) => {
+    const s = e.source().position(), t = e.target().position();
+    const cp = e.controlPoints();
+    if (!cp || cp.length !== 1) return [s, t];
+    const a = e.sourceEndpoint(), b = e.targetEndpoint(), c = cp[0];
+    return Array.from({ length: 21 }, (_, i) => {
+      const k = i / 20;
+      return { x: (1 - k) ** 2 * a.x + 2 * (1 - k) * k * c.x + k * k * b.x,
+               y: (1 - k) ** 2 * a.y + 2 * (1 - k) * k * c.y + k * k * b.y };
+    });
+  };
+  const cuts = (p, q, r) => {  // does segment p-q pass through the inside of box r?
+    let lo = 0, hi = 1;
+    const d = { x: q.x - p.x, y: q.y - p.y };
+    for (const [a, b] of [[-d.x, p.x - r.x1], [d.x, r.x2 - p.x], [-d.y, p.y - r.y1], [d.y, r.y2 - p.y]]) {
+      if (a === 0) { if (b <= 0) return false; continue; }
+      const v = b / a;
+      if (a < 0) lo = Math.max(lo, v); else hi = Math.min(hi, v);
+      if (lo >= hi) return false;
+    }
+    return true;
+  };
+  const bodies = leaves.map((n) => {
+    const b = n.boundingBox({ includeLabels: false, includeOverlays: false });
+    return [n, { x1: b.x1 + 1, y1: b.y1 + 1, x2: b.x2 - 1, y2: b.y2 - 1 }];
+  });
+  const passing = [];
+  const hidden = [];
+  cy.edges().filter((e) => e.visible() && !e.isLoop() && !e.source().isParent() && !e.target().isParent())
+    .forEach((e) => {
+      const pts = path(e);
+      for (const [n, r] of bodies) {
+        if (n.same(e.source()) || n.same(e.target())) continue;
+        if (!pts.some((p, i) => i > 0 && cuts(pts[i - 1], p, r))) continue;
+        passing.push([e.id(), n.id()]);
+        if (rank.get(e.id()) < rank.get(n.id())) hidden.push([e.id(), n.id()]);
+      }
+    });
   return {
+    passing: passing.length,
+    hidden,
     labels: labels.length,
     covered,
     nodes: leaves.length,
@@ -92,6 +134,7 @@ def assert_readable(shown: dict) -> None:
     assert shown["inside"] == [], "external nodes drawn inside a namespace box"
     assert shown["topBox"] < shown["lowestEdge"], "an edge is drawn under a namespace box"
     assert shown["covered"] == [], "edge labels cover node titles or each other"
+    assert shown["hidden"] == [], "edges run under nodes they do not join"
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +167,8 @@ def test_the_demo_is_drawn_without_overlaps_in_every_layout(page, user, layout):
     assert shown["externals"] >= 1
     assert shown["edges"] >= 10
     assert shown["labels"] >= 5  # labels are still drawn, only not over titles
+    if layout == "grouped":
+        assert shown["passing"] >= 1  # edges that pass nodes, to be drawn over them
     assert_readable(shown)
 
 
