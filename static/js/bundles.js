@@ -1,7 +1,8 @@
 // Edge bundles: in a busy view, the many edges between the same two top-level nodes (two
 // namespace boxes, or a box and a collapsed namespace or an external address) are drawn as one
-// edge from box to box, labelled with how many flows it carries and as wide as that count
-// says; tapping it opens it into its edges again. Pointing at a node, selecting it, or an
+// edge from box to box, and the two summed edges between two collapsed namespaces (one each
+// way) as one edge with two heads; each is labelled with how many flows it carries and is as
+// wide as its count says; tapping it opens it into its edges again. Pointing at a node, selecting it, or an
 // edit's highlight still brings out the single edges inside a bundle.
 //
 // A bundle is an edge element of its own (`data.bundle`, class `bundle`, id `bundle:A->B`);
@@ -36,6 +37,15 @@ export function bundleStyles(colour) {
         "z-compound-depth": "top",
       },
     },
+    {
+      // both ways between two collapsed namespaces: faint as the summed edges are
+      selector: "edge.bundle.both",
+      style: {
+        "source-arrow-shape": "triangle",
+        "source-arrow-color": colour("graph-edge"),
+        opacity: 0.45,
+      },
+    },
     { selector: "edge.bundled", style: { display: "none" } },
     {
       selector: "edge.bundled.near, edge.bundled.hl, edge.bundled:selected",
@@ -44,9 +54,26 @@ export function bundleStyles(colour) {
   ];
 }
 
+function bundleData(id, a, b, edges) {
+  const flows = edges.reduce((sum, edge) => sum + flowsOf(edge), 0);
+  return {
+    id,
+    source: a.id(),
+    target: b.id(),
+    bundle: true,
+    count: flows,
+    edges: edges.length,
+    display: `${flows.toLocaleString("en")} flows`,
+    weight: Math.min(1.5 + Math.log2(flows + 1), 12), // as wide as summed edges, and wider
+  };
+}
+
 /**
- * Draws each set of at least BUNDLE_MIN drawn edges between the same two top-level nodes as
- * one bundle edge, when the view draws more than BUNDLE_ABOVE edges. Returns the bundles.
+ * Draws each set of at least BUNDLE_MIN drawn edges between the same two top-level nodes, one
+ * of them a namespace box, as one bundle edge; and two summed edges between two collapsed
+ * namespaces (or a collapsed namespace and an external address), one each way, as one edge
+ * with a head at each end. Only when the view draws more than BUNDLE_ABOVE edges. Returns
+ * the bundles.
  */
 export function bundleEdges(cy) {
   cy.edges(".bundle").remove();
@@ -54,49 +81,53 @@ export function bundleEdges(cy) {
   const drawn = cy.edges().not(".minor, .hl-temp");
   if (drawn.length <= BUNDLE_ABOVE) return cy.collection();
   const sets = new Map();
+  const ways = new Map(); // summed edges between two nodes outside any box, by the pair
   drawn.forEach((edge) => {
     const a = top(edge.source());
     const b = top(edge.target());
-    if (a.same(b) || !(a.isParent() || b.isParent())) return;
-    const key = `${a.id()}->${b.id()}`;
-    if (!sets.has(key)) sets.set(key, { a, b, edges: [] });
-    sets.get(key).edges.push(edge);
+    if (a.same(b)) return;
+    if (a.isParent() || b.isParent()) {
+      const key = `${a.id()}->${b.id()}`;
+      if (!sets.has(key)) sets.set(key, { a, b, edges: [] });
+      sets.get(key).edges.push(edge);
+    } else if (edge.data("flows")) {
+      const [x, y] = a.id() < b.id() ? [a, b] : [b, a];
+      const key = `${x.id()}<->${y.id()}`;
+      if (!ways.has(key)) ways.set(key, { a: x, b: y, edges: [] });
+      ways.get(key).edges.push(edge);
+    }
   });
   const bundles = [];
+  const members = new Map();
   for (const [key, { a, b, edges }] of sets) {
     if (edges.length < BUNDLE_MIN) continue;
-    const flows = edges.reduce((sum, edge) => sum + flowsOf(edge), 0);
-    for (const edge of edges) edge.addClass("bundled");
-    bundles.push({
-      group: "edges",
-      data: {
-        id: `bundle:${key}`,
-        source: a.id(),
-        target: b.id(),
-        bundle: true,
-        count: flows,
-        edges: edges.length,
-        display: `${flows.toLocaleString("en")} flows`,
-        weight: Math.min(2 + 1.6 * Math.log2(edges.length), 12),
-      },
-      classes: "bundle",
-    });
+    const data = bundleData(`bundle:${key}`, a, b, edges);
+    bundles.push({ group: "edges", data, classes: "bundle" });
+    members.set(`bundle:${key}`, edges);
   }
-  return cy.add(bundles);
+  for (const [key, { a, b, edges }] of ways) {
+    if (edges.length !== 2) continue; // one way only: nothing to merge
+    const data = { ...bundleData(`bundle:${key}`, a, b, edges), both: true };
+    bundles.push({ group: "edges", data, classes: "bundle both" });
+    members.set(`bundle:${key}`, edges);
+  }
+  const added = cy.add(bundles);
+  added.forEach((bundle) => {
+    const edges = cy.collection(members.get(bundle.id()));
+    edges.addClass("bundled");
+    bundle.scratch("netvizMembers", edges);
+  });
+  return added;
 }
 
 // The edges a bundle stands for.
-export function bundleMembers(cy, bundle) {
-  const a = bundle.source();
-  const b = bundle.target();
-  return cy
-    .edges(".bundled")
-    .filter((edge) => top(edge.source()).same(a) && top(edge.target()).same(b));
+export function bundleMembers(bundle) {
+  return bundle.scratch("netvizMembers") || bundle.cy().collection();
 }
 
 /** Opens a bundle: its edges are drawn again, one by one, and the bundle goes. */
 export function openBundle(cy, bundle) {
-  const members = bundleMembers(cy, bundle);
+  const members = bundleMembers(bundle);
   cy.batch(() => {
     members.removeClass("bundled");
     bundle.remove();

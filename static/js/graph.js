@@ -1213,6 +1213,11 @@ export function mountGraph(root, { cytoscape, htmx }) {
     }
   });
   cy.on("dbltap", "node[type='workload'], node[type='group']", (e) => focusOn(e.target.id()));
+  // A node dragged elsewhere: what passes over it, and which labels fit, change.
+  cy.on("dragfree", "node", () => {
+    liftEdges(cy);
+    quietLabels(cy);
+  });
 
   // Pointing at a node brings out its flows and dims the rest.
   cy.on("mouseover", "node", (e) => {

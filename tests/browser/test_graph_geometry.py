@@ -240,11 +240,11 @@ def test_edges_between_two_namespaces_are_bundled_with_their_count(page, user, m
         assert b["visible"], b["id"]
         assert b["shown"] == 0, b["id"]
         assert str(b["count"]) in b["label"].replace(",", "")
-    # wider for more edges
-    widest = max(bundles, key=lambda b: len(b["members"]))
-    narrowest = min(bundles, key=lambda b: len(b["members"]))
-    if len(widest["members"]) > len(narrowest["members"]):
-        assert float(widest["width"][:-2]) > float(narrowest["width"][:-2])
+    # wider for more flows
+    widest = max(bundles, key=lambda b: b["count"])
+    narrowest = min(bundles, key=lambda b: b["count"])
+    assert widest["count"] > narrowest["count"]
+    assert float(widest["width"][:-2]) > float(narrowest["width"][:-2])
     # every flow is still an edge of the graph, bundled or not
     flows = page.evaluate("() => window.netviz.cy.edges('[!bundle]').map((e) => e.id())")
     assert sorted(flows) == sorted(e["data"]["id"] for e in data["edges"])
@@ -265,3 +265,46 @@ def test_a_view_with_few_edges_is_not_bundled(page, user):
     data = page.evaluate("() => window.netviz.data")
     assert len(data["edges"]) <= 100
     assert page.evaluate(BUNDLES) == []
+
+
+def test_the_first_view_draws_both_ways_between_two_namespaces_as_one_edge(
+    page, user, medium_parts
+):
+    cluster = medium_cluster(user, medium_parts)
+    shown = open_graph(page, f"/clusters/{cluster.pk}/")
+    assert_readable(shown)
+    data = page.evaluate("() => window.netviz.data")
+    assert data["mode"] == "aggregated"
+    drawn = page.evaluate(
+        "() => window.netviz.cy.edges('[!bundle]').not('.minor').map((e) => e.id())"
+    )
+    flows = {e["data"]["id"]: e["data"]["flows"] for e in data["edges"]}
+    ends = {e["data"]["id"]: (e["data"]["source"], e["data"]["target"]) for e in data["edges"]}
+    # expected from the server's JSON: drawn edges (not loops) whose reverse is drawn too
+    both = {
+        tuple(sorted(ends[i])): flows[i] + flows[f"{ends[i][1]}->{ends[i][0]}"]
+        for i in drawn
+        if ends[i][0] != ends[i][1] and f"{ends[i][1]}->{ends[i][0]}" in drawn
+    }
+    bundles = page.evaluate(
+        """() => window.netviz.cy.edges('.bundle').map((b) => ({
+             id: b.id(), ends: [b.source().id(), b.target().id()].sort(),
+             count: b.data('count'), label: b.data('display'),
+             heads: [b.style('source-arrow-shape'), b.style('target-arrow-shape')],
+           }))"""
+    )
+    assert bundles  # M has a few namespaces that talk both ways
+    assert {tuple(b["ends"]): b["count"] for b in bundles} == both
+    for b in bundles:
+        assert f"{b['count']:,} flows" == b["label"]
+        assert b["heads"] == ["triangle", "triangle"]
+    # a tap opens one into its two edges
+    first = bundles[0]
+    a, b = first["ends"]
+    page.evaluate("id => { window.netviz.cy.getElementById(id).emit('tap'); }", first["id"])
+    shown_now = page.evaluate(
+        "ids => ids.map((id) => window.netviz.cy.getElementById(id).nonempty()"
+        " && window.netviz.cy.getElementById(id).visible())",
+        [f"{a}->{b}", f"{b}->{a}", first["id"]],
+    )
+    assert shown_now == [True, True, False]
