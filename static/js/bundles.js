@@ -2,10 +2,11 @@
 // namespace boxes, or a box and a collapsed namespace or an external address) are drawn as one
 // edge from box to box, and the two summed edges between two collapsed namespaces (one each
 // way) as one edge with two heads; each is labelled with how many flows it carries and is as
-// wide as its count says; tapping it opens it into its edges again. Pointing at a node, selecting it, or an
-// edit's highlight still brings out the single edges inside a bundle.
+// wide as its count says; tapping it opens it into its edges again. Pointing at a node, or an
+// edit's highlight, still brings out the single edges inside a bundle.
 //
-// A bundle is an edge element of its own (`data.bundle`, class `bundle`, id `bundle:A->B`);
+// A bundle is an edge element of its own (`data.bundle`, class `bundle`, id `bundle:A->B`, or
+// `bundle:A<->B` with class `both`);
 // the edges it stands for stay in the graph (class `bundled`, not displayed), so the view's
 // edges are still every flow it shows.
 

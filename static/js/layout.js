@@ -10,15 +10,16 @@
 // - quietLabels(): no edge label covers a node's title or another edge label; the labels that
 //   would are shown only while their edge is pointed at or selected.
 //
-// Sizes are Cytoscape's bounding boxes with labels, in model coordinates. Nothing here reads
-// names or labels; it only moves nodes.
+// Sizes are Cytoscape's bounding boxes (with labels where they count), in model coordinates.
+// Nothing here reads names: it moves nodes, and sets classes the stylesheet reads.
 
 const LEAF_GAP = 10; // between two workloads of one namespace box
 const TOP_GAP = 28; // between namespace boxes and the nodes outside them
 const PUSHES = 60; // rounds of local pushing before the exact fallback
+const WHOLE = { includeLabels: true, includeOverlays: false, includeUnderlays: false };
 
 function boxOf(node) {
-  const bb = node.boundingBox({ includeLabels: true, includeOverlays: false, includeUnderlays: false });
+  const bb = node.boundingBox(WHOLE);
   return { x: (bb.x1 + bb.x2) / 2, y: (bb.y1 + bb.y2) / 2, w: bb.w, h: bb.h };
 }
 
@@ -141,7 +142,8 @@ export function separate(cy) {
     const dx = it.x - before[i].x;
     const dy = it.y - before[i].y;
     if (!dx && !dy) return;
-    moveBy(it.node.isParent() ? it.node.descendants().filter((n) => !n.isParent()) : it.node, dx, dy);
+    const inside = it.node.descendants().filter((n) => !n.isParent());
+    moveBy(it.node.isParent() ? inside : it.node, dx, dy);
     moved += 1;
   });
   return moved;
@@ -159,7 +161,6 @@ const LABEL_ONLY = {
   includeOverlays: false,
   includeUnderlays: false,
 };
-const WHOLE = { includeLabels: true, includeOverlays: false, includeUnderlays: false };
 const TARGET_LABEL_ONLY = { ...LABEL_ONLY, includeMainLabels: false, includeTargetLabels: true };
 
 // The boxes of an edge's labels: the one along it, and the one at its target (each may be
