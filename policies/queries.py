@@ -9,10 +9,11 @@ from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models import Count, F, OuterRef, Q, Subquery
 
 from .models import Cluster, Namespace, Policy, Revision, Workload
 from .permissions import visible_clusters
+from .snapshots import text_line
 
 __all__ = [
     "ClusterSummary",
@@ -22,6 +23,7 @@ __all__ = [
     "revision_counts",
     "revision_overview",
     "table_page",
+    "warnings_in_policies",
 ]
 
 
@@ -48,7 +50,44 @@ def table_page(revision: Revision, table: str, number: object = 1) -> Page:
         rows = revision.policies.all()
     else:
         rows = [d for d in revision.diagnostics if d.get("severity") == "warning"]
-    return Paginator(rows, ROWS_PER_PAGE).get_page(number)
+    page = Paginator(rows, ROWS_PER_PAGE).get_page(number)
+    if table == "warnings":
+        page.object_list = warnings_in_policies(revision, list(page.object_list))
+    return page
+
+
+def warnings_in_policies(revision: Revision, warnings: list[dict]) -> list[dict]:
+    """Copies of `warnings` with, for each located inside a policy of the revision, that
+    policy (`policy`, "namespace/name" as the editor opens it) and the line of its text the
+    warning is on (`policy_line`). Found by location (file and line), which every warning
+    has, rather than by subject, which names a policy without its namespace when the loader
+    wrote it."""
+    files = {w["file"] for w in warnings if w.get("file") and w.get("line")}
+    starts: dict[str, list[tuple[int, str, str]]] = {}
+    for file, line, namespace, name in (
+        revision.policies.filter(source_file__in=files)
+        .order_by("source_file", "line")
+        .values_list("source_file", "line", "namespace", "name")
+    ):
+        starts.setdefault(file, []).append((line, namespace, name))
+    candidates: dict[int, tuple[str, str]] = {}  # index in `warnings` → the policy before it
+    for i, w in enumerate(warnings):
+        before = [s for s in starts.get(w.get("file", ""), []) if s[0] <= (w.get("line") or 0)]
+        if before:
+            candidates[i] = before[-1][1:]
+    rows = {}
+    if candidates:
+        wanted = Q()
+        for namespace, name in set(candidates.values()):
+            wanted |= Q(namespace=namespace, name=name)
+        rows = {(p.namespace, p.name): p for p in revision.policies.filter(wanted)}
+    out = []
+    for i, w in enumerate(warnings):
+        row = rows.get(candidates.get(i, ("", "")))
+        line = text_line(row, w["line"]) if row is not None else 0
+        found = {"policy": f"{row.namespace}/{row.name}", "policy_line": line} if line else {}
+        out.append({**w, **found})
+    return out
 
 
 INDEX_INLINE = 300  # policies; above, the editor's index lists a namespace's when it is opened

@@ -26,6 +26,7 @@ __all__ = [
     "policy_rows",
     "revision_snapshot",
     "snapshot_from_rows",
+    "text_line",
     "workload_rows",
 ]
 
@@ -136,6 +137,15 @@ def _lead(text: str) -> int:
             break
         lead += 1
     return lead
+
+
+def text_line(row: Policy, file_line: int) -> int:
+    """The line of a policy row's stored text that is line `file_line` of the file it came
+    from (the text starts where _files_at_lines puts it), or 0 when that line is not in it:
+    a warning located in the user's file opens the editor at its line."""
+    start = row.line - _lead(row.yaml)  # the file's line of the text's first line
+    line = file_line - start + 1
+    return line if row.line and 1 <= line <= row.yaml.count("\n") + 1 else 0
 
 
 def _files_at_lines(rows: Sequence[Policy]) -> list[tuple[str, str]]:

@@ -479,7 +479,8 @@ export function mountEditor(root, { CM, htmx, graph }) {
 
   let openSeq = 0;
 
-  function openPolicy(id) {
+  // `line`: put the cursor on that line of the policy's text (a warning's, say) and show it.
+  function openPolicy(id, { line = 0 } = {}) {
     graph.showSideTab("policies");
     return guard(`open ${id}`, async () => {
       const mine = ++openSeq;
@@ -503,6 +504,10 @@ export function mountEditor(root, { CM, htmx, graph }) {
       const newer = data.revision > ed.known;
       ed.known = Math.max(ed.known, data.revision);
       openText(data.yaml, { original: data.policy, base: data.revision, loaded: data.yaml });
+      if (line) {
+        goToLine(line);
+        view.dom.scrollIntoView({ block: "nearest" }); // opened from the warnings, below
+      }
       if (newer) revisionChanged();
     });
   }

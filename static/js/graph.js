@@ -8,7 +8,9 @@
 //
 // cluster.js mounts it and hands the API it returns (the end of mountGraph) to the editor.
 
+import { bundleEdges, bundleStyles, openBundle } from "./bundles.js";
 import { reason, request, withQuery } from "./http.js";
+import { labelStyles, liftEdges, liftStyles, quietLabels, separate } from "./layout.js";
 
 /**
  * Mounts the graph on the workspace element (`[data-graph-root]`); `cytoscape` and `htmx` are the
@@ -254,6 +256,9 @@ export function mountGraph(root, { cytoscape, htmx }) {
     // Beyond the busiest summed edges: drawn only around the node pointed at.
     { selector: "edge.minor", style: { display: "none" } },
     { selector: "edge.minor.near, edge.minor.hl", style: { display: "element" } },
+    ...bundleStyles(colour),
+    ...labelStyles(),
+    ...liftStyles(),
     {
       selector: "node:selected",
       style: { "overlay-color": colour("accent"), "overlay-opacity": 0.18, "overlay-padding": 6 },
@@ -371,6 +376,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
   // busiest are drawn, the rest come out around the node pointed at (the matrix has them all).
   const MAJOR_EDGES = 150;
   let minorEdges = 0;
+  let bundles = 0; // bundles.js: edges between two boxes drawn as one
 
   function thinEdges() {
     const summed = cy.edges("[flows]");
@@ -388,6 +394,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
       cy.add(data.edges.map(prepareEdge));
       declutterLabels();
       thinEdges();
+      bundles = bundleEdges(cy).length;
     });
     showErrors(data.errors || {});
     describe(data);
@@ -427,6 +434,10 @@ export function mountGraph(root, { cytoscape, htmx }) {
     if (diffNote) text += ` ${diffNote}`;
     if (minorEdges) {
       text += ` Drawn: the ${MAJOR_EDGES} busiest edges; point at a namespace for its other ones.`;
+    }
+    if (bundles) {
+      const n = bundles === 1 ? "1 bundle" : `${bundles} bundles`;
+      text += ` ${n} of edges between two namespaces, drawn as one: tap one to open it.`;
     }
     if (data.filter) text += ` Filter: ${data.filter}.`;
     if (data.notice) text += ` ${data.notice}`;
@@ -598,7 +609,6 @@ export function mountGraph(root, { cytoscape, htmx }) {
         n.position(at ? { x: p.x + at.dx, y: p.y + at.dy } : { x: p.x, y: p.y });
       });
     });
-    cy.fit(undefined, 30);
   }
 
   // Dagre and cose take seconds to minutes on thousands of edges (collapsed namespaces of a big
@@ -609,6 +619,10 @@ export function mountGraph(root, { cytoscape, htmx }) {
     const name = state.layout in LAYOUTS ? state.layout : "grouped";
     if (name === "grouped" || (name !== "grid" && cy.edges().length > SLOW_LAYOUT_EDGES)) {
       groupedLayout();
+      separate(cy); // a no-op unless a box is wider than the row it was put in
+      liftEdges(cy);
+      quietLabels(cy);
+      cy.fit(undefined, 30);
       if (name !== "grouped") {
         const which = name === "dagre" ? "hierarchical" : "force-directed";
         const limit = SLOW_LAYOUT_EDGES.toLocaleString("en");
@@ -618,7 +632,17 @@ export function mountGraph(root, { cytoscape, htmx }) {
       }
       return;
     }
-    cy.layout({ ...LAYOUTS[name](cy.nodes().length), fit: true }).run();
+    // Bundles are drawn over the edges they stand for, which are what the layout weighs.
+    const eles = cy.elements().not(".bundle");
+    const layout = eles.layout({ ...LAYOUTS[name](cy.nodes().length), fit: false });
+    // Force-directed and ranked layouts only try not to overlap nodes: separate() makes sure.
+    layout.one("layoutstop", () => {
+      separate(cy);
+      liftEdges(cy);
+      quietLabels(cy);
+      cy.fit(undefined, 30);
+    });
+    layout.run();
   }
 
   // --- finding, focusing, expanding ------------------------------------------------------------
@@ -802,12 +826,13 @@ export function mountGraph(root, { cytoscape, htmx }) {
   // Set by start(): the editor, which shows a policy its own way.
   let openPolicy = null;
 
-  function showPolicy(id) {
+  // `line` (a warning's, from the warnings panel or ?line=): the editor opens at it.
+  function showPolicy(id, line = 0) {
     state.policy = id;
     saveState();
     showSideTab("policies");
     if (openPolicy) {
-      openPolicy(id);
+      openPolicy(id, { line });
       return;
     }
     const view = root.querySelector("[data-policy-view]");
@@ -1118,7 +1143,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
     const policy = e.target.closest("a[data-policy]");
     if (policy) {
       e.preventDefault();
-      showPolicy(policy.dataset.policy);
+      showPolicy(policy.dataset.policy, Number(policy.dataset.line) || 0);
       return;
     }
     const matrixNs = e.target.closest("a[data-matrix-ns]");
@@ -1168,6 +1193,13 @@ export function mountGraph(root, { cytoscape, htmx }) {
 
   cy.on("tap", "edge", (e) => {
     const edge = e.target;
+    if (edge.data("bundle")) {
+      openBundle(cy, edge);
+      bundles -= 1;
+      liftEdges(cy);
+      quietLabels(cy);
+      return;
+    }
     inspectFlow(edge.data("source"), edge.data("target"));
   });
   cy.on("tap", "node", (e) => {
@@ -1181,6 +1213,11 @@ export function mountGraph(root, { cytoscape, htmx }) {
     }
   });
   cy.on("dbltap", "node[type='workload'], node[type='group']", (e) => focusOn(e.target.id()));
+  // A node dragged elsewhere: what passes over it, and which labels fit, change.
+  cy.on("dragfree", "node", () => {
+    liftEdges(cy);
+    quietLabels(cy);
+  });
 
   // Pointing at a node brings out its flows and dims the rest.
   cy.on("mouseover", "node", (e) => {
@@ -1230,7 +1267,8 @@ export function mountGraph(root, { cytoscape, htmx }) {
       syncControls();
       saveState();
       showView(state.view);
-      if (state.policy) showPolicy(state.policy);
+      // ?line= only says where to open the editor: it does not stay in the URL.
+      if (state.policy) showPolicy(state.policy, Number(params.get("line")) || 0);
       if (state.diff) showDiff(state.diff);
     },
     highlight,
