@@ -4,6 +4,8 @@ warning names, so the test knows nothing of how the two are mapped."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
 
@@ -14,51 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # A Deployment, then a policy with comments above it (the stored text keeps them, so its
 # first line is not the object's), whose rule names a port no pod declares; then a policy
 # with a name kubectl would refuse, which the loader warns about by name only.
-MANIFEST = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: api
-  namespace: shop
-spec:
-  selector:
-    matchLabels: {app: api}
-  template:
-    metadata:
-      labels: {app: api}
-    spec:
-      containers:
-        - name: api
-          image: api
-          ports:
-            - {name: http, containerPort: 8080}
----
-# Ingress to the API.
-# Only on its HTTP port.
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: api-in
-  namespace: shop
-spec:
-  podSelector:
-    matchLabels: {app: api}
-  ingress:
-    - from:
-        - podSelector: {}
-      ports:
-        - port: htpp
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: Allow_All
-  namespace: shop
-spec:
-  podSelector: {}
-  ingress:
-    - {}
-"""
+MANIFEST = (Path(__file__).parents[1] / "data" / "web" / "warning-lines.yaml").read_text()
 
 # Where the editor's cursor is, and that line's text and whether it is on screen.
 CURSOR = """() => {

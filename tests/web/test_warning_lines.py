@@ -3,10 +3,13 @@ policy's stored text (which keeps the comments above it), for the warnings panel
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from policies import queries, revisions, snapshots
-from tests.browser.test_warnings import MANIFEST
+
+MANIFEST = (Path(__file__).parents[1] / "data" / "web" / "warning-lines.yaml").read_text()
 
 pytestmark = pytest.mark.django_db
 
