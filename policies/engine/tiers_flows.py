@@ -1,0 +1,211 @@
+"""Which tier decided each allowed flow: what the graph's tier toggle shows.
+
+Each side of a flow (egress at the source, ingress at the destination) runs Admin ->
+NetworkPolicy -> Baseline -> default allow, and the first tier that accepts a port decides
+it. For every allowed flow this module says, per side, which tiers accepted some of the
+flow's ports: a small code per flow (`code`), the egress side's tier bits in the low four
+bits and the ingress side's above them. An external address's own side is governed by
+nothing: its bits are 0.
+
+The work is done per class pair, as connectivity does it: a side's answer depends only on
+its rules (shared by every class with the same policies), which of them name the other side,
+and the destination's named ports; it is computed once per such combination. Flows to and
+from an external endpoint take the union over the address ranges the side's rules tell
+apart inside it (the endpoint's ranges all get the same ports, not always from the same
+tier). A cluster with no cluster-wide policy skips all of it: `flow_tiers` returns None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .connectivity import Connectivity, resolve_ports, run_tier
+from .explain import DEFAULT_TIER, NETWORK_POLICY_TIER
+from .intervals import IntervalSet, PortSet
+from .model import ADMIN, BASELINE
+
+__all__ = [
+    "ADMIN_BIT",
+    "BASELINE_BIT",
+    "DEFAULT_BIT",
+    "NETWORK_POLICY_BIT",
+    "TIER_BITS",
+    "FlowTiers",
+    "code",
+    "flow_tiers",
+    "side_tiers",
+    "tier_fields",
+]
+
+ADMIN_BIT, NETWORK_POLICY_BIT, BASELINE_BIT, DEFAULT_BIT = 1, 2, 4, 8
+# In pipeline order, with the names explain gives its chain's steps.
+TIER_BITS = (
+    (ADMIN, ADMIN_BIT),
+    (NETWORK_POLICY_TIER, NETWORK_POLICY_BIT),
+    (BASELINE, BASELINE_BIT),
+    (DEFAULT_TIER, DEFAULT_BIT),
+)
+
+
+def code(egress: int, ingress: int) -> int:
+    """One flow's code from each side's tier bits."""
+    return egress | ingress << 4
+
+
+def side_tiers(flow_code: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(tiers that accepted some of the flow's ports at the source's egress, the same at the
+    destination's ingress), in pipeline order."""
+    egress = tuple(name for name, bit in TIER_BITS if flow_code & bit)
+    ingress = tuple(name for name, bit in TIER_BITS if flow_code >> 4 & bit)
+    return egress, ingress
+
+
+def tier_fields(flow_code: int) -> dict[str, Any]:
+    """The fields a graph edge carries on a cluster with cluster-wide policies.
+
+    `tier` is "admin" when an Admin rule accepted some port of the edge on either side,
+    else "baseline" when a Baseline rule did, else "policy" (NetworkPolicy or the default
+    allow); `tiers` names each side's deciding tiers.
+    """
+    both = flow_code | flow_code >> 4
+    summary = "admin" if both & ADMIN_BIT else "baseline" if both & BASELINE_BIT else "policy"
+    egress, ingress = side_tiers(flow_code)
+    return {"tier": summary, "tiers": {"egress": list(egress), "ingress": list(ingress)}}
+
+
+@dataclass(frozen=True, slots=True)
+class FlowTiers:
+    """Codes of the allowed flows of `Connectivity.class_flows()`: per (source class,
+    destination class), and per (class, index into `external_endpoints`, "out" or "in")."""
+
+    pairs: Mapping[tuple[int, int], int]
+    external: Mapping[tuple[int, int, str], int]
+
+
+# What a side accepted, per tier: (Admin, NetworkPolicy, Baseline, default) port sets.
+type _Parts = tuple[PortSet, PortSet, PortSet, PortSet]
+
+
+def _breakdown(
+    admin: list[tuple[None, str, PortSet]],
+    np_allowed: PortSet | None,
+    baseline: list[tuple[None, str, PortSet]],
+) -> _Parts:
+    """The pipeline of one side, keeping what each tier accepted (the tiers' accepted sets
+    partition the ports the side allows)."""
+    none = PortSet.none()
+    accepted, rest, _ = run_tier(admin, PortSet.all())
+    if np_allowed is not None:  # NetworkPolicy decides every port left for a pod it isolates
+        return accepted, rest & np_allowed, none, none
+    got, rest, _ = run_tier(baseline, rest) if baseline and rest else (none, rest, [])
+    return accepted, none, got, rest
+
+
+def _bits(parts: _Parts, ports: PortSet) -> int:
+    out = 0
+    for (_, bit), part in zip(TIER_BITS, parts, strict=True):
+        if part & ports:
+            out |= bit
+    return out
+
+
+class _Sides:
+    """Each class's sides and the answers they give, computed once per distinct input."""
+
+    def __init__(self, conn: Connectivity, classes: list[tuple]) -> None:
+        self.conn = conn
+        # Rules resolve named ports on the destination; a class's members share their names.
+        self.dports = [c[0].ports if c else () for c in classes]
+        keys: dict[tuple, int] = {}
+        self.dport_key = [
+            keys.setdefault(tuple(sorted((p.name, p.port, p.protocol) for p in ps if p.name)),
+                            len(keys))
+            for ps in self.dports
+        ]  # fmt: skip
+        self.sides: dict[tuple[bool, int], tuple[list, list | None, list]] = {}
+        self.parts: dict[tuple, _Parts] = {}
+        self.bits: dict[tuple[int, int], int] = {}
+        self.points: dict[tuple, list[int]] = {}
+        self._held: list[object] = []  # keyed by id() below: kept alive meanwhile
+
+    def side(self, egress: bool, c: int) -> tuple[list, list | None, list]:
+        got = self.sides.get((egress, c))
+        if got is None:
+            got = self.sides[(egress, c)] = self.conn.side_rules(egress, c)
+            self._held.append(got)
+        return got
+
+    def mask(self, egress: bool, c: int, named, d_ports: int, ports: PortSet) -> int:
+        """Tier bits of class c's side for a flow on `ports`; `named(rule)` tells whether a
+        rule names the other side; d_ports is the destination class (-1: external)."""
+        a, n, b = self.side(egress, c)
+        a_ids = tuple(j for j, r in enumerate(a) if named(r))
+        n_ids = None if n is None else tuple(j for j, r in enumerate(n) if named(r))
+        b_ids = tuple(j for j, r in enumerate(b) if named(r))
+        dkey = self.dport_key[d_ports] if d_ports >= 0 else -1
+        key = (egress, id(a), a_ids, id(n), n_ids, id(b), b_ids, dkey)
+        parts = self.parts.get(key)
+        if parts is None:
+            dports = self.dports[d_ports] if d_ports >= 0 else ()
+            np_allowed = None
+            if n is not None:
+                np_allowed = PortSet.none()
+                for j in n_ids or ():
+                    np_allowed = np_allowed | resolve_ports(n[j].ports, dports)
+            parts = self.parts[key] = _breakdown(
+                [(None, a[j].action, resolve_ports(a[j].ports, dports)) for j in a_ids],
+                np_allowed,
+                [(None, b[j].action, resolve_ports(b[j].ports, dports)) for j in b_ids],
+            )
+            self._held.append(parts)
+        bkey = (id(parts), id(ports))
+        got = self.bits.get(bkey)
+        if got is None:
+            got = self.bits[bkey] = _bits(parts, ports)
+            self._held.append(ports)
+        return got
+
+    def cut_points(self, egress: bool, c: int, addresses: IntervalSet) -> list[int]:
+        """A point of each range of `addresses` that this side's rules treat alike."""
+        side = self.side(egress, c)
+        key = (id(side), addresses)
+        got = self.points.get(key)
+        if got is None:
+            bounds = set()
+            for rules in side:
+                for r in rules or ():
+                    for lo, hi in r.addresses.intervals:
+                        bounds.update((lo, hi + 1))
+            got = []
+            for lo, hi in addresses.intervals:
+                got.append(lo)
+                got.extend(sorted(x for x in bounds if lo < x <= hi))
+            self.points[key] = got
+        return got
+
+
+def flow_tiers(conn: Connectivity) -> FlowTiers | None:
+    """The tier code of every allowed flow of the evaluation, at class level; None when the
+    cluster has no cluster-wide policy (every side is NetworkPolicy or default: nothing to
+    show, and nothing is computed)."""
+    if not conn.snapshot.cluster_policies:
+        return None
+    classes, pairs, external = conn.class_flows()
+    sides = _Sides(conn, classes)
+    out_pairs: dict[tuple[int, int], int] = {}
+    for s, d, ports in pairs:
+        e = sides.mask(True, s, lambda r, d=d: d in r.members, d, ports)
+        i = sides.mask(False, d, lambda r, s=s: s in r.members, d, ports)
+        out_pairs[(s, d)] = code(e, i)
+    out_external: dict[tuple[int, int, str], int] = {}
+    endpoints = conn.external_endpoints
+    for c, gi, direction, ports in external:
+        egress = direction == "out"
+        bits = 0
+        for point in sides.cut_points(egress, c, endpoints[gi].addresses):  # type: ignore[arg-type]
+            named = lambda r, x=point: x in r.addresses  # noqa: E731
+            bits |= sides.mask(egress, c, named, -1 if egress else c, ports)
+        out_external[(c, gi, direction)] = code(bits, 0) if egress else code(0, bits)
+    return FlowTiers(out_pairs, out_external)
