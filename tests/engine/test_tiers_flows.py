@@ -7,12 +7,14 @@ the tiers that accepted some of a flow's ports on each side must be the same.
 
 from __future__ import annotations
 
+import json
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
 from policies.engine import evaluate, explain, load_paths
+from policies.engine.graph import FlowIndex
 from policies.engine.intervals import IntervalSet, cidr_interval
 from policies.engine.tiers_flows import (
     ADMIN_BIT,
@@ -191,3 +193,61 @@ def test_tier_fields_summarise_admin_before_baseline() -> None:
         "tier": "policy",
         "tiers": {"egress": ["NetworkPolicy"], "ingress": ["default"]},
     }
+
+
+# ---- the graph index carries the codes --------------------------------------------------------
+
+
+def _edge_tiers(index: FlowIndex) -> dict[tuple[str, str], dict]:
+    view = index.full(range(len(index.nodes)), index.view_edges(range(len(index.nodes))))
+    return {(e["data"]["source"], e["data"]["target"]): e["data"] for e in view["edges"]}
+
+
+@pytest.mark.skipif(not CASES, reason="no corpus")
+@pytest.mark.parametrize("case", ADMIN_CASES, ids=[_case_id(c) for c in ADMIN_CASES])
+def test_every_graph_edge_carries_the_tiers_explain_gives_its_flow(case: Path) -> None:
+    snapshot = load_paths([case / "input"])
+    codes = check_agrees_with_explain(snapshot)
+    index = FlowIndex.build(evaluate(snapshot))
+    stored = FlowIndex.from_dict(json.loads(json.dumps(index.to_dict())))
+    for built in (index, stored):
+        edges = _edge_tiers(built)
+        workload_edges = {k: v for k, v in edges.items() if k in codes}
+        assert workload_edges.keys() == codes.keys()
+        for pair, data in workload_edges.items():
+            assert {k: data[k] for k in ("tier", "tiers")} == tier_fields(codes[pair]), pair
+        for data in edges.values():  # external edges too, and every one of a tiered cluster
+            assert data["tier"] in ("admin", "baseline", "policy")
+
+
+def test_an_index_without_cluster_policies_has_no_tier_fields() -> None:
+    snapshot = snap(ns("x"), pod("a", ns="x"), pod("b", ns="x"))
+    index = FlowIndex.build(evaluate(snapshot))
+    assert index.tiers is None
+    assert index.to_dict()["tiers"] is None
+    edges = _edge_tiers(index)
+    assert edges
+    assert all("tier" not in e for e in edges.values())
+
+
+@pytest.mark.parametrize("api", [V1, V2])
+def test_alike_workloads_split_into_groups_when_different_tiers_decide_them(api: str) -> None:
+    # b1 and b2 get the same ports from a, but b1's through an Admin Accept: one group each,
+    # and the aggregated namespace edge says some of its flows were decided by Admin.
+    docs = [
+        ns("x", team="front"),
+        ns("y", team="back"),
+        pod("a", ns="x"),
+        pod("b1", ns="y", labels={"app": "b", "id": "1"}),
+        pod("b2", ns="y", labels={"app": "b", "id": "2"}),
+        tier_policy(api, "Admin", "b1", pods_sel(id="1"), ingress=[rule("Accept", ALL_NS)]),
+    ]
+    index = FlowIndex.build(evaluate(snap(*docs)))
+    edges = _edge_tiers(index)
+    assert edges[("x/a[Pod]", "y/b1[Pod]")]["tier"] == "admin"
+    assert edges[("x/a[Pod]", "y/b2[Pod]")]["tier"] == "policy"
+    assert edges[("x/a[Pod]", "y/b1[Pod]")]["label"] == edges[("x/a[Pod]", "y/b2[Pod]")]["label"]
+    aggregated = {(e["data"]["source"], e["data"]["target"]): e["data"]
+                  for e in index.aggregated["edges"]}  # fmt: skip
+    assert aggregated[("ns:x", "ns:y")]["tier"] == "admin"
+    assert aggregated[("ns:y", "ns:x")]["tier"] == "policy"
