@@ -83,3 +83,18 @@ def test_the_tier_toggle_stays_hidden_without_cluster_policies(page, user):
     assert page.evaluate("() => window.netviz.data.tiered") is False
     expect(page.locator("[data-testid=tier-toggle]")).to_be_hidden()
     expect(page.locator("[data-testid=tier-legend]")).to_be_hidden()
+
+
+def test_allow_this_flow_under_an_admin_deny_offers_the_admin_accept(page, user):
+    files = [("tiers.yaml", (DATA / "tiers.yaml").read_bytes())]
+    cluster = revisions.create_cluster(user, "tiers", snapshots.parse_manifests(files))
+    page.goto(f"/clusters/{cluster.pk}/")
+    page.wait_for_function("() => window.netviz && window.netviz.loads >= 1")
+    page.evaluate(f"() => window.netviz.editor.allowFlow('{FE}', '{BE}', 'tcp 9090')")
+    page.wait_for_function("() => window.netviz.editor.state().open")
+    text = page.evaluate("() => window.netviz.editor.view.state.doc.toString()")
+    assert "kind: ClusterNetworkPolicy" in text
+    assert "priority: 9" in text
+    status = page.locator(".panel-status")
+    expect(status).to_contain_text("a NetworkPolicy cannot allow it")
+    expect(status).to_contain_text("'deny-everyone'")
