@@ -271,7 +271,8 @@ class FlowIndex:
         nodes = [_node(conn, ep) for ep in endpoints]
         rank = {ep.id: i for i, ep in enumerate(endpoints)}
         classes, pairs, external = conn.class_flows()
-        tiers = flow_tiers(conn)  # None without cluster-wide policies: nothing to split on
+        # None without cluster-wide policies: nothing to split groups on
+        tiers = flow_tiers(conn, (classes, pairs, external))
         ext_rank = [rank[ep.id] for ep in conn.external_endpoints]
         ports = _Ports()
         known, name = ports.by_object, ports.index

@@ -84,30 +84,33 @@ class FlowTiers:
     external: Mapping[tuple[int, int, str], int]
 
 
-# What a side accepted, per tier: (Admin, NetworkPolicy, Baseline, default) port sets.
-type _Parts = tuple[PortSet, PortSet, PortSet, PortSet]
+# What the cluster tiers of a side accepted: (Admin, Baseline) port sets. NetworkPolicy and
+# the default allow need no sets of their own: a flow's ports are all allowed on each side,
+# so what Admin (and Baseline) did not accept of them, the next tier did.
+type _Parts = tuple[PortSet, PortSet]
 
 
 def _breakdown(
     admin: list[tuple[None, str, PortSet]],
-    np_allowed: PortSet | None,
+    isolated: bool,
     baseline: list[tuple[None, str, PortSet]],
 ) -> _Parts:
-    """The pipeline of one side, keeping what each tier accepted (the tiers' accepted sets
-    partition the ports the side allows)."""
+    """The cluster tiers of one side's pipeline, keeping what each accepted."""
     none = PortSet.none()
     accepted, rest, _ = run_tier(admin, PortSet.all())
-    if np_allowed is not None:  # NetworkPolicy decides every port left for a pod it isolates
-        return accepted, rest & np_allowed, none, none
-    got, rest, _ = run_tier(baseline, rest) if baseline and rest else (none, rest, [])
-    return accepted, none, got, rest
+    if isolated or not baseline or not rest:  # NetworkPolicy decides all that is left
+        return accepted, none
+    got, _, _ = run_tier(baseline, rest)
+    return accepted, got
 
 
-def _bits(parts: _Parts, ports: PortSet) -> int:
-    out = 0
-    for (_, bit), part in zip(TIER_BITS, parts, strict=True):
-        if part & ports:
-            out |= bit
+def _bits(parts: _Parts, isolated: bool, ports: PortSet) -> int:
+    admin, baseline = parts
+    out = ADMIN_BIT if admin & ports else 0
+    if baseline & ports:
+        out |= BASELINE_BIT
+    if ports - admin - baseline:
+        out |= NETWORK_POLICY_BIT if isolated else DEFAULT_BIT
     return out
 
 
@@ -126,8 +129,10 @@ class _Sides:
         ]  # fmt: skip
         self.sides: dict[tuple[bool, int], tuple[list, list | None, list]] = {}
         self.parts: dict[tuple, _Parts] = {}
-        self.bits: dict[tuple[int, int], int] = {}
+        self.bits: dict[tuple[int, bool, int], int] = {}
         self.points: dict[tuple, list[int]] = {}
+        self.n_classes = len(classes)
+        self.index: dict[int, tuple[dict[int, tuple[int, ...]], tuple[int, ...]]] = {}
         self._held: list[object] = []  # keyed by id() below: kept alive meanwhile
 
     def side(self, egress: bool, c: int) -> tuple[list, list | None, list]:
@@ -137,40 +142,59 @@ class _Sides:
             self._held.append(got)
         return got
 
-    def mask(self, egress: bool, c: int, named, d_ports: int, ports: PortSet) -> int:
-        """Tier bits of class c's side for a flow on `ports`; `named(rule)` tells whether a
-        rule names the other side; d_ports is the destination class (-1: external)."""
+    def named(self, rules: list, other: int, point: int | None) -> tuple[int, ...]:
+        """Indexes of the rules naming class `other`, or the external address `point`."""
+        if not rules:
+            return ()
+        if point is not None:
+            return tuple(j for j, r in enumerate(rules) if point in r.addresses)
+        index = self.index.get(id(rules))
+        if index is None:  # once per rule list: {class: rules naming it}, and rules naming all
+            every = [j for j, r in enumerate(rules) if len(r.members) == self.n_classes]
+            per: dict[int, list[int]] = {}
+            for j, r in enumerate(rules):
+                if len(r.members) != self.n_classes:
+                    for x in r.members:
+                        per.setdefault(x, []).append(j)
+            named = {x: tuple(sorted((*v, *every))) for x, v in per.items()}
+            index = self.index[id(rules)] = (named, tuple(every))
+        return index[0].get(other, index[1])
+
+    def mask(
+        self, egress: bool, c: int, other: int, point: int | None, d_ports: int, ports: PortSet
+    ) -> int:
+        """Tier bits of class c's side for a flow on `ports` (which the side allows) with
+        class `other`, or the external address `point`; d_ports is the destination class
+        (-1: external)."""
         a, n, b = self.side(egress, c)
-        a_ids = tuple(j for j, r in enumerate(a) if named(r))
-        n_ids = None if n is None else tuple(j for j, r in enumerate(n) if named(r))
-        b_ids = tuple(j for j, r in enumerate(b) if named(r))
+        isolated = n is not None
+        a_ids = self.named(a, other, point)
+        b_ids = () if isolated else self.named(b, other, point)
+        if not a_ids and not b_ids:  # no tier rule names the other side
+            return NETWORK_POLICY_BIT if isolated else DEFAULT_BIT
         dkey = self.dport_key[d_ports] if d_ports >= 0 else -1
-        key = (egress, id(a), a_ids, id(n), n_ids, id(b), b_ids, dkey)
+        key = (egress, id(a), a_ids, isolated, id(b), b_ids, dkey)
         parts = self.parts.get(key)
         if parts is None:
             dports = self.dports[d_ports] if d_ports >= 0 else ()
-            np_allowed = None
-            if n is not None:
-                np_allowed = PortSet.none()
-                for j in n_ids or ():
-                    np_allowed = np_allowed | resolve_ports(n[j].ports, dports)
             parts = self.parts[key] = _breakdown(
                 [(None, a[j].action, resolve_ports(a[j].ports, dports)) for j in a_ids],
-                np_allowed,
+                isolated,
                 [(None, b[j].action, resolve_ports(b[j].ports, dports)) for j in b_ids],
             )
             self._held.append(parts)
-        bkey = (id(parts), id(ports))
+        bkey = (id(parts), isolated, id(ports))
         got = self.bits.get(bkey)
         if got is None:
-            got = self.bits[bkey] = _bits(parts, ports)
+            got = self.bits[bkey] = _bits(parts, isolated, ports)
             self._held.append(ports)
         return got
 
-    def cut_points(self, egress: bool, c: int, addresses: IntervalSet) -> list[int]:
-        """A point of each range of `addresses` that this side's rules treat alike."""
+    def cut_points(self, egress: bool, c: int, gi: int, addresses: IntervalSet) -> list[int]:
+        """A point of each range of `addresses` (external endpoint gi) that this side's rules
+        treat alike."""
         side = self.side(egress, c)
-        key = (id(side), addresses)
+        key = (*map(id, side), gi)
         got = self.points.get(key)
         if got is None:
             bounds = set()
@@ -186,26 +210,26 @@ class _Sides:
         return got
 
 
-def flow_tiers(conn: Connectivity) -> FlowTiers | None:
+def flow_tiers(conn: Connectivity, class_flows: tuple | None = None) -> FlowTiers | None:
     """The tier code of every allowed flow of the evaluation, at class level; None when the
     cluster has no cluster-wide policy (every side is NetworkPolicy or default: nothing to
-    show, and nothing is computed)."""
+    show, and nothing is computed). `class_flows` is `conn.class_flows()` when the caller
+    has it already."""
     if not conn.snapshot.cluster_policies:
         return None
-    classes, pairs, external = conn.class_flows()
+    classes, pairs, external = class_flows or conn.class_flows()
     sides = _Sides(conn, classes)
     out_pairs: dict[tuple[int, int], int] = {}
     for s, d, ports in pairs:
-        e = sides.mask(True, s, lambda r, d=d: d in r.members, d, ports)
-        i = sides.mask(False, d, lambda r, s=s: s in r.members, d, ports)
+        e = sides.mask(True, s, d, None, d, ports)
+        i = sides.mask(False, d, s, None, d, ports)
         out_pairs[(s, d)] = code(e, i)
     out_external: dict[tuple[int, int, str], int] = {}
     endpoints = conn.external_endpoints
     for c, gi, direction, ports in external:
         egress = direction == "out"
         bits = 0
-        for point in sides.cut_points(egress, c, endpoints[gi].addresses):  # type: ignore[arg-type]
-            named = lambda r, x=point: x in r.addresses  # noqa: E731
-            bits |= sides.mask(egress, c, named, -1 if egress else c, ports)
+        for point in sides.cut_points(egress, c, gi, endpoints[gi].addresses):  # type: ignore[arg-type]
+            bits |= sides.mask(egress, c, -1, point, -1 if egress else c, ports)
         out_external[(c, gi, direction)] = code(bits, 0) if egress else code(0, bits)
     return FlowTiers(out_pairs, out_external)
