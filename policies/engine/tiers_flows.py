@@ -198,8 +198,8 @@ class _Sides:
         got = self.points.get(key)
         if got is None:
             bounds = set()
-            for rules in side:
-                for r in rules or ():
+            for rules in (side[0], side[2]):  # NetworkPolicy's ranges split no tier's answer
+                for r in rules:
                     for lo, hi in r.addresses.intervals:
                         bounds.update((lo, hi + 1))
             got = []
