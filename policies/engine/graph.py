@@ -637,10 +637,6 @@ class FlowIndex:
         summed and their ports unioned; external endpoints stay as they are."""
         return self.view(keep, edges, expand)
 
-    def tier_of(self, e: ViewEdge) -> int:
-        """The tier code of a group edge (tiers_flows.py), 0 without cluster-wide policies."""
-        return 0 if self.tiers is None else self.tiers.get((e.src_group, e.dst_group), 0)
-
     def edge(self, s: int, d: int, pi: int, tier: int = 0) -> dict[str, Any]:
         src, dst = self.nodes[s]["id"], self.nodes[d]["id"]
         label, conns = self.ports[pi]
