@@ -31,7 +31,7 @@ __all__ = [
     "state",
 ]
 
-CACHE_VERSION = 4  # of RevisionGraph's layout: bump when it changes, older rows are rebuilt
+CACHE_VERSION = 5  # of RevisionGraph's layout: bump when it changes, older rows are rebuilt
 IMPACT_SAMPLE = 20  # flows of each kind kept on a revision with its impact counts
 
 

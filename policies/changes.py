@@ -19,12 +19,12 @@ from django.db import transaction
 
 from . import analysis, engine
 from .engine.connectivity import reevaluate
-from .engine.explain import find_endpoint, one_sided
+from .engine.explain import explain, find_endpoint, one_sided
 from .engine.export import clean_policy_yaml, export_policies, export_zip
 from .engine.graph import endpoint_label
 from .engine.lint import lint
 from .engine.manifests import NAMESPACE_LABEL
-from .engine.synthesis import allow_flow, render_template
+from .engine.synthesis import allow_flow_plan, render_template
 from .errors import InputErrors
 from .models import Cluster, Revision
 from .revisions import Edit, locked_head, write_edit
@@ -370,17 +370,35 @@ def suggest_allow_flow(revision: Revision, src: str, dst: str, conn: str) -> dic
         raise InputErrors.single(str(exc)) from None
     if not isinstance(source, engine.Workload) or not isinstance(target, engine.Workload):
         raise InputErrors.single("pick two workloads")
-    texts = allow_flow(state.snapshot, state.conn, source, target, ports)
-    if not texts:
-        note = "already allowed: no side is isolated"
-        return {"yaml": "", "impact": None, "summary": "", "note": note}
-    text = "---\n".join(texts)
+    asked = explain(state.snapshot, source, target, ports)
+    plan = allow_flow_plan(state.snapshot, state.conn, asked, source, target)
+    # A cluster tier that denies the flow: say which rule, and offer the tier policy that
+    # accepts it first (a NetworkPolicy there would change nothing), or point to the rule.
+    blocked = [
+        {
+            "direction": b.direction,
+            "policy": b.policy.id,
+            "rule": b.decision.label,
+            "tier": b.policy.tier,
+            "fixed": bool(b.fix),
+            "message": b.message,
+        }
+        for b in plan.blocks
+    ]
+    note = " ".join(b["message"] for b in blocked)
+    if not plan.texts:
+        if not blocked:  # no side is isolated, and no tier denies it
+            tiered = asked.egress.chain or asked.ingress.chain
+            note = "already allowed" if tiered else "already allowed: no side is isolated"
+        return {"yaml": "", "impact": None, "summary": "", "note": note, "blocked": blocked}
+    text = "---\n".join(plan.texts)
     edit = preview_text(revision, text, EDITOR_FILE)
     return {
         "yaml": text,
         "impact": edit.change.as_dict(),
         "summary": edit.change.summary(),
-        "note": "",
+        "note": note,
+        "blocked": blocked,
     }
 
 

@@ -278,6 +278,9 @@ def elements(index: FlowIndex, f: ViewFilter) -> dict[str, Any]:
     opened = f.expand | (f.namespaces if around_namespaces(index, f) else frozenset())
     out["expanded"] = sorted(opened & index.namespace_sizes.keys()) if aggregated else []
     out["notice"] = notice
+    # Edges carry `tier` and `tiers` (engine/tiers_flows.py) only on a cluster with
+    # cluster-wide policies: the page offers its tier toggle then.
+    out["tiered"] = index.tiers is not None
     return out
 
 

@@ -236,6 +236,11 @@ class Policy(models.Model):
     namespace = models.CharField(max_length=253)
     name = models.CharField(max_length=253)
     kind = models.CharField(max_length=64, default="NetworkPolicy")
+    # Derived from the YAML like the name, for listing policies in evaluation order: a cluster
+    # policy's tier (Admin or Baseline; NetworkPolicy for the namespaced kind) and priority
+    # (none for a NetworkPolicy and for BaselineAdminNetworkPolicy, which runs last).
+    tier = models.CharField(max_length=16, default="NetworkPolicy")
+    priority = models.IntegerField(null=True, blank=True)
     yaml = models.TextField()
     source_file = models.CharField(max_length=1000, blank=True)
     line = models.PositiveIntegerField(default=0)

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, When
 
 from .models import Cluster, Namespace, Policy, Revision, Workload
 from .permissions import visible_clusters
@@ -19,6 +19,7 @@ __all__ = [
     "ClusterSummary",
     "cluster_summaries",
     "history",
+    "in_evaluation_order",
     "policy_index",
     "revision_counts",
     "revision_overview",
@@ -36,6 +37,23 @@ def revision_counts(revision: Revision) -> dict[str, int]:
     }
 
 
+NETWORK_POLICY = "NetworkPolicy"  # Policy.tier of the namespaced kind
+
+
+def in_evaluation_order(rows: QuerySet[Policy]) -> QuerySet[Policy]:
+    """Policies in the order a connection meets them: the Admin tier by priority then name,
+    NetworkPolicies by namespace and name, then the Baseline tier by priority (a
+    BaselineAdminNetworkPolicy, which has none, last) then name. Equal priorities go by name,
+    as the engine breaks the tie (`ClusterNetworkPolicy.precedence`)."""
+    cluster = ~Q(tier=NETWORK_POLICY)
+    return rows.order_by(
+        Case(When(tier="Admin", then=0), When(tier="Baseline", then=2), default=1),
+        F("priority").asc(nulls_last=True),
+        Case(When(cluster, then=F("name")), default=F("namespace")),
+        Case(When(cluster, then=F("namespace")), default=F("name")),
+    )
+
+
 ROWS_PER_PAGE = 50
 # The tables of the cluster page and the query parameter of each one's page.
 TABLES = {"workloads": "wpage", "policies": "ppage", "warnings": "xpage"}
@@ -47,7 +65,7 @@ def table_page(revision: Revision, table: str, number: object = 1) -> Page:
     if table == "workloads":
         rows: object = revision.workloads.all()
     elif table == "policies":
-        rows = revision.policies.all()
+        rows = in_evaluation_order(revision.policies.all())
     else:
         rows = [d for d in revision.diagnostics if d.get("severity") == "warning"]
     page = Paginator(rows, ROWS_PER_PAGE).get_page(number)
@@ -95,15 +113,27 @@ INDEX_INLINE = 300  # policies; above, the editor's index lists a namespace's wh
 
 def policy_index(revision: Revision, namespace: str | None = None) -> dict[str, object]:
     """The editor's index of policies, names only: all of them for a small cluster (or of one
-    `namespace`), else the namespaces and their counts, each listed when opened."""
+    `namespace`), else the namespaces and their counts, each listed when opened. Cluster-wide
+    policies are listed apart, with their priority, in evaluation order: the Admin tier's
+    before the NetworkPolicies and the Baseline tier's after them."""
     names = revision.policies.values("namespace", "name")
     if namespace is not None:
         return {"policy_names": list(names.filter(namespace=namespace))}
+    tiered = list(
+        in_evaluation_order(revision.policies.exclude(tier=NETWORK_POLICY)).values(
+            "namespace", "name", "tier", "priority"
+        )
+    )
+    tiers = {
+        "admin_policies": [p for p in tiered if p["tier"] == "Admin"],
+        "baseline_policies": [p for p in tiered if p["tier"] == "Baseline"],
+    }
+    names = names.filter(tier=NETWORK_POLICY)
     count = revision.policies.count()
     if count <= INDEX_INLINE:
-        return {"policy_names": list(names)}
+        return {"policy_names": list(names), **tiers}
     counts = names.order_by("namespace").values("namespace").annotate(n=Count("pk"))
-    return {"policy_names": [], "policy_namespaces": list(counts)}
+    return {"policy_names": [], "policy_namespaces": list(counts), **tiers}
 
 
 def revision_overview(

@@ -279,6 +279,8 @@ def policy_rows(
                 namespace=key[0],
                 name=key[1],
                 kind=getattr(p, "kind", "NetworkPolicy"),
+                tier=getattr(p, "tier", "NetworkPolicy"),
+                priority=getattr(p, "priority", None),
                 yaml=p.source,
                 **fields,
             )

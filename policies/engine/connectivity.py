@@ -705,6 +705,19 @@ class Connectivity:
             tuple(pols[i] for i in (*self._admin_out[c], *self._base_out[c])),
         )
 
+    def side_rules(self, egress: bool, c: int) -> tuple[list, list | None, list]:
+        """One side of class c as rules, for tiers_flows.py's "which tier decided": (Admin
+        rules, NetworkPolicy contributions or None when none isolates it, Baseline rules),
+        in precedence order; each has `members`, `addresses` and `ports` (tier rules also
+        `action`). Classes sharing a side get the same list objects."""
+        key = (self._out_key if egress else self._in_key)[c]
+        contribs = self._out_contribs if egress else self._in_contribs
+        if not self._tiered:
+            return [], contribs[key] if key else None, []
+        a_prof, n_prof, b_prof = key
+        np_part = contribs[n_prof] if n_prof else None
+        return self._tier_list(egress, a_prof), np_part, self._tier_list(egress, b_prof)
+
     # isolation --------------------------------------------------------------------------------
     def isolation(self, workload: Workload) -> tuple[bool, bool]:
         """(isolated for ingress, isolated for egress) of a workload."""

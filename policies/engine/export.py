@@ -95,13 +95,17 @@ def _name(p: NetworkPolicy | ClusterNetworkPolicy) -> str:
 
 def _order(p: NetworkPolicy | ClusterNetworkPolicy) -> tuple:
     if _cluster_scoped(p):
-        return (0, p.kind, p.name)
+        # In evaluation order: Admin by priority then name, then Baseline (no priority: last).
+        # A stored row carries tier and priority as columns, as the engine's object does.
+        priority = getattr(p, "priority", None)
+        tier = 0 if getattr(p, "tier", "Admin") == "Admin" else 1
+        return (0, tier, 1001 if priority is None else priority, p.name, p.kind)
     return (1, p.namespace, p.name)
 
 
 def export_policies(policies: Iterable[NetworkPolicy | ClusterNetworkPolicy]) -> str:
-    """Every policy as one multi-document YAML stream: cluster-scoped ones first (by kind
-    and name), then NetworkPolicies by namespace and name."""
+    """Every policy as one multi-document YAML stream: cluster-scoped ones first (in the
+    order they are evaluated), then NetworkPolicies by namespace and name."""
     texts = [
         clean_policy_yaml(p.source, f"{_name(p)}.yaml", cluster_scoped=_cluster_scoped(p)).strip(
             "\n"

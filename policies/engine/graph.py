@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 from .connectivity import Connectivity, Endpoint
 from .gcpause import gc_paused
 from .intervals import IPV4_ALL, IPV6_ALL, IntervalSet, PortSet, format_cidrs, parse_ip_range
+from .tiers_flows import flow_tiers, tier_fields
 
 __all__ = [
     "AGGREGATE_ABOVE",
@@ -228,8 +229,12 @@ class FlowIndex:
         edges: Sequence[Sequence[int]],
         aggregated: Mapping[str, Any] | None = None,
         namespace_matrix: Mapping[str, Any] | None = None,
+        tiers: Mapping[tuple[int, int], int] | None = None,
     ) -> None:
         self.nodes = list(nodes)
+        # With cluster-wide policies: per group edge, which tiers decided it (tiers_flows.py's
+        # code; every member pair of a group edge has the same); None without them.
+        self.tiers = None if tiers is None else dict(tiers)
         self.groups = [tuple(g) for g in groups]
         self.ports = [(label, conns) for label, conns in ports]
         self.edges = [tuple(e) for e in edges]
@@ -266,6 +271,8 @@ class FlowIndex:
         nodes = [_node(conn, ep) for ep in endpoints]
         rank = {ep.id: i for i, ep in enumerate(endpoints)}
         classes, pairs, external = conn.class_flows()
+        # None without cluster-wide policies: nothing to split groups on
+        tiers = flow_tiers(conn, (classes, pairs, external))
         ext_rank = [rank[ep.id] for ep in conn.external_endpoints]
         ports = _Ports()
         known, name = ports.by_object, ports.index
@@ -278,11 +285,21 @@ class FlowIndex:
             pi = known.get(id(p))
             if pi is None:
                 pi = name(p)
+            if tiers is not None:  # classes whose flows differ in their deciding tier split
+                pi = (pi, tiers.pairs[(s, d)])
             out_rows[s].append((d, pi))
             in_rows[d].append((s, pi))
             numbered.append((s, d, pi))
         pairs = numbered
-        external = [(c, gi, direction, name(p)) for c, gi, direction, p in external]
+        external = [
+            (
+                c,
+                gi,
+                direction,
+                name(p) if tiers is None else (name(p), tiers.external[(c, gi, direction)]),
+            )
+            for c, gi, direction, p in external
+        ]
         for c, gi, direction, pi in external:
             (out_rows if direction == "out" else in_rows)[c].append((-1 - gi, pi))
         # A class's signature: its namespace and whom it reaches and is reached by, on what.
@@ -322,9 +339,13 @@ class FlowIndex:
                 edges.append((*key, pi))
         # A group of one reaches no one through its edge to itself.
         edges = [e for e in edges if e[0] != e[1] or len(groups[e[0]]) > 1]
+        edge_tiers = None
+        if tiers is not None:
+            edge_tiers = {(gs, gd): pi[1] for gs, gd, pi in edges}
+            edges = [(gs, gd, pi[0]) for gs, gd, pi in edges]
         # Groups are numbered in the order of their first members: plain tuples sort right.
         edges.sort()
-        return cls(nodes, groups, ports.labels, edges)
+        return cls(nodes, groups, ports.labels, edges, tiers=edge_tiers)
 
     # storage ----------------------------------------------------------------------------------
     @gc_paused
@@ -338,6 +359,10 @@ class FlowIndex:
             "edges": list(chain.from_iterable(self.edges)),
             "aggregate": self.aggregated,
             "matrix": self.namespace_matrix,
+            # flat (source, destination, code, ...), or None without cluster-wide policies
+            "tiers": None
+            if self.tiers is None
+            else list(chain.from_iterable((*k, v) for k, v in self.tiers.items())),
         }
 
     @classmethod
@@ -345,8 +370,18 @@ class FlowIndex:
     def from_dict(cls, data: Mapping[str, Any]) -> FlowIndex:
         flat = iter(data["edges"])
         edges = list(zip(flat, flat, flat, strict=True))
+        tiers = None
+        if data.get("tiers") is not None:
+            flat = iter(data["tiers"])
+            tiers = {(s, d): c for s, d, c in zip(flat, flat, flat, strict=True)}
         return cls(
-            data["nodes"], data["groups"], data["ports"], edges, data["aggregate"], data["matrix"]
+            data["nodes"],
+            data["groups"],
+            data["ports"],
+            edges,
+            data["aggregate"],
+            data["matrix"],
+            tiers,
         )
 
     # lookups ----------------------------------------------------------------------------------
@@ -534,16 +569,19 @@ class FlowIndex:
         for i in keep:
             seen_as[self.group_of[i]].add(display[i])
         uniform = {g: next(iter(keys)) for g, keys in seen_as.items() if len(keys) == 1}
+        tiers = self.tiers
         for e in edges:
+            tier = 0 if tiers is None else tiers.get((e.src_group, e.dst_group), 0)
             if len(e.srcs) == 1 and len(e.dsts) == 1:  # most edges, where groups are small
                 s, d = e.srcs[0], e.dsts[0]
                 a, b = display[s], display[d]
                 if a == nodes_[s]["id"] and b == nodes_[d]["id"]:
-                    plain.append(self.edge(s, d, e.ports))
+                    plain.append(self.edge(s, d, e.ports, tier))
                 elif s != d:
-                    acc = summed.setdefault((a, b), [set(), 0])
+                    acc = summed.setdefault((a, b), [set(), 0, 0])
                     acc[0].add(e.ports)
                     acc[1] += 1
+                    acc[2] |= tier
                 continue
             by_src = self._by_display(e.srcs, display, uniform)
             by_dst = self._by_display(e.dsts, display, uniform)
@@ -556,13 +594,14 @@ class FlowIndex:
                         continue
                     single = len(ss) == 1 and len(ds) == 1 and a == self.nodes[ss[0]]["id"]
                     if single and b == self.nodes[ds[0]]["id"]:
-                        plain.append(self.edge(ss[0], ds[0], e.ports))
+                        plain.append(self.edge(ss[0], ds[0], e.ports, tier))
                         continue
-                    acc = summed.setdefault((a, b), [set(), 0])
+                    acc = summed.setdefault((a, b), [set(), 0, 0])
                     acc[0].add(e.ports)
                     acc[1] += n
+                    acc[2] |= tier
         unions: dict[frozenset[int], tuple[str, Any]] = {}  # many pairs share their port sets
-        for (a, b), (pis, flows) in sorted(summed.items()):
+        for (a, b), (pis, flows, tier) in sorted(summed.items()):
             key = frozenset(pis)
             if key not in unions:
                 ports = reduce(or_, (self.port_set(pi) for pi in key))
@@ -570,6 +609,8 @@ class FlowIndex:
             label, conns = unions[key]
             data = {"id": f"{a}->{b}", "source": a, "target": b, "label": label, "conns": conns}
             data.update(flows=flows, label_flows=f"{flows} flows: {label}")
+            if self.tiers is not None:  # a summed edge: the tiers of any of its flows
+                data.update(tier_fields(tier))
             plain.append({"data": data})
         mode = "full" if expand is None else "aggregated"
         return {"mode": mode, "nodes": nodes, "edges": plain}
@@ -596,10 +637,12 @@ class FlowIndex:
         summed and their ports unioned; external endpoints stay as they are."""
         return self.view(keep, edges, expand)
 
-    def edge(self, s: int, d: int, pi: int) -> dict[str, Any]:
+    def edge(self, s: int, d: int, pi: int, tier: int = 0) -> dict[str, Any]:
         src, dst = self.nodes[s]["id"], self.nodes[d]["id"]
         label, conns = self.ports[pi]
         data = {"id": f"{src}->{dst}", "source": src, "target": dst, "label": label}
+        if self.tiers is not None:
+            data.update(tier_fields(tier))
         return {"data": {**data, "conns": conns}}
 
     def _namespace_matrix(self, edges: Iterable[ViewEdge]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import { mountEditor } from "./editor.js";
 import { mountGraph } from "./graph.js";
 import { mountMenus } from "./menus.js";
 import { mountOnboarding } from "./onboarding.js";
+import { mountTiers } from "./tiers.js";
 import "./upload.js"; // the "Upload new manifests" card, for those who may edit
 
 mountMenus();
@@ -21,6 +22,7 @@ const editorRoot = document.querySelector("[data-editor-root]");
 // A cluster with no revision yet has neither.
 if (graphRoot) {
   const graph = mountGraph(graphRoot, { cytoscape: window.cytoscape, htmx: window.htmx });
+  mountTiers(graphRoot, graph.cy); // before start(): it listens for the first drawing
   const editor = editorRoot
     ? mountEditor(editorRoot, { CM: window.CM, htmx: window.htmx, graph })
     : null;

@@ -758,13 +758,17 @@ export function mountEditor(root, { CM, htmx, graph }) {
         setPanelStatus(`Cannot allow ${src} → ${dst}: ${reason(answer)}.`, "error");
         return;
       }
+      // A cluster tier that denies the flow: the note names its rule (and the tier policy
+      // offered instead of a NetworkPolicy, which could not help there).
+      const blocked = (body.blocked || []).length > 0;
       if (!body.yaml) {
-        setPanelStatus(`${src} → ${dst}: ${body.note}`, "ok");
+        setPanelStatus(`${src} → ${dst}: ${body.note}`, blocked ? "error" : "ok");
         return;
       }
       if (allowForm) allowForm.closest("details").open = false;
       openNew(body.yaml);
       if (body.impact) showImpact(body.impact, "Saving would"); // the check confirms it soon
+      if (blocked) setPanelStatus(body.note, "error");
     });
   }
 

@@ -401,6 +401,7 @@ export function mountGraph(root, { cytoscape, htmx }) {
     runLayout();
     if (lastHighlight) highlight(lastHighlight);
     if (state.q) find(state.q, { quiet: true });
+    root.dispatchEvent(new CustomEvent("netviz:drawn", { detail: data })); // tiers.js
   }
 
   function showErrors(errors) {
