@@ -44,6 +44,7 @@ __all__ = [
     "new_cluster",
     "replayed",
     "revert_to",
+    "settled_head",
     "upload_revision",
     "write_edit",
 ]
@@ -63,6 +64,15 @@ def locked_head(cluster: Cluster) -> Revision | None:
     """
     Cluster.objects.select_for_update().filter(pk=cluster.pk).first()
     return cluster.head
+
+
+def settled_head(cluster: Cluster) -> Revision | None:
+    """The cluster's head, once an analysis of it that died (its worker killed mid-task) is
+    marked failed: then the revision before it is the head again."""
+    while (head := cluster.head) is not None and head.is_analysing:
+        if tasks.settle(head).is_analysing:
+            break
+    return head
 
 
 def _next_revision(
@@ -185,7 +195,7 @@ def _write(
     _store(revision, snapshot, origins)
     # Enqueued in this transaction: the task row commits with the revision or not at all, so
     # a stored revision always has its analysis coming, and none runs for one never stored.
-    tasks.analyse_revision.enqueue(revision.pk)
+    tasks.enqueue(revision)
     # This process keeps the snapshot it parsed, for an edit or a look before the worker ends.
     transaction.on_commit(lambda: analysis.remember(revision, snapshot), robust=True)
     return revision

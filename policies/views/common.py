@@ -9,14 +9,14 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django_htmx.middleware import HtmxDetails
 
-from .. import queries
+from .. import queries, tasks
 from ..engine import validation
 from ..engine.synthesis import TEMPLATES
 from ..errors import InputErrors
 from ..forms import ShareForm, UploadForm
 from ..models import Cluster, Revision
 from ..permissions import Access, get_cluster
-from ..revisions import DEMO_CLUSTER_NAME
+from ..revisions import DEMO_CLUSTER_NAME, settled_head
 
 __all__ = [
     "HtmxHttpRequest",
@@ -37,14 +37,17 @@ class HtmxHttpRequest(HttpRequest):
 
 def revision_of(cluster: Cluster, number: int | str | None) -> Revision:
     """Revision `number` of the cluster (from the URL or a `?revision=` field), or its head
-    when none is named; Http404 when there is no such revision."""
+    when none is named; Http404 when there is no such revision. A revision whose analysis
+    died with its worker is marked failed here, as it is looked at (`tasks.settle`)."""
     if number in (None, ""):
-        revision = cluster.head
+        revision = settled_head(cluster)
     else:
         try:
             revision = cluster.revisions.filter(number=int(number)).first()
         except ValueError:
             revision = None
+        if revision is not None:
+            revision = tasks.settle(revision)
     if revision is None:
         raise Http404("No such revision" if number else "The cluster has no revision yet")
     return revision

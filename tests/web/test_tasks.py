@@ -8,6 +8,7 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from policies import analysis, engine, queries, revisions, snapshots, tasks
@@ -123,7 +124,10 @@ def test_while_analysing_the_graph_and_connections_answer_409_with_the_progress(
     in_worker, api, shop_files, client_for, owner
 ):
     cluster_id = upload(api, shop_files).json()["id"]
-    Revision.objects.update(status="analysing", progress=35, step="Evaluating the policies")
+    # A live worker at it: it stamped its heartbeat a moment ago.
+    Revision.objects.update(
+        status="analysing", progress=35, step="Evaluating the policies", heartbeat=timezone.now()
+    )
     client = client_for(owner)
     for response in (
         client.get(f"/clusters/{cluster_id}/graph.json"),
@@ -152,7 +156,9 @@ def test_the_cluster_page_polls_the_progress_until_the_analysis_ends(
     assert f'hx-get="{status_url}"' in page
     assert 'hx-trigger="every 1s"' in page
     assert "data-graph-root" not in page  # no graph to load yet
-    Revision.objects.update(status="analysing", progress=65, step="Building the graph")
+    Revision.objects.update(
+        status="analysing", progress=65, step="Building the graph", heartbeat=timezone.now()
+    )
     partial = client.get(status_url, headers={"HX-Request": "true"})
     assert partial.status_code == 200
     text = partial.content.decode()
