@@ -245,4 +245,6 @@ def cluster_policy(request: HttpRequest, pk: int, namespace: str, name: str) -> 
 def cluster_preview(request: HttpRequest, pk: int) -> HttpResponse:
     """The connectivity change the policies in the body would cause if saved; saves nothing."""
     _, revision = _head(request, pk)
+    if not revision.is_ready:
+        return not_analysed_json(revision)
     return JsonResponse(changes.preview_text(revision, request.body).change.as_dict())

@@ -24,6 +24,7 @@ __all__ = [
     "cluster_page_context",
     "cluster_revision",
     "not_analysed_json",
+    "not_analysed_message",
     "render_panel",
     "requested_base",
     "revision_of",
@@ -108,17 +109,22 @@ def render_panel(
     return render(request, "policies/cluster.html", page)
 
 
+def not_analysed_message(revision: Revision) -> str:
+    """Why a revision's connectivity cannot be shown: its analysis failed, or is under way."""
+    if revision.status == Revision.Status.FAILED:
+        return f"the analysis of revision {revision.number} failed: {revision.error}"
+    step = f": {revision.step[:1].lower()}{revision.step[1:]}" if revision.step else ""
+    return (
+        f"revision {revision.number} is being analysed ({revision.progress}%{step}); "
+        "ask again in a moment"
+    )
+
+
 def not_analysed_json(revision: Revision) -> JsonResponse:
     """409 for a revision whose graph is not there yet (or never will be): where its analysis
-    stands, in the error shape, rather than computing it in the request."""
-    if revision.status == Revision.Status.FAILED:
-        message = f"the analysis of revision {revision.number} failed: {revision.error}"
-    else:
-        step = f": {revision.step[:1].lower()}{revision.step[1:]}" if revision.step else ""
-        message = (
-            f"revision {revision.number} is being analysed ({revision.progress}%{step}); "
-            "ask again in a moment"
-        )
+    stands, in the error shape, rather than computing it in the request (nor evaluating one
+    whose analysis failed, which would fail again, or exhaust the web process)."""
+    message = not_analysed_message(revision)
     error = InputErrors.single(message, path="revision").as_json()
     return JsonResponse({"errors": error, **revision.analysis_state()}, status=409)
 
