@@ -8,6 +8,8 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.tasks.signals import task_started
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -322,3 +324,15 @@ def test_a_first_upload_whose_analysis_failed_leaves_a_cluster_without_a_head(
     [summary] = api.get("/api/clusters/").json()["clusters"]
     assert (summary["id"], summary["revision"], summary["status"]) == (cluster_id, 0, "")
     assert api.get(f"/api/clusters/{cluster_id}/connections").status_code == 404
+
+
+def test_a_worker_forgets_the_queries_debug_logged_as_it_starts_a_task(settings):
+    # With DEBUG on (`make run`), Django logs every query of a connection and clears the log
+    # at each request; a worker answers none, so it clears it at each task.
+    result = tasks.analyse_revision.enqueue(12345)
+    settings.DEBUG = True
+    for _ in range(50):
+        Revision.objects.count()
+    assert len(connection.queries_log) >= 50
+    task_started.send(sender=object, task_result=result)
+    assert len(connection.queries_log) <= 2  # the sweep's own query, made after the reset
