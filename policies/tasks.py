@@ -27,6 +27,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connections, reset_queries
+from django.db.models import QuerySet
 from django.dispatch import receiver
 from django.tasks import TaskResult, TaskResultStatus, task
 from django.tasks.exceptions import TaskResultDoesNotExist
@@ -258,13 +259,16 @@ def settle(revision: Revision) -> Revision:
     return revision
 
 
-def sweep(limit: int = 100) -> list[int]:
-    """Settle every revision whose analysis looks dead (bounded: a backlog of pending
-    revisions costs one task lookup each); returns the ids of those marked failed."""
+def sweep(limit: int = 100, clusters: QuerySet | None = None) -> list[int]:
+    """Settle every revision (of `clusters`, when given) whose analysis looks dead (bounded:
+    a backlog of pending revisions costs one task lookup each); returns the ids of those
+    marked failed."""
     cutoff = timezone.now() - timedelta(seconds=stale_after())
     suspects = Revision.objects.filter(status__in=LIVE).exclude(
         status=Revision.Status.ANALYSING, heartbeat__gte=cutoff
     )
+    if clusters is not None:
+        suspects = suspects.filter(cluster__in=clusters)
     return [r.pk for r in suspects.order_by("pk")[:limit] if not settle(r).is_analysing]
 
 

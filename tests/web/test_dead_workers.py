@@ -278,3 +278,17 @@ def test_a_worker_starting_a_task_sweeps_the_analyses_that_died(
     assert (dead.status, waiting.status) == (FAILED, READY)
     assert dead.error.startswith("Its worker stopped while evaluating the policies")
     assert DBTaskResult.objects.get(pk=waiting.task_id).status == "SUCCESSFUL"
+
+
+@pytest.mark.django_db
+def test_the_cluster_list_settles_a_dead_head_for_clients_polling_it(
+    pending, shop_cluster, owner, api_client_for
+):
+    api = api_client_for(owner)
+    [listed] = api.get("/api/clusters/").json()["clusters"]
+    assert (listed["revision"], listed["status"]) == (2, "pending")
+    _claimed(pending, minutes_ago=5)
+    [listed] = api.get("/api/clusters/").json()["clusters"]
+    assert (listed["revision"], listed["status"]) == (1, "ready")
+    pending.refresh_from_db()
+    assert pending.status == FAILED
