@@ -742,6 +742,13 @@ RSS along the way (upload: gunicorn worker/db_worker MB): {series}.
 """
 
 
+def _peaks(web: dict) -> str:
+    """Which process the peak was: gunicorn's or the db_worker's (probes since they are told)."""
+    if "web_peak_mb" not in web:
+        return ""
+    return f" (gunicorn {web['web_peak_mb']:.0f}, db_worker {web['worker_peak_mb']:.0f})"
+
+
 def web_summary(web: dict | str) -> str:
     if isinstance(web, str):
         return web
@@ -750,7 +757,7 @@ def web_summary(web: dict | str) -> str:
         f" graph JSON {web['graph_first_s']:.2f} s first /"
         f" {web['graph_s']:.3f} s then, {web['graph_bytes'] / 1e6:.2f} MB ({web['graph_mode']}),"
         f" page interactive {web['page_interactive_s']:.2f} s, page {web['page_bytes']:,} bytes,"
-        f" server peak {web['server_peak_mb']:.0f} MB; connections streamed"
+        f" server peak {web['server_peak_mb']:.0f} MB{_peaks(web)}; connections streamed"
         f" {web['stream_mb']:.0f} MB in {web['stream_s']:.1f} s at ≤{web['stream_rss_mb']:.0f} MB"
     )
     if "edit_save_s" in web:
