@@ -89,13 +89,16 @@ class _Heartbeat:
         self._thread = threading.Thread(target=self._beat, name="analysis-heartbeat", daemon=True)
 
     def _beat(self) -> None:
+        live = Revision.objects.filter(pk=self._pk, status=Revision.Status.ANALYSING)
         try:
             while not self._stop.wait(heartbeat_interval()):
-                live = Revision.objects.filter(pk=self._pk, status=Revision.Status.ANALYSING)
-                if not live.update(heartbeat=timezone.now()):
-                    return
-        except Exception:  # a missed beat must not stop the analysis
-            logger.exception("the heartbeat of revision %s stopped", self._pk)
+                try:
+                    if not live.update(heartbeat=timezone.now()):
+                        return  # no longer analysing: nothing left to vouch for
+                except Exception:
+                    # A missed beat (the database locked past its timeout) must neither stop
+                    # the analysis nor the beats after it.
+                    logger.warning("a heartbeat of revision %s failed", self._pk, exc_info=True)
         finally:
             connections.close_all()  # this thread's own connection
 
@@ -141,10 +144,12 @@ def derive(
                     step=STEPS["read"][1], heartbeat=timezone.now())  # fmt: skip
         state = analysis.state(revision)
         if report:
-            _record(revision, progress=STEPS["evaluate"][0], step=STEPS["evaluate"][1])
+            _record(revision, progress=STEPS["evaluate"][0], step=STEPS["evaluate"][1],
+                    heartbeat=timezone.now())  # fmt: skip
         state.conn  # noqa: B018 (evaluates, and keeps the evaluation)
         if report:
-            _record(revision, progress=STEPS["graph"][0], step=STEPS["graph"][1])
+            _record(revision, progress=STEPS["graph"][0], step=STEPS["graph"][1],
+                    heartbeat=timezone.now())  # fmt: skip
         analysis.flow_index(revision)
         if revision.impact is None and parent is not None:
             _impact(revision, parent)

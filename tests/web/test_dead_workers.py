@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -292,3 +293,27 @@ def test_the_cluster_list_settles_a_dead_head_for_clients_polling_it(
     assert (listed["revision"], listed["status"]) == (1, "ready")
     pending.refresh_from_db()
     assert pending.status == FAILED
+
+
+def test_the_heartbeat_goes_on_after_a_beat_that_failed(
+    transactional_db, settings, pending, monkeypatch
+):
+    # A beat that fails (the database locked past its timeout) must not end the beats: the
+    # revision would then be taken for dead while its worker is still at it.
+    settings.NETVIZ_ANALYSIS_HEARTBEAT = 0.05
+    Revision.objects.filter(pk=pending.pk).update(status=ANALYSING, heartbeat=None)
+    real_now, calls = timezone.now, []
+
+    def flaky_now():
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("database is locked")
+        return real_now()
+
+    monkeypatch.setattr(timezone, "now", flaky_now)
+    with tasks._Heartbeat(pending):
+        deadline = time.monotonic() + 10
+        while Revision.objects.get(pk=pending.pk).heartbeat is None:
+            assert time.monotonic() < deadline, "no heartbeat after the failed one"
+            time.sleep(0.02)
+    assert len(calls) >= 2
