@@ -153,6 +153,10 @@ def derive(
         analysis.flow_index(revision)
         if revision.impact is None and parent is not None:
             _impact(revision, parent)
+        if parent is not None:
+            # Its child's impact is stored: the parent is history now (its state is read
+            # again from its rows if someone compares with it).
+            analysis.forget(parent)
     finally:
         if conn is not None:
             # An evaluation derived from the parent's keeps it for the diff and the graph;
@@ -179,6 +183,8 @@ def analyse_revision(revision_id: int) -> str:
             _record(revision, status=Revision.Status.READY, progress=100, step="", error="")
         if impact_pending and revision.impact is None:
             _impact(revision, revision.parent)
+        if revision.parent is not None:
+            analysis.forget(revision.parent)
     except Abandoned:
         logger.warning("revision %s was marked failed while being analysed", revision.pk)
         return Revision.Status.FAILED

@@ -336,3 +336,28 @@ def test_a_worker_forgets_the_queries_debug_logged_as_it_starts_a_task(settings)
     assert len(connection.queries_log) >= 50
     task_started.send(sender=object, task_result=result)
     assert len(connection.queries_log) <= 2  # the sweep's own query, made after the reset
+
+
+def test_once_a_child_is_derived_its_parent_state_is_let_go(
+    shop_cluster, api, django_capture_on_commit_callbacks
+):
+    # At 50,000 pods a state is ~300 MB: the parent's is not needed once the child's impact
+    # is stored. Its graph index stays, and its state comes back from its rows on demand.
+    parent = shop_cluster.head
+    analysis.state(parent).conn  # noqa: B018 (as an edit's preview leaves it)
+    analysis.flow_index(parent)
+    kept = analysis._states._items
+    assert (parent.pk, parent.created) in kept
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.put(
+            f"/api/clusters/{shop_cluster.pk}/policies/shop/backend-from-frontend",
+            OPEN_BACKEND,
+            content_type="application/yaml",
+        )
+    assert response.status_code == 200
+    child = shop_cluster.head
+    assert child.number == 2
+    assert (parent.pk, parent.created) not in kept
+    assert (child.pk, child.created) in kept
+    assert child.impact["summary"]
+    assert analysis.state(parent).conn.flows()  # read again from its rows
