@@ -1,6 +1,7 @@
 """Benchmarks: netviz end to end and engine-only, beside network-config-analyzer (NCA).
 
     .venv/bin/python benchmarks/run.py [--sizes S,M,L,L-unique,L-open,XL] [--skip-nca]
+        [--skip-web] [--skip-soak] [--soak-uploads 500]
 
 Generates each size into `.bench/<size>/` (reused while generate.py is unchanged), measures
 wall time and peak RSS of every command in a fresh process, prints a table and writes it,
@@ -614,7 +615,7 @@ namespaces without any policy.
 """
 
 
-WEB_SIZES = ("L", "L-open-pods")
+WEB_SIZES = ("L", "L-open-pods", "XL")
 EDIT_RUNS = 15  # edits of each kind in benchmarks/edit_probe.py
 WEB_TARGETS = {
     "L": (
@@ -638,19 +639,114 @@ WEB_TARGETS = {
         ("graph_bytes", 2_000_000, "graph JSON ≤2 MB"),
         ("stream_rss_mb", 300, "server RSS while streaming the connections ≤300 MB"),
     ),
+    "XL": (
+        ("analysed_s", 60.0, "analysed ≤60 s after the answer (worker)"),
+        ("page_interactive_s", 3.0, "cluster page interactive ≤3 s after"),
+    ),
 }
+# What the web probe measures beyond a size's targets, shown without a verdict.
+WEB_FIGURES = (
+    ("upload_s", "upload answered (s)"),
+    ("graph_first_s", "graph JSON, first fetch (s)"),
+    ("graph_bytes", "graph JSON (bytes)"),
+    ("page_bytes", "cluster page HTML (bytes)"),
+    ("expand_s", "expand a namespace (s)"),
+    ("explain_s", "explain a pair (s)"),
+    ("save_beyond_preview_s", "editor save beyond its preview (s)"),
+    ("history_s", "history page (s)"),
+    ("server_peak_mb", "server and worker peak RSS (MB)"),
+)
+
+
+def _probe(cmd: Sequence[str], timeout: float) -> dict | str:
+    """A probe's JSON (its last line of output), or why there is none."""
+    try:
+        out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"timed out after {timeout:.0f} s"
+    if out.returncode != 0:
+        return f"failed: {_tail(out.stderr)}"
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def bench_web(cluster: Path) -> dict | str:
     """benchmarks/web_probe.py on one generated cluster: its JSON, or why it failed."""
-    cmd = [str(PYTHON), str(ROOT / "benchmarks" / "web_probe.py"), str(cluster)]
-    try:
-        out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    except subprocess.TimeoutExpired:
-        return "timed out after 600 s"
-    if out.returncode != 0:
-        return f"failed: {_tail(out.stderr)}"
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    timeout = 1200 if cluster.name == "XL" else 600
+    return _probe([str(PYTHON), str(ROOT / "benchmarks" / "web_probe.py"), str(cluster)], timeout)
+
+
+SOAK_UPLOADS = 500
+SOAK_GROWTH_MB = 10.0  # the issue's target, after the first 50 uploads
+
+
+def bench_soak(route: str, uploads: int) -> dict | str:
+    """benchmarks/upload_soak.py through real processes on one route: its JSON, or why not."""
+    cmd = [str(PYTHON), str(ROOT / "benchmarks" / "upload_soak.py"), str(uploads),
+           f"--route={route}"]  # fmt: skip
+    return _probe(cmd, timeout=max(600, uploads * 3))
+
+
+def soak_summary(soak: dict | str) -> str:
+    if isinstance(soak, str):
+        return soak
+    return (
+        f"{soak['uploads']} uploads in {soak['seconds']:.0f} s; gunicorn worker"
+        f" {soak['web_after_50_mb']:.1f} → {soak['web_end_mb']:.1f} MB"
+        f" ({soak['web_growth_mb']:+.1f}), db_worker {soak['worker_after_50_mb']:.1f} →"
+        f" {soak['worker_end_mb']:.1f} MB ({soak['worker_growth_mb']:+.1f})"
+    )
+
+
+def soak_report(soaks: dict[str, dict | str], uploads: int, load: str) -> str:
+    """The soak section of BENCHMARKS.md: RSS growth of the real processes, per route."""
+    rows = []
+    for route, soak in soaks.items():
+        if isinstance(soak, str):
+            rows.append((route, "—", "—", "—", "—", f"not measured: {soak}"))
+            continue
+        for who, key in (("gunicorn worker", "web"), ("db_worker", "worker")):
+            growth = soak[f"{key}_growth_mb"]
+            rows.append(
+                (
+                    route,
+                    who,
+                    f"{soak[f'{key}_after_50_mb']:.1f}",
+                    f"{soak[f'{key}_end_mb']:.1f}",
+                    f"{growth:+.2f}",
+                    "✓" if growth <= SOAK_GROWTH_MB else "✗",
+                )
+            )
+    series = "; ".join(
+        f"{route}: "
+        + ", ".join(f"{m['upload']}: {m['web_mb']:.1f}/{m['worker_mb']:.1f}" for m in s["series"])
+        for route, s in soaks.items()
+        if not isinstance(s, str)
+    )
+    header = ("route", "process", "RSS after 50 (MB)", "RSS at the end (MB)", "growth (MB)",
+              f"≤{SOAK_GROWTH_MB:g} MB")  # fmt: skip
+    return f"""
+## Soak: {uploads} sequential uploads of S
+
+`benchmarks/upload_soak.py`: gunicorn (`netviz.wsgi`, as `make serve` runs it, with one
+worker so that every upload lands in the same process, and without `max_requests`, whose
+recycling would hide a leak) and the analysis worker (`manage.py db_worker`) on a throwaway
+SQLite database. The uploads go one after the other through `POST /api/clusters/<id>/uploads`
+as revisions of one cluster, each waiting for its answer and, on the worker route, for its
+analysis. Route `inline`: S as it is, analysed in the request (the db_worker idles); route
+`worker`: every upload analysed by the db_worker. Resident memory (VmRSS) of each process
+after upload 50 and after the last; the target is the growth between them. {load}.
+
+{markdown_table(header, rows)}
+
+RSS along the way (upload: gunicorn worker/db_worker MB): {series}.
+"""
+
+
+def _peaks(web: dict) -> str:
+    """Which process the peak was: gunicorn's or the db_worker's (probes since they are told)."""
+    if "web_peak_mb" not in web:
+        return ""
+    return f" (gunicorn {web['web_peak_mb']:.0f}, db_worker {web['worker_peak_mb']:.0f})"
 
 
 def web_summary(web: dict | str) -> str:
@@ -661,7 +757,7 @@ def web_summary(web: dict | str) -> str:
         f" graph JSON {web['graph_first_s']:.2f} s first /"
         f" {web['graph_s']:.3f} s then, {web['graph_bytes'] / 1e6:.2f} MB ({web['graph_mode']}),"
         f" page interactive {web['page_interactive_s']:.2f} s, page {web['page_bytes']:,} bytes,"
-        f" server peak {web['server_peak_mb']:.0f} MB; connections streamed"
+        f" server peak {web['server_peak_mb']:.0f} MB{_peaks(web)}; connections streamed"
         f" {web['stream_mb']:.0f} MB in {web['stream_s']:.1f} s at ≤{web['stream_rss_mb']:.0f} MB"
     )
     if "edit_save_s" in web:
@@ -688,6 +784,8 @@ def web_report(size: str, web: dict | str) -> str:
         (label, shown(key), "✓" if web.get(key) is not None and web[key] <= limit else "✗")
         for key, limit, label in WEB_TARGETS[size]
     ]
+    targeted = {key for key, _, _ in WEB_TARGETS[size]}
+    rows += [(label, shown(key), "") for key, label in WEB_FIGURES if key not in targeted]
     return f"""
 ## Web at {size}
 
@@ -720,6 +818,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-nca", action="store_true", help="do not install or run NCA")
     parser.add_argument(
         "--skip-web", action="store_true", help="do not run the web probe (server + chromium)"
+    )
+    parser.add_argument(
+        "--skip-soak", action="store_true", help="do not run the upload soak (real processes)"
+    )
+    parser.add_argument(
+        "--soak-uploads", type=int, default=SOAK_UPLOADS, help="uploads of S in the soak"
     )
     parser.add_argument(
         "--repeat", type=int, default=3, help="runs per netviz measurement (median reported)"
@@ -774,12 +878,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             webs[size] = bench_web(BENCH / size)
             print(f"  {web_summary(webs[size])}", flush=True)
 
+    soaks: dict[str, dict | str] = {}
+    soak_load = ""
+    if not args.skip_soak:
+        before = os.getloadavg()[0]
+        for route in ("inline", "worker"):
+            print(f"[soak: {args.soak_uploads} uploads of S, {route}]", flush=True)
+            soaks[route] = bench_soak(route, args.soak_uploads)
+            print(f"  {soak_summary(soaks[route])}", flush=True)
+        soak_load = (
+            f"1-minute load average {before:.1f} before the soak, {os.getloadavg()[0]:.1f} after"
+        )
+
     print()
     print(plain_table(table_rows(rows)))
     text = report(rows, argv, nca_info, netviz_how, load, args.repeat)
     text += phases_report(phases)
     for size, web in webs.items():
         text += web_report(size, web)
+    if soaks:
+        text += soak_report(soaks, args.soak_uploads, soak_load)
     text += _notes(args.output)
     args.output.write_text(text, encoding="utf-8")
     print(f"\nwrote {args.output}")

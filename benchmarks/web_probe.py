@@ -262,7 +262,8 @@ def probe(cluster: Path) -> dict[str, Any]:
             )
             browser.close()
         stream = _stream(base, token, cluster_id, server.pid)
-        peak_mb = max(_peak_mb(server.pid), _peak_mb(worker.pid))
+        web_peak_mb, worker_peak_mb = _peak_mb(server.pid), _peak_mb(worker.pid)
+        peak_mb = max(web_peak_mb, worker_peak_mb)
     finally:
         for process in (server, worker):
             os.killpg(process.pid, signal.SIGTERM)
@@ -279,6 +280,8 @@ def probe(cluster: Path) -> dict[str, Any]:
         "expand_s": expand_s,
         "explain_s": explain_s,
         "server_peak_mb": peak_mb,
+        "web_peak_mb": web_peak_mb,  # which of the two it was
+        "worker_peak_mb": worker_peak_mb,
         **stream,
         **edits,
     }

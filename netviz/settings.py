@@ -196,6 +196,12 @@ NETVIZ_MAX_ARCHIVE_ENTRIES = env_int("NETVIZ_MAX_ARCHIVE_ENTRIES", 10_000)
 # in the request, as they take less than a second. Tasks live in the database: no other
 # server is needed, and any number of workers share one queue.
 NETVIZ_ANALYSE_INLINE_BELOW = env_int("NETVIZ_ANALYSE_INLINE_BELOW", 1000)
+# A worker stamps the revision it analyses every NETVIZ_ANALYSIS_HEARTBEAT seconds; one
+# silent for NETVIZ_ANALYSIS_STALE_AFTER seconds (killed mid-task) is marked failed.
+NETVIZ_ANALYSIS_HEARTBEAT = float(os.environ.get("NETVIZ_ANALYSIS_HEARTBEAT", "5"))
+NETVIZ_ANALYSIS_STALE_AFTER = float(os.environ.get("NETVIZ_ANALYSIS_STALE_AFTER", "60"))
+# An API upload's Idempotency-Key is remembered this many seconds (then pruned).
+NETVIZ_IDEMPOTENCY_KEY_TTL = env_int("NETVIZ_IDEMPOTENCY_KEY_TTL", 24 * 3600)
 TASKS = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",

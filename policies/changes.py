@@ -405,8 +405,9 @@ def suggest_allow_flow(revision: Revision, src: str, dst: str, conn: str) -> dic
 # --- reading revisions side by side, and out -------------------------------------------------
 
 
-def compare_revisions(a: Revision, b: Revision) -> dict[str, object]:
-    """Policy YAML diffs and the connectivity diff from revision a to revision b."""
+def compare_revisions(a: Revision, b: Revision, connectivity: bool = True) -> dict[str, object]:
+    """Policy YAML diffs and the connectivity diff from revision a to revision b (without
+    `connectivity`, the policy diffs alone: a revision not analysed is not evaluated here)."""
     rows_a = {(p.namespace, p.name): p.yaml for p in a.policies.all()}
     rows_b = {(p.namespace, p.name): p.yaml for p in b.policies.all()}
     policies = []
@@ -424,6 +425,9 @@ def compare_revisions(a: Revision, b: Revision) -> dict[str, object]:
             )
         )
         policies.append({"policy": f"{key[0]}/{key[1]}", "status": status, "diff": text})
+    policy_diffs = [{**p, "lines": diff_lines(p["diff"])} for p in policies]
+    if not connectivity:
+        return {"policies": policies, "policy_diffs": policy_diffs}
     change = engine.diff(analysis.state(a).conn, analysis.state(b).conn)
     rows = [("added", f.src.id, f.dst.id, "", str(f.ports)) for f in change.added]
     rows += [("removed", f.src.id, f.dst.id, str(f.ports), "") for f in change.removed]
@@ -441,7 +445,7 @@ def compare_revisions(a: Revision, b: Revision) -> dict[str, object]:
             for r in rows
         ],
         # the page's form of the diffs: numbered lines, each marked added, removed or kept
-        "policy_diffs": [{**p, "lines": diff_lines(p["diff"])} for p in policies],
+        "policy_diffs": policy_diffs,
     }
 
 

@@ -194,7 +194,7 @@ class UploadForm(forms.Form):
                 "hold (listed below). Upload again to replace anyway, or choose merge to keep them."
             )
 
-    def save(self, idempotency_key: str = "") -> Cluster:
+    def save(self, idempotency_key: str = "", fingerprint: str = "") -> Cluster:
         """Store the validated upload: a new cluster, or a new revision of the form's cluster
         (uploaded by `owner`, the user who sent it). The revision stored is `self.revision`
         (for a new cluster with an `idempotency_key` already used: the one stored then)."""
@@ -205,6 +205,7 @@ class UploadForm(forms.Form):
                 self.cleaned_data["name"],
                 self.snapshot,
                 idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
                 **kwargs,
             )
             return self.revision.cluster

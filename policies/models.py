@@ -75,6 +75,11 @@ class Revision(models.Model):
     (ready at once); large ones are stored `pending` and analysed by a worker
     (`policies.tasks`), which reports `progress` (0-100) with a `step` label, and on failure
     the `error`. Rows and state are committed together, once.
+
+    `task_id` names the worker's task, and `heartbeat` is when the worker last said it was
+    still at it (every few seconds while it analyses): a revision whose task failed or was
+    lost, or whose worker fell silent (killed mid-analysis), is marked failed instead of
+    staying "analysing" for good (`policies.tasks.settle`).
     """
 
     class Status(models.TextChoices):
@@ -106,6 +111,8 @@ class Revision(models.Model):
     progress = models.PositiveSmallIntegerField(default=100, editable=False)
     step = models.CharField(max_length=200, blank=True, editable=False)
     error = models.TextField(blank=True, editable=False)
+    task_id = models.CharField(max_length=64, blank=True, editable=False)
+    heartbeat = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = RevisionManager()
 
@@ -334,6 +341,10 @@ class IdempotencyKey(models.Model):
     the same key and gets the same answer instead of a second cluster. The unique constraint
     settles two copies of one request that arrive together: the key is written in the
     upload's own transaction, so exactly one of them stores anything.
+
+    `fingerprint` is the SHA-256 of what the request asked for (its fields and files, not
+    its multipart framing): the same key sent with another request is refused, not replayed.
+    Keys expire (`NETVIZ_IDEMPOTENCY_KEY_TTL`, a day) and are pruned when new ones are written.
     """
 
     user = models.ForeignKey(
@@ -346,7 +357,8 @@ class IdempotencyKey(models.Model):
     revision = models.ForeignKey(
         Revision, on_delete=models.CASCADE, null=True, related_name="idempotency_keys"
     )
-    created = models.DateTimeField(auto_now_add=True)
+    fingerprint = models.CharField(max_length=64, blank=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         constraints = [

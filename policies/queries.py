@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.paginator import Page, Paginator
 from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, When
 
+from . import tasks
 from .models import Cluster, Namespace, Policy, Revision, Workload
 from .permissions import visible_clusters
 from .snapshots import text_line
@@ -221,7 +222,10 @@ class ClusterSummary:
 
 
 def cluster_summaries(user: AbstractBaseUser | AnonymousUser) -> list[ClusterSummary]:
-    """Every cluster the user may see, with counts of its latest revision (four queries)."""
+    """Every cluster the user may see, with counts of its latest revision (five queries:
+    the first settles analyses whose worker died, so that a client polling this list for a
+    `ready` is told `failed` instead of `analysing` for good)."""
+    tasks.sweep(clusters=visible_clusters(user))
     latest = (
         Revision.objects.filter(cluster=OuterRef("pk"))
         .exclude(status=Revision.Status.FAILED)

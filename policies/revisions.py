@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from . import analysis, engine, tasks
 from .engine.merge import merge_snapshots
@@ -37,6 +39,7 @@ __all__ = [
     "DEMO_CLUSTER_NAME",
     "DEMO_DIR",
     "Edit",
+    "IdempotencyKeyReused",
     "create_cluster",
     "demo_files",
     "load_demo",
@@ -44,6 +47,7 @@ __all__ = [
     "new_cluster",
     "replayed",
     "revert_to",
+    "settled_head",
     "upload_revision",
     "write_edit",
 ]
@@ -63,6 +67,15 @@ def locked_head(cluster: Cluster) -> Revision | None:
     """
     Cluster.objects.select_for_update().filter(pk=cluster.pk).first()
     return cluster.head
+
+
+def settled_head(cluster: Cluster) -> Revision | None:
+    """The cluster's head, once an analysis of it that died (its worker killed mid-task) is
+    marked failed: then the revision before it is the head again."""
+    while (head := cluster.head) is not None and head.is_analysing:
+        if tasks.settle(head).is_analysing:
+            break
+    return head
 
 
 def _next_revision(
@@ -185,7 +198,7 @@ def _write(
     _store(revision, snapshot, origins)
     # Enqueued in this transaction: the task row commits with the revision or not at all, so
     # a stored revision always has its analysis coming, and none runs for one never stored.
-    tasks.analyse_revision.enqueue(revision.pk)
+    tasks.enqueue(revision)
     # This process keeps the snapshot it parsed, for an edit or a look before the worker ends.
     transaction.on_commit(lambda: analysis.remember(revision, snapshot), robust=True)
     return revision
@@ -211,19 +224,26 @@ def new_cluster(
     message: str = "",
     warnings: Iterable[dict[str, object]] = (),
     idempotency_key: str = "",
+    fingerprint: str = "",
 ) -> Revision:
     """Create a cluster whose first revision holds `snapshot`; returns that revision.
 
-    With an `idempotency_key`, the key is stored in the same transaction; when the owner
-    already used it (two copies of one request raced past `replayed()`), nothing is stored
-    and the revision the first copy stored is returned.
+    With an `idempotency_key`, the key is stored in the same transaction, with the request's
+    `fingerprint`; when the owner already used it (two copies of one request raced past
+    `replayed()`), nothing is stored and the revision the first copy stored is returned
+    (IdempotencyKeyReused when that copy was another request). Expired keys are pruned first.
     """
     try:
         with transaction.atomic():
             record = None
             if idempotency_key:
+                # An indexed delete of what expired, so the table stays the size of a day's
+                # keys; and an expired key of this user's is free again.
+                IdempotencyKey.objects.filter(created__lt=_key_cutoff()).delete()
                 # First, so that a racing copy of the request stops here, before any row.
-                record = IdempotencyKey.objects.create(user=owner, key=idempotency_key)
+                record = IdempotencyKey.objects.create(
+                    user=owner, key=idempotency_key, fingerprint=fingerprint
+                )
             cluster = Cluster.objects.create(owner=owner, name=name)
             revision = _write(
                 cluster, owner, message or "Initial upload", snapshot, head=None, warnings=warnings
@@ -233,20 +253,42 @@ def new_cluster(
                 record.save(update_fields=["cluster", "revision"])
             return revision
     except IntegrityError:
-        earlier = replayed(owner, idempotency_key) if idempotency_key else None
+        earlier = replayed(owner, idempotency_key, fingerprint) if idempotency_key else None
         if earlier is None:
             raise
         return earlier
 
 
-def replayed(user: AbstractBaseUser, key: str) -> Revision | None:
-    """The revision an upload with this `Idempotency-Key` stored for `user`, if any."""
+class IdempotencyKeyReused(Exception):
+    """An `Idempotency-Key` sent again with a different request than the one it stored."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"the Idempotency-Key {key!r} was already used for a different request; "
+            "send a new key for a new upload"
+        )
+
+
+def _key_cutoff():
+    return timezone.now() - timedelta(seconds=settings.NETVIZ_IDEMPOTENCY_KEY_TTL)
+
+
+def replayed(user: AbstractBaseUser, key: str, fingerprint: str = "") -> Revision | None:
+    """The revision an upload with this `Idempotency-Key` stored for `user` (within the
+    keys' lifetime), if any. Raises IdempotencyKeyReused when it was stored for a request
+    whose `fingerprint` differs (keys stored before fingerprints were kept match any)."""
     record = (
-        IdempotencyKey.objects.filter(user=user, key=key, revision__isnull=False)
+        IdempotencyKey.objects.filter(
+            user=user, key=key, revision__isnull=False, created__gte=_key_cutoff()
+        )
         .select_related("revision__cluster")
         .first()
     )
-    return record.revision if record else None
+    if record is None:
+        return None
+    if record.fingerprint and fingerprint and record.fingerprint != fingerprint:
+        raise IdempotencyKeyReused(key)
+    return record.revision
 
 
 @transaction.atomic

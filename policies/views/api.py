@@ -7,6 +7,7 @@ only those requests skip the CSRF check.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from functools import wraps
 
@@ -87,6 +88,8 @@ def api_endpoint(view: View) -> View:
             return errors_response(exc)
         except changes.EditConflict as exc:
             return conflict_response(exc)
+        except revisions.IdempotencyKeyReused as exc:
+            return errors_response(InputErrors.single(str(exc), path="Idempotency-Key"), 422)
 
     return wrapper
 
@@ -113,6 +116,29 @@ def _idempotency_key(request: HttpRequest) -> str:
     return key
 
 
+def _fingerprint(request: HttpRequest) -> str:
+    """SHA-256 of what an upload asks for: its fields and its files (names and content), not
+    the multipart framing, whose boundary a client draws anew for each retry."""
+    digest = hashlib.sha256()
+
+    def part(*items: str | bytes) -> None:
+        for item in items:
+            data = item.encode() if isinstance(item, str) else item
+            digest.update(len(data).to_bytes(8, "big") + data)
+
+    for name in sorted(request.POST):
+        if name != "csrfmiddlewaretoken":
+            part("field", name, *request.POST.getlist(name))
+    for name in sorted(request.FILES):
+        for upload in request.FILES.getlist(name):
+            content = hashlib.sha256()
+            for chunk in upload.chunks():
+                content.update(chunk)
+            upload.seek(0)  # the form reads it next
+            part("file", name, upload.name or "", content.digest())
+    return digest.hexdigest()
+
+
 @api_endpoint
 @require_http_methods(["GET", "POST"])
 def clusters(request: HttpRequest) -> HttpResponse:
@@ -121,24 +147,26 @@ def clusters(request: HttpRequest) -> HttpResponse:
     The answer comes once the manifests are stored: `201 {"id", "revision", "status"}`, the
     status `ready`, or `pending` while a worker analyses a large upload. A POST with an
     `Idempotency-Key` header that this user already sent gets the first answer again, and
-    stores nothing.
+    stores nothing; the same key with a different request (other fields or files) is 422.
+    Keys are remembered for a day (`NETVIZ_IDEMPOTENCY_KEY_TTL`).
     """
     if request.method == "GET":
         summaries = queries.cluster_summaries(request.user)
         return JsonResponse({"clusters": [s.as_dict() for s in summaries]})
     key = _idempotency_key(request)
-    if key and (earlier := revisions.replayed(request.user, key)) is not None:
-        return _created(earlier, replayed=True)
     if too_big := uploads.content_length_error(request.META.get("CONTENT_LENGTH")):
         return errors_response(InputErrors([too_big.as_dict()]), 413)
+    fingerprint = _fingerprint(request) if key else ""
+    if key and (earlier := revisions.replayed(request.user, key, fingerprint)) is not None:
+        return _created(earlier, replayed=True)
     form = UploadForm(request.POST, request.FILES, owner=request.user)
     if not form.is_valid():
         # A copy of this request may have stored the cluster meanwhile (its name is then
         # taken): that copy's answer is the true one.
-        if key and (earlier := revisions.replayed(request.user, key)) is not None:
+        if key and (earlier := revisions.replayed(request.user, key, fingerprint)) is not None:
             return _created(earlier, replayed=True)
         return JsonResponse(_upload_errors(form), status=400)
-    form.save(idempotency_key=key)
+    form.save(idempotency_key=key, fingerprint=fingerprint)
     return _created(form.revision)
 
 
@@ -245,4 +273,6 @@ def cluster_policy(request: HttpRequest, pk: int, namespace: str, name: str) -> 
 def cluster_preview(request: HttpRequest, pk: int) -> HttpResponse:
     """The connectivity change the policies in the body would cause if saved; saves nothing."""
     _, revision = _head(request, pk)
+    if not revision.is_ready:
+        return not_analysed_json(revision)
     return JsonResponse(changes.preview_text(revision, request.body).change.as_dict())

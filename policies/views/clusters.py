@@ -14,6 +14,7 @@ from .. import queries, tokens, uploads
 from ..forms import ApiTokenForm, ShareForm, UploadForm
 from ..models import ApiToken, Cluster, ClusterShare, Revision
 from ..permissions import Access, get_cluster
+from ..revisions import settled_head
 from .common import (
     HtmxHttpRequest,
     cluster_page_context,
@@ -124,7 +125,7 @@ def cluster_detail(request: HtmxHttpRequest, pk: int, number: int | None = None)
     """A revision of a cluster as it was (by default the latest, which a cluster whose first
     upload has not landed lacks): namespaces, workloads, policies, warnings, graph, editor."""
     cluster, access = get_cluster(request.user, pk)
-    revision = cluster.head if number is None else revision_of(cluster, number)
+    revision = settled_head(cluster) if number is None else revision_of(cluster, number)
     return _cluster_page(request, cluster, access, revision)
 
 

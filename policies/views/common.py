@@ -9,14 +9,14 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django_htmx.middleware import HtmxDetails
 
-from .. import queries
+from .. import queries, tasks
 from ..engine import validation
 from ..engine.synthesis import TEMPLATES
 from ..errors import InputErrors
 from ..forms import ShareForm, UploadForm
 from ..models import Cluster, Revision
 from ..permissions import Access, get_cluster
-from ..revisions import DEMO_CLUSTER_NAME
+from ..revisions import DEMO_CLUSTER_NAME, settled_head
 
 __all__ = [
     "HtmxHttpRequest",
@@ -24,6 +24,7 @@ __all__ = [
     "cluster_page_context",
     "cluster_revision",
     "not_analysed_json",
+    "not_analysed_message",
     "render_panel",
     "requested_base",
     "revision_of",
@@ -37,14 +38,17 @@ class HtmxHttpRequest(HttpRequest):
 
 def revision_of(cluster: Cluster, number: int | str | None) -> Revision:
     """Revision `number` of the cluster (from the URL or a `?revision=` field), or its head
-    when none is named; Http404 when there is no such revision."""
+    when none is named; Http404 when there is no such revision. A revision whose analysis
+    died with its worker is marked failed here, as it is looked at (`tasks.settle`)."""
     if number in (None, ""):
-        revision = cluster.head
+        revision = settled_head(cluster)
     else:
         try:
             revision = cluster.revisions.filter(number=int(number)).first()
         except ValueError:
             revision = None
+        if revision is not None:
+            revision = tasks.settle(revision)
     if revision is None:
         raise Http404("No such revision" if number else "The cluster has no revision yet")
     return revision
@@ -105,17 +109,22 @@ def render_panel(
     return render(request, "policies/cluster.html", page)
 
 
+def not_analysed_message(revision: Revision) -> str:
+    """Why a revision's connectivity cannot be shown: its analysis failed, or is under way."""
+    if revision.status == Revision.Status.FAILED:
+        return f"the analysis of revision {revision.number} failed: {revision.error}"
+    step = f": {revision.step[:1].lower()}{revision.step[1:]}" if revision.step else ""
+    return (
+        f"revision {revision.number} is being analysed ({revision.progress}%{step}); "
+        "ask again in a moment"
+    )
+
+
 def not_analysed_json(revision: Revision) -> JsonResponse:
     """409 for a revision whose graph is not there yet (or never will be): where its analysis
-    stands, in the error shape, rather than computing it in the request."""
-    if revision.status == Revision.Status.FAILED:
-        message = f"the analysis of revision {revision.number} failed: {revision.error}"
-    else:
-        step = f": {revision.step[:1].lower()}{revision.step[1:]}" if revision.step else ""
-        message = (
-            f"revision {revision.number} is being analysed ({revision.progress}%{step}); "
-            "ask again in a moment"
-        )
+    stands, in the error shape, rather than computing it in the request (nor evaluating one
+    whose analysis failed, which would fail again, or exhaust the web process)."""
+    message = not_analysed_message(revision)
     error = InputErrors.single(message, path="revision").as_json()
     return JsonResponse({"errors": error, **revision.analysis_state()}, status=409)
 

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from .. import changes
 from ..errors import InputErrors
 from ..permissions import Access, get_cluster
-from .common import cluster_revision, requested_base, valid_key
+from .common import cluster_revision, not_analysed_json, requested_base, valid_key
 
 __all__ = [
     "editor_allow_flow",
@@ -85,6 +85,8 @@ def _revising(request: HttpRequest, write: Callable[[int], JsonResponse]) -> Jso
 def editor_check(request: HttpRequest, pk: int) -> JsonResponse:
     """Diagnostics for the editor's text and, when valid, the impact of saving it."""
     _, _, revision = cluster_revision(request, pk, request.POST.get("revision"))
+    if not revision.is_ready:  # its evaluation is the worker's (or failed there)
+        return not_analysed_json(revision)
     original = _split(request.POST.get("original", ""))
     check = changes.check_edit(revision, _text(request, "yaml"), original)
     return JsonResponse(check.as_dict())
@@ -122,6 +124,8 @@ def editor_delete(request: HttpRequest, pk: int) -> JsonResponse:
         return errors_response(InputErrors.single("policy must be namespace/name", path="policy"))
     if request.POST.get("confirm") != "yes":
         _, _, revision = cluster_revision(request, pk)
+        if not revision.is_ready:
+            return not_analysed_json(revision)
         return JsonResponse(changes.delete_impact(revision, *key))
     cluster, _ = get_cluster(request.user, pk, Access.EDIT)
 
@@ -177,6 +181,8 @@ def editor_template(request: HttpRequest, pk: int) -> JsonResponse:
 def editor_allow_flow(request: HttpRequest, pk: int) -> JsonResponse:
     """The minimal policies allowing exactly one flow, and their impact."""
     _, _, revision = cluster_revision(request, pk)
+    if not revision.is_ready:
+        return not_analysed_json(revision)
     try:
         data = changes.suggest_allow_flow(
             revision,

@@ -50,6 +50,8 @@ def graph_json(request: HtmxHttpRequest, pk: int, number: int | None = None) -> 
 def find_json(request: HtmxHttpRequest, pk: int, number: int | None = None) -> JsonResponse:
     """Workloads and addresses of the revision matching `?q=` (the graph's Find), best first."""
     _, _, revision = cluster_revision(request, pk, number)
+    if not revision.is_ready:
+        return not_analysed_json(revision)
     found = graphs.find_endpoints(analysis.flow_index(revision), request.GET.get("q", ""))
     found["revision"] = revision.number
     return JsonResponse(found)

@@ -11,7 +11,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from .. import changes, queries, revisions
 from ..permissions import Access, get_cluster
-from .common import revision_of
+from .common import not_analysed_json, not_analysed_message, revision_of
 
 
 @require_GET
@@ -31,15 +31,24 @@ def revision_history(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @login_required
 def revision_compare(request: HttpRequest, pk: int) -> HttpResponse:
-    """Two revisions side by side: policy YAML diffs and the connectivity diff."""
+    """Two revisions side by side: policy YAML diffs and the connectivity diff.
+
+    A revision whose analysis failed or is under way has no connectivity to compare (it is
+    not evaluated in the request): the JSON answer is 409 as elsewhere, the page shows the
+    policy diffs and says why the connectivity diff is missing."""
     cluster, _ = get_cluster(request.user, pk)
     head = revision_of(cluster, None)
     a = revision_of(cluster, request.GET.get("a") or max(head.number - 1, 1))
     b = revision_of(cluster, request.GET.get("b") or head.number)
-    comparison = changes.compare_revisions(a, b)
+    unanalysed = [r for r in (a, b) if not r.is_ready]
+    if unanalysed and request.GET.get("format") == "json":
+        return not_analysed_json(unanalysed[0])
+    comparison = changes.compare_revisions(a, b, connectivity=not unanalysed)
     if request.GET.get("format") == "json":
         return JsonResponse({k: comparison[k] for k in ("policies", "connectivity", "summary")})
+    notes = [not_analysed_message(r) for r in dict.fromkeys(unanalysed)]
     context = {
+        "unanalysed": [f"{n[:1].upper()}{n[1:]}{'' if n.endswith('.') else '.'}" for n in notes],
         "cluster": cluster,
         "a": a,
         "b": b,

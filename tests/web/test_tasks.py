@@ -8,6 +8,9 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.tasks.signals import task_started
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from policies import analysis, engine, queries, revisions, snapshots, tasks
@@ -123,7 +126,10 @@ def test_while_analysing_the_graph_and_connections_answer_409_with_the_progress(
     in_worker, api, shop_files, client_for, owner
 ):
     cluster_id = upload(api, shop_files).json()["id"]
-    Revision.objects.update(status="analysing", progress=35, step="Evaluating the policies")
+    # A live worker at it: it stamped its heartbeat a moment ago.
+    Revision.objects.update(
+        status="analysing", progress=35, step="Evaluating the policies", heartbeat=timezone.now()
+    )
     client = client_for(owner)
     for response in (
         client.get(f"/clusters/{cluster_id}/graph.json"),
@@ -152,7 +158,9 @@ def test_the_cluster_page_polls_the_progress_until_the_analysis_ends(
     assert f'hx-get="{status_url}"' in page
     assert 'hx-trigger="every 1s"' in page
     assert "data-graph-root" not in page  # no graph to load yet
-    Revision.objects.update(status="analysing", progress=65, step="Building the graph")
+    Revision.objects.update(
+        status="analysing", progress=65, step="Building the graph", heartbeat=timezone.now()
+    )
     partial = client.get(status_url, headers={"HX-Request": "true"})
     assert partial.status_code == 200
     text = partial.content.decode()
@@ -316,3 +324,40 @@ def test_a_first_upload_whose_analysis_failed_leaves_a_cluster_without_a_head(
     [summary] = api.get("/api/clusters/").json()["clusters"]
     assert (summary["id"], summary["revision"], summary["status"]) == (cluster_id, 0, "")
     assert api.get(f"/api/clusters/{cluster_id}/connections").status_code == 404
+
+
+def test_a_worker_forgets_the_queries_debug_logged_as_it_starts_a_task(settings):
+    # With DEBUG on (`make run`), Django logs every query of a connection and clears the log
+    # at each request; a worker answers none, so it clears it at each task.
+    result = tasks.analyse_revision.enqueue(12345)
+    settings.DEBUG = True
+    for _ in range(50):
+        Revision.objects.count()
+    assert len(connection.queries_log) >= 50
+    task_started.send(sender=object, task_result=result)
+    assert len(connection.queries_log) <= 2  # the sweep's own query, made after the reset
+
+
+def test_once_a_child_is_derived_its_parent_state_is_let_go(
+    shop_cluster, api, django_capture_on_commit_callbacks
+):
+    # At 50,000 pods a state is ~300 MB: the parent's is not needed once the child's impact
+    # is stored. Its graph index stays, and its state comes back from its rows on demand.
+    parent = shop_cluster.head
+    analysis.state(parent).conn  # noqa: B018 (as an edit's preview leaves it)
+    analysis.flow_index(parent)
+    kept = analysis._states._items
+    assert (parent.pk, parent.created) in kept
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.put(
+            f"/api/clusters/{shop_cluster.pk}/policies/shop/backend-from-frontend",
+            OPEN_BACKEND,
+            content_type="application/yaml",
+        )
+    assert response.status_code == 200
+    child = shop_cluster.head
+    assert child.number == 2
+    assert (parent.pk, parent.created) not in kept
+    assert (child.pk, child.created) in kept
+    assert child.impact["summary"]
+    assert analysis.state(parent).conn.flows()  # read again from its rows
