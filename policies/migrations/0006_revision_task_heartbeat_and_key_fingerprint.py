@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('policies', '0004_analysis_state_and_idempotency_keys'),
+        ('policies', '0005_policy_tier_priority'),
     ]
 
     operations = [
