@@ -21,10 +21,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
-import subprocess
-import tempfile
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,6 +232,8 @@ def prepare_tree(
     kfolders = list(kustomizations)
     if errors:
         raise ManifestErrors(errors)
+    import shutil  # here, not at the top: a tree without kustomizations never needs it
+
     if shutil.which(kubectl, path=(env or os.environ).get("PATH")) is None:
         raise ManifestErrors(
             [
@@ -308,6 +306,8 @@ def _render(
     max_output: int,
     env: dict[str, str] | None,
 ) -> list[tuple[str, str]]:
+    import tempfile  # rendering only: `netviz analyze` of plain folders never imports it
+
     with tempfile.TemporaryDirectory(prefix="netviz-kustomize-") as tmp:
         root = Path(tmp).resolve()
         tree = root / "tree"
@@ -372,6 +372,9 @@ def _run(
     tree: str,
 ) -> str:
     """Run kubectl with no network to speak of and limits on time and output."""
+    import subprocess  # rendering only, as tempfile above (together ~8 ms of start-up)
+    import threading
+
     base = dict(env if env is not None else os.environ)
     run_env = {
         "PATH": base.get("PATH", os.defpath),

@@ -254,6 +254,10 @@ class _Loader:
         self.owned_labels: dict[str, tuple[Labels, str]] = {}
         self.policies: dict[str, NetworkPolicy] = {}
         self.cluster_policies: dict[str, ClusterNetworkPolicy] = {}
+        # Selectors read without a problem, by what they say (see _selector_key): a cluster
+        # repeats the same few (`{}`, `app: web`, `kubernetes.io/metadata.name: x`) thousands
+        # of times, and one shared object also makes the evaluation's selector lookups cheap.
+        self.selectors: dict[tuple, LabelSelector] = {}
 
     def note(self, severity: str, message: str, location: Location, subject: str = "") -> None:
         self.diagnostics.append(Diagnostic(severity, message, location, subject))
@@ -977,6 +981,20 @@ class _Loader:
         value = o.mapping(parent, key, path)
         if value is None:
             return None
+        cache_key = _selector_key(value)
+        if cache_key is not None and (known := self.selectors.get(cache_key)) is not None:
+            return known
+        errors_before, notes_before = len(self.errors), len(self.diagnostics)
+        selector = self.parse_selector(o, value, path)
+        if (
+            cache_key is not None
+            and len(self.errors) == errors_before
+            and len(self.diagnostics) == notes_before
+        ):
+            self.selectors[cache_key] = selector
+        return selector
+
+    def parse_selector(self, o: _Obj, value: dict, path: str) -> LabelSelector:
         labels = o.labels(value, "matchLabels", f"{path}.matchLabels")
         reqs: list[Requirement] = []
         exprs = o.sequence(value, "matchExpressions", f"{path}.matchExpressions") or []
@@ -1162,6 +1180,45 @@ def _huge_number(file: str, text: str) -> ManifestError:
 
 def _is_object(value: Any) -> bool:
     return isinstance(value, dict) and "kind" in value and "apiVersion" in value
+
+
+def _selector_key(value: dict) -> tuple | None:
+    """Everything read_selector reads from a selector mapping, as a hashable key; None when
+    it holds anything else than strings where strings belong (then it is read, not cached).
+
+    Only selectors read without a problem are cached under their key, so a key made of
+    strings can only ever equal another made of the same strings: no non-string value
+    compares equal to a string.
+    """
+    labels = value.get("matchLabels")
+    if labels is None:
+        label_key: tuple = ()
+    elif isinstance(labels, dict):
+        label_key = tuple(labels.items())
+        for k, v in label_key:
+            if type(k) is not str or type(v) is not str:
+                return None
+    else:
+        return None
+    exprs = value.get("matchExpressions")
+    if exprs is None:
+        return (label_key, None)
+    if not isinstance(exprs, list):
+        return None
+    expr_key = []
+    for expr in exprs:
+        if not isinstance(expr, dict):
+            return None
+        values = expr.get("values")
+        if values is not None:
+            if not isinstance(values, list) or any(type(v) is not str for v in values):
+                return None
+            values = tuple(values)
+        k, op = expr.get("key"), expr.get("operator")
+        if type(k) is not str or type(op) is not str:
+            return None
+        expr_key.append((k, op, values))
+    return (label_key, tuple(expr_key))
 
 
 def _valid_port_name(name: str) -> bool:

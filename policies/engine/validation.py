@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 __all__ = [
     "DNS1123_LABEL_MAX",
@@ -90,6 +91,10 @@ def kind_name(value: str) -> str | None:
     return None
 
 
+# Label keys and values repeat across a cluster (`app`, `kubernetes.io/metadata.name`, the same
+# app names in every environment): each distinct one is checked once. Bounded, since a web
+# process reads uploads for as long as it lives.
+@lru_cache(maxsize=4096)
 def label_key(value: str) -> str | None:
     """A label key: an optional DNS subdomain prefix and '/', then a name of at most 63
     characters (letters, digits, '-', '_', '.'; starting and ending with a letter or digit)."""
@@ -114,6 +119,7 @@ def label_key(value: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def label_value(value: str) -> str | None:
     """A label value: empty, or at most 63 letters, digits, '-', '_' and '.', starting and
     ending with a letter or digit."""
@@ -191,6 +197,9 @@ def storable_name(value: str, limit: int = DNS1123_SUBDOMAIN_MAX) -> str | None:
         return problem
     if not value:
         return "must not be empty"
-    if "/" in value or any(c.isspace() or not c.isprintable() for c in value):
+    # One pass in C over the whole name: the only character that is whitespace yet printable
+    # is the ASCII space (checked over every code point), so this is "no whitespace and no
+    # control character" without a Python-level loop per character.
+    if "/" in value or " " in value or not value.isprintable():
         return f"{_show(value)} cannot name an object: no '/', spaces or control characters"
     return None
