@@ -11,6 +11,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -163,15 +164,21 @@ class _Obj:
         self.subject = subject
 
     def loc(self, container: Any, key: str | int | None, path: str) -> Location:
-        line = getattr(container, "line", 0)
+        # Called for every rule, peer and port: the common case (a LineDict or LineList, no
+        # List prefix) takes the fewest steps.
         lines = getattr(container, "lines", None)
-        if key is not None and lines is not None:
-            if isinstance(lines, dict):
-                line = lines.get(key, line)
-            elif isinstance(key, int) and key < len(lines):
-                line = lines[key]
-        full = _fmt_path(self.base, path) if self.base and path else (path or self.base)
-        return Location(self.file, line, full)
+        if lines is None:
+            line = getattr(container, "line", 0)
+        else:
+            line = container.line
+            if key is not None:
+                if isinstance(lines, dict):
+                    line = lines.get(key, line)
+                elif isinstance(key, int) and key < len(lines):
+                    line = lines[key]
+        if self.base:
+            path = _fmt_path(self.base, path) if path else self.base
+        return Location(self.file, line, path)
 
     def error(self, container: Any, key: str | int | None, path: str, message: str) -> None:
         self.loader.errors.append(
@@ -258,6 +265,7 @@ class _Loader:
         # repeats the same few (`{}`, `app: web`, `kubernetes.io/metadata.name: x`) thousands
         # of times, and one shared object also makes the evaluation's selector lookups cheap.
         self.selectors: dict[tuple, LabelSelector] = {}
+        self.ip_blocks: dict[tuple, IPBlock] = {}  # likewise, by cidr and except
 
     def note(self, severity: str, message: str, location: Location, subject: str = "") -> None:
         self.diagnostics.append(Diagnostic(severity, message, location, subject))
@@ -1090,6 +1098,23 @@ class _Loader:
         return Peer(pod_selector, ns_selector, ip_block, o.loc(seq, j, path))
 
     def read_ip_block(self, o: _Obj, block: dict, path: str) -> IPBlock | None:
+        # The same few blocks (`0.0.0.0/0` except the private ranges) recur in many policies,
+        # and parsing addresses is slow: one read per distinct block that reads cleanly.
+        cidr, excepts = block.get("cidr"), block.get("except")
+        key = None
+        if type(cidr) is str and (
+            excepts is None or (isinstance(excepts, list) and all(type(e) is str for e in excepts))
+        ):
+            key = (cidr, tuple(excepts) if excepts is not None else None)
+            if (known := self.ip_blocks.get(key)) is not None:
+                return known
+        errors_before = len(self.errors)
+        got = self.parse_ip_block(o, block, path)
+        if key is not None and got is not None and len(self.errors) == errors_before:
+            self.ip_blocks[key] = got
+        return got
+
+    def parse_ip_block(self, o: _Obj, block: dict, path: str) -> IPBlock | None:
         cidr = o.string(block, "cidr", f"{path}.cidr", required=True)
         if cidr is None:
             return None
@@ -1221,6 +1246,7 @@ def _selector_key(value: dict) -> tuple | None:
     return (label_key, tuple(expr_key))
 
 
+@lru_cache(maxsize=1024)  # the same few names (`http`, `dns`) in every policy
 def _valid_port_name(name: str) -> bool:
     # IANA_SVC_NAME, as the API server checks it
     return len(name) <= 15 and bool(_PORT_NAME.match(name)) and bool(re.search("[a-z]", name))
