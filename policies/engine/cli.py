@@ -225,6 +225,10 @@ def run_analyze(
     if not args.quiet:
         for note in notes:
             print(f"note: {note}", file=stderr)
+    if args.explain and (problem := _unknown_endpoint(snapshot, args)):
+        progress.done()
+        print(f"error: --explain: {problem}", file=stderr)
+        return EXIT_INPUT
     progress.step(
         f"evaluating {len(snapshot.workloads)} workloads and {len(snapshot.policies)} policies"
     )
@@ -256,6 +260,19 @@ def run_analyze(
             if d.severity == "warning":
                 print(f"warning: {d}", file=stderr)
     return EXIT_OK
+
+
+def _unknown_endpoint(snapshot: Snapshot, args: argparse.Namespace) -> str | None:
+    """Why a focus name --explain must find names no workload or address, if one does:
+    said before anything is written, not as a traceback halfway through the output."""
+    from .explain import find_endpoint
+
+    for text in [*args.focus_workload, *args.focus_workload_peer]:
+        try:
+            find_endpoint(snapshot, text)
+        except ValueError as exc:
+            return str(exc)
+    return None
 
 
 def _is_regular_target(path: str) -> bool:

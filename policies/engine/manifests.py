@@ -1079,10 +1079,18 @@ class _Loader:
         if not isinstance(peer, dict):
             o.error(seq, j, path, f"must be a mapping, got {_kind_of(peer)}")
             return None
-        pod_selector = self.read_selector(o, peer, "podSelector", f"{path}.podSelector")
-        ns_selector = self.read_selector(o, peer, "namespaceSelector", f"{path}.namespaceSelector")
+        # (an absent field reads as None without a word: its path is only spelled out when
+        # the field is there)
+        pod_selector = ns_selector = raw_block = None
+        if peer.get("podSelector") is not None:
+            pod_selector = self.read_selector(o, peer, "podSelector", f"{path}.podSelector")
+        if peer.get("namespaceSelector") is not None:
+            ns_selector = self.read_selector(
+                o, peer, "namespaceSelector", f"{path}.namespaceSelector"
+            )
         ip_block = None
-        raw_block = o.mapping(peer, "ipBlock", f"{path}.ipBlock")
+        if peer.get("ipBlock") is not None:
+            raw_block = o.mapping(peer, "ipBlock", f"{path}.ipBlock")
         if raw_block is not None:
             ip_block = self.read_ip_block(o, raw_block, f"{path}.ipBlock")
             if pod_selector is not None or ns_selector is not None:

@@ -56,6 +56,7 @@ def _too_long(value: str, limit: int) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1024)  # namespace names: the same few on every object
 def dns1123_label(value: str) -> str | None:
     """A namespace name (RFC 1123 label): at most 63 lowercase letters, digits and '-'."""
     if problem := _too_long(value, DNS1123_LABEL_MAX):
@@ -185,6 +186,7 @@ def cidr(value: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1024)  # likewise for the namespace of every object
 def storable_name(value: str, limit: int = DNS1123_SUBDOMAIN_MAX) -> str | None:
     """What any name must be to be stored and addressed (in a URL, as `namespace/name`):
     not empty, at most `limit` characters, no '/', no whitespace or control character.

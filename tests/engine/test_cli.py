@@ -131,6 +131,15 @@ def test_explain_prints_the_reasoning(cluster, capsys) -> None:
     assert "isolated by default/db-in" in out
 
 
+@pytest.mark.parametrize("option", ["--focus-workload", "--focus-workload-peer"])
+def test_explain_of_an_unknown_workload_is_an_input_error(cluster, capsys, option) -> None:
+    # It was a traceback, after the flows had been written.
+    code, out, err = _run(["analyze", str(cluster), option, "nobody", "--explain"], capsys)
+    assert code == 2
+    assert out == ""
+    assert err == ("error: --explain: 'nobody' is neither a workload nor an IP address or range\n")
+
+
 def test_manage_py_analyze_needs_no_database(cluster) -> None:
     env = {"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "PATH": "/usr/bin:/bin"}
     proc = subprocess.run(
