@@ -131,28 +131,36 @@ def lint(snapshot: Snapshot) -> Iterator[Diagnostic]:
             peers_key = "from" if direction == "ingress" else "to"
             for ri, rule in enumerate(rules):
                 rule_loc = rule.location or where
-                destinations = selected if direction == "ingress" else None
-                targets = []
+                named = [(pk, p) for pk, p in enumerate(rule.ports) if isinstance(p.port, str)]
+                # An egress rule's destinations only matter to its named ports: gathered only
+                # for a rule that has some.
+                targets: list | None = [] if named and direction == "egress" else None
                 for pj, peer in enumerate(rule.peers):
-                    peer_loc = peer.location or rule_loc
-                    path = f"spec.{direction}[{ri}].{peers_key}[{pj}]"
                     if peer.ip_block is not None:
-                        yield from _pod_ips_in_block(peer, pod_ips, peer_loc, path, subject)
+                        if pod_ips:
+                            path = f"spec.{direction}[{ri}].{peers_key}[{pj}]"
+                            peer_loc = peer.location or rule_loc
+                            yield from _pod_ips_in_block(peer, pod_ips, peer_loc, path, subject)
                         continue
                     pods = index.peer_pods(policy, peer)
-                    targets.extend(pods)
+                    if targets is not None:
+                        targets.extend(pods)
                     if not pods:
+                        path = f"spec.{direction}[{ri}].{peers_key}[{pj}]"
+                        peer_loc = peer.location or rule_loc
                         yield Diagnostic(
                             "warning",
                             f"{path} matches no pod ({_describe_peer(peer)})",
                             Location(peer_loc.file, peer_loc.line, path),
                             subject,
                         )
-                if direction == "egress":
+                if not named:
+                    continue
+                if direction == "ingress":
+                    destinations = selected
+                else:
                     destinations = targets if rule.peers else list(snapshot.workloads)
-                for pk, port in enumerate(rule.ports):
-                    if not isinstance(port.port, str):
-                        continue
+                for pk, port in named:
                     declared = any(
                         cp.name == port.port and cp.protocol == port.protocol
                         for w in destinations or ()

@@ -1002,6 +1002,12 @@ class _Loader:
             self.selectors[cache_key] = selector
         return selector
 
+    def known_selector(self, value: Any) -> LabelSelector | None:
+        """The selector already read from a mapping saying the same, if any (no path needed)."""
+        if isinstance(value, dict) and (key := _selector_key(value)) is not None:
+            return self.selectors.get(key)
+        return None
+
     def parse_selector(self, o: _Obj, value: dict, path: str) -> LabelSelector:
         labels = o.labels(value, "matchLabels", f"{path}.matchLabels")
         reqs: list[Requirement] = []
@@ -1061,14 +1067,18 @@ class _Loader:
                 o.error(rules, i, rpath, f"must be a mapping, got {_kind_of(rule)}")
                 continue
             peers = []
-            raw_peers = o.sequence(rule, peers_key, f"{rpath}.{peers_key}") or []
-            for j, peer in enumerate(raw_peers):
+            raw_peers = rule.get(peers_key)
+            if raw_peers is not None and not isinstance(raw_peers, list):
+                raw_peers = o.sequence(rule, peers_key, f"{rpath}.{peers_key}")  # says why
+            for j, peer in enumerate(raw_peers or ()):
                 parsed = self.read_peer(o, raw_peers, j, peer, f"{rpath}.{peers_key}[{j}]")
                 if parsed is not None:
                     peers.append(parsed)
             ports = []
-            raw_ports = o.sequence(rule, "ports", f"{rpath}.ports") or []
-            for j, port in enumerate(raw_ports):
+            raw_ports = rule.get("ports")
+            if raw_ports is not None and not isinstance(raw_ports, list):
+                raw_ports = o.sequence(rule, "ports", f"{rpath}.ports")
+            for j, port in enumerate(raw_ports or ()):
                 parsed_port = self.read_policy_port(o, raw_ports, j, port, f"{rpath}.ports[{j}]")
                 if parsed_port is not None:
                     ports.append(parsed_port)
@@ -1082,10 +1092,12 @@ class _Loader:
         # (an absent field reads as None without a word: its path is only spelled out when
         # the field is there)
         pod_selector = ns_selector = raw_block = None
-        if peer.get("podSelector") is not None:
-            pod_selector = self.read_selector(o, peer, "podSelector", f"{path}.podSelector")
-        if peer.get("namespaceSelector") is not None:
-            ns_selector = self.read_selector(
+        if (raw := peer.get("podSelector")) is not None:
+            pod_selector = self.known_selector(raw) or self.read_selector(
+                o, peer, "podSelector", f"{path}.podSelector"
+            )
+        if (raw := peer.get("namespaceSelector")) is not None:
+            ns_selector = self.known_selector(raw) or self.read_selector(
                 o, peer, "namespaceSelector", f"{path}.namespaceSelector"
             )
         ip_block = None

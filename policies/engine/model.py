@@ -321,8 +321,14 @@ class Requirement(_Frozen):
         return hash((self.key, self.operator, self.values))
 
 
+class _HashOnce(_Frozen):
+    """Room for a hash worked out once (not a field: no part of equality, repr or replace)."""
+
+    __slots__ = ("_hash",)
+
+
 @_record
-class LabelSelector(_Frozen):
+class LabelSelector(_HashOnce):
     """A label selector; the empty selector matches everything."""
 
     match_labels: Labels = ()
@@ -345,7 +351,14 @@ class LabelSelector(_Frozen):
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash((self.match_labels, self.match_expressions))
+        # Selectors key the linter's and the evaluation's lookups, over and over: the hash of
+        # their nested tuples is computed once per object.
+        try:
+            return self._hash
+        except AttributeError:
+            value = hash((self.match_labels, self.match_expressions))
+            _set(self, "_hash", value)
+            return value
 
     @property
     def is_empty(self) -> bool:
