@@ -1171,7 +1171,8 @@ class _Loader:
             return None
         number = port.get("port")
         end = port.get("endPort")
-        if isinstance(number, bool) or (number is not None and not isinstance(number, int | str)):
+        # (a tuple, not `int | str`, which builds a union object at every call: once per port)
+        if isinstance(number, bool) or (number is not None and not isinstance(number, (int, str))):
             o.error(
                 port,
                 "port",
