@@ -1267,10 +1267,14 @@ def _selector_key(value: dict) -> tuple | None:
     return (label_key, tuple(expr_key))
 
 
-@lru_cache(maxsize=1024)  # the same few names (`http`, `dns`) in every policy
 def _valid_port_name(name: str) -> bool:
-    # IANA_SVC_NAME, as the API server checks it
-    return len(name) <= 15 and bool(_PORT_NAME.match(name)) and bool(re.search("[a-z]", name))
+    # IANA_SVC_NAME, as the API server checks it (only short names reach the memo)
+    return len(name) <= 15 and _port_name_shape(name)
+
+
+@lru_cache(maxsize=1024)  # the same few names (`http`, `dns`) in every policy
+def _port_name_shape(name: str) -> bool:
+    return bool(_PORT_NAME.match(name)) and bool(re.search("[a-z]", name))
 
 
 def _controller_owner(meta: dict) -> tuple[str, str] | None:

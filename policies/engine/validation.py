@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from functools import lru_cache
+from collections.abc import Callable
+from functools import lru_cache, wraps
 
 __all__ = [
     "DNS1123_LABEL_MAX",
@@ -44,6 +45,29 @@ _QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 _PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 
 
+_MEMO_LONGEST = 320  # a prefixed label key: 253 + '/' + 63; anything longer is refused anyway
+
+
+def _memoised(maxsize: int) -> Callable[[Callable[..., str | None]], Callable[..., str | None]]:
+    """A check remembered for the strings that keep coming back (label keys and values,
+    namespace names): each distinct one is checked once. Bounded in number and in length, since
+    a web process reads uploads for as long as it lives: a hostile megabyte name is checked
+    every time rather than kept."""
+
+    def decorate(check: Callable[..., str | None]) -> Callable[..., str | None]:
+        remembered = lru_cache(maxsize=maxsize)(check)
+
+        @wraps(check)
+        def memoised(value: str, *args: int) -> str | None:
+            if len(value) > _MEMO_LONGEST:
+                return check(value, *args)
+            return remembered(value, *args)
+
+        return memoised
+
+    return decorate
+
+
 def _show(value: str) -> str:
     if len(value) > _SHOWN:
         return repr(value[:_SHOWN]) + f"… ({len(value)} characters)"
@@ -56,7 +80,7 @@ def _too_long(value: str, limit: int) -> str | None:
     return None
 
 
-@lru_cache(maxsize=1024)  # namespace names: the same few on every object
+@_memoised(1024)  # namespace names: the same few on every object
 def dns1123_label(value: str) -> str | None:
     """A namespace name (RFC 1123 label): at most 63 lowercase letters, digits and '-'."""
     if problem := _too_long(value, DNS1123_LABEL_MAX):
@@ -93,9 +117,8 @@ def kind_name(value: str) -> str | None:
 
 
 # Label keys and values repeat across a cluster (`app`, `kubernetes.io/metadata.name`, the same
-# app names in every environment): each distinct one is checked once. Bounded, since a web
-# process reads uploads for as long as it lives.
-@lru_cache(maxsize=4096)
+# app names in every environment).
+@_memoised(4096)
 def label_key(value: str) -> str | None:
     """A label key: an optional DNS subdomain prefix and '/', then a name of at most 63
     characters (letters, digits, '-', '_', '.'; starting and ending with a letter or digit)."""
@@ -120,7 +143,7 @@ def label_key(value: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=4096)
+@_memoised(4096)
 def label_value(value: str) -> str | None:
     """A label value: empty, or at most 63 letters, digits, '-', '_' and '.', starting and
     ending with a letter or digit."""
@@ -186,7 +209,7 @@ def cidr(value: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=1024)  # likewise for the namespace of every object
+@_memoised(1024)  # likewise for the namespace of every object
 def storable_name(value: str, limit: int = DNS1123_SUBDOMAIN_MAX) -> str | None:
     """What any name must be to be stored and addressed (in a URL, as `namespace/name`):
     not empty, at most `limit` characters, no '/', no whitespace or control character.
