@@ -166,6 +166,7 @@ def int32(value: int, minimum: int = INT32_MIN) -> str | None:
     return None
 
 
+@_memoised(1024)  # container port names: `http`, `metrics` on every workload
 def port_name(value: str) -> str | None:
     """A named port (IANA_SVC_NAME): 1-15 lowercase letters, digits and '-', at least one
     letter, no '--', not starting or ending with '-'."""
