@@ -23,10 +23,13 @@ import os
 import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ManifestError, ManifestErrors
 from .model import Diagnostic, Location
+
+if TYPE_CHECKING:
+    from pathlib import Path  # imported where used: a plain folder's `analyze` needs none
 
 __all__ = [
     "KUSTOMIZATION_NAMES",
@@ -309,6 +312,8 @@ def _render(
     import tempfile  # rendering only: `netviz analyze` of plain folders never imports it
 
     with tempfile.TemporaryDirectory(prefix="netviz-kustomize-") as tmp:
+        from pathlib import Path
+
         root = Path(tmp).resolve()
         tree = root / "tree"
         for path, content in by_path.items():
@@ -492,6 +497,8 @@ def _origin(doc: object, folder: str) -> str:
 def prepare_folder(root: Path, shown: str, choose: Sequence[str] = (), **options: object) -> Tree:
     """prepare_tree() on a folder on disk, every name shown under `shown` (as the user typed
     it). `choose` holds folders on disk; those outside `root` are ignored."""
+    from pathlib import Path
+
     base = root.resolve()
     wanted = []
     for c in choose:
@@ -504,6 +511,8 @@ def prepare_folder(root: Path, shown: str, choose: Sequence[str] = (), **options
 def prepare_kustomization(folder: Path, **options: object) -> Tree:
     """prepare_tree() on one kustomization folder on disk and the folders it includes (a
     `../../base` beside an overlay), named from the working directory."""
+    from pathlib import Path
+
     folder = folder.resolve()
     reached = _reached(folder)
     root = Path(os.path.commonpath([str(f) for f in reached]))

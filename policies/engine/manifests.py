@@ -12,8 +12,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import validation
 from .errors import ManifestError, ManifestErrors
@@ -48,6 +47,9 @@ from .model import (
     Workload,
 )
 from .yamlio import Document, LineDict, parse_documents
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["MANIFEST_SUFFIXES", "WORKLOAD_KINDS", "assemble", "load_documents", "load_paths"]
 
@@ -88,6 +90,8 @@ _PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 def load_paths(paths: Iterable[str | os.PathLike[str]]) -> Snapshot:
     """Every .yaml/.yml/.json file under the given paths (recursively) → Snapshot."""
+    from pathlib import Path  # here: `netviz analyze` of a plain folder never loads pathlib
+
     files: list[tuple[str, bytes]] = []
     errors: list[ManifestError] = []
     for raw in paths:
