@@ -489,12 +489,15 @@ class _Loader:
         for ci, container in enumerate(containers):
             if not isinstance(container, dict):
                 continue
-            cpath = f"{path}.containers[{ci}].ports"
-            for pi, port in enumerate(o.sequence(container, "ports", cpath) or []):
-                ppath = f"{cpath}[{pi}]"
+            # (the paths are only spelled out for a warning or an error: most ports have none)
+            ports = container.get("ports")
+            if ports is not None and not isinstance(ports, list):
+                ports = o.sequence(container, "ports", f"{path}.containers[{ci}].ports")
+            for pi, port in enumerate(ports or ()):
                 # A container port is a workload field: one that is unusable is skipped with a
                 # warning (the pod simply does not declare it), never a failed load.
                 if not isinstance(port, dict):
+                    ppath = f"{path}.containers[{ci}].ports[{pi}]"
                     o.warn(container.get("ports"), pi, ppath, "must be a mapping; port skipped")
                     continue
                 number = port.get("containerPort")
@@ -503,6 +506,7 @@ class _Loader:
                     or isinstance(number, bool)
                     or not 1 <= number <= 65535
                 ):
+                    ppath = f"{path}.containers[{ci}].ports[{pi}]"
                     o.warn(
                         port if "containerPort" in port else container.get("ports"),
                         "containerPort" if "containerPort" in port else pi,
@@ -521,13 +525,13 @@ class _Loader:
                     o.warn(
                         port,
                         "protocol",
-                        f"{ppath}.protocol",
+                        f"{path}.containers[{ci}].ports[{pi}].protocol",
                         f"{protocol!r} is not TCP, UDP or SCTP; port skipped",
                     )
                     continue
                 pname = port.get("name")
                 if isinstance(pname, str) and (problem := validation.port_name(pname)):
-                    o.error(port, "name", f"{ppath}.name", problem)
+                    o.error(port, "name", f"{path}.containers[{ci}].ports[{pi}].name", problem)
                     continue
                 out.append(
                     ContainerPort(number, protocol, pname if isinstance(pname, str) else None)
