@@ -100,9 +100,11 @@ class Location(_Frozen):
     path: str = ""
 
     def __init__(self, file: str, line: int = 0, path: str = "") -> None:
-        _set(self, "file", file)
-        _set(self, "line", line)
-        _set(self, "path", path)
+        # One is made for every rule, peer and port read: the slots are set through their
+        # descriptors (bound below), a shorter step than object.__setattr__.
+        _location_file(self, file)
+        _location_line(self, line)
+        _location_path(self, path)
 
     def __eq__(self, other: object) -> bool:
         if self is other:
@@ -117,6 +119,11 @@ class Location(_Frozen):
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         return f"{where} {self.path}" if self.path else where
+
+
+_location_file = Location.file.__set__  # type: ignore[attr-defined]
+_location_line = Location.line.__set__  # type: ignore[attr-defined]
+_location_path = Location.path.__set__  # type: ignore[attr-defined]
 
 
 @_record
