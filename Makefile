@@ -84,6 +84,9 @@ test-postgres: install
 test: lint test-sqlite test-postgres
 
 bench: install browser-deps
+	@# bytecode for what changed since the install stamp (a merge, a pull): with
+	@# PYTHONDONTWRITEBYTECODE set, a stale .pyc is compiled again at every start-up, in each run
+	@$(PY) -m compileall -q policies netviz >/dev/null
 	$(PY) benchmarks/run.py
 
 vendor:

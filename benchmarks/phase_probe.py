@@ -5,7 +5,7 @@
 Does what the console script does (collector off, the same calls in the same order) in a fresh
 process, and prints one JSON object of CPU milliseconds: the interpreter's start-up (the CPU
 time the process had used when this file began), imports, YAML (yamlio.parse_documents, inside
-load_paths), reading files + validation + lint (the rest of load_paths), evaluation, and the
+load_inputs), reading files + validation + lint (the rest of load_inputs), evaluation, and the
 flows with the JSON writer.
 """
 
@@ -21,7 +21,7 @@ import sys  # noqa: E402
 
 _t0 = time.process_time()
 from policies.engine import manifests, yamlio  # noqa: E402
-from policies.engine.cli import main  # noqa: E402, F401  (what the console script imports)
+from policies.engine.cli import load_inputs  # noqa: E402  (what the console script imports)
 from policies.engine.connectivity import evaluate  # noqa: E402
 from policies.engine.formats import write  # noqa: E402
 
@@ -43,7 +43,7 @@ def probe(cluster: str) -> dict[str, float]:
 
     manifests.parse_documents = timed_parse
     t0 = time.process_time()
-    snapshot = manifests.load_paths([cluster])
+    snapshot = load_inputs([cluster])  # as `analyze DIR` reads it
     t1 = time.process_time()
     conn = evaluate(snapshot)
     conn.class_pairs()

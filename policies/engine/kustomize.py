@@ -21,16 +21,15 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
-import subprocess
-import tempfile
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ManifestError, ManifestErrors
 from .model import Diagnostic, Location
+
+if TYPE_CHECKING:
+    from pathlib import Path  # imported where used: a plain folder's `analyze` needs none
 
 __all__ = [
     "KUSTOMIZATION_NAMES",
@@ -236,6 +235,8 @@ def prepare_tree(
     kfolders = list(kustomizations)
     if errors:
         raise ManifestErrors(errors)
+    import shutil  # here, not at the top: a tree without kustomizations never needs it
+
     if shutil.which(kubectl, path=(env or os.environ).get("PATH")) is None:
         raise ManifestErrors(
             [
@@ -308,7 +309,11 @@ def _render(
     max_output: int,
     env: dict[str, str] | None,
 ) -> list[tuple[str, str]]:
+    import tempfile  # rendering only: `netviz analyze` of plain folders never imports it
+
     with tempfile.TemporaryDirectory(prefix="netviz-kustomize-") as tmp:
+        from pathlib import Path
+
         root = Path(tmp).resolve()
         tree = root / "tree"
         for path, content in by_path.items():
@@ -372,6 +377,9 @@ def _run(
     tree: str,
 ) -> str:
     """Run kubectl with no network to speak of and limits on time and output."""
+    import subprocess  # rendering only, as tempfile above (together ~8 ms of start-up)
+    import threading
+
     base = dict(env if env is not None else os.environ)
     run_env = {
         "PATH": base.get("PATH", os.defpath),
@@ -489,6 +497,8 @@ def _origin(doc: object, folder: str) -> str:
 def prepare_folder(root: Path, shown: str, choose: Sequence[str] = (), **options: object) -> Tree:
     """prepare_tree() on a folder on disk, every name shown under `shown` (as the user typed
     it). `choose` holds folders on disk; those outside `root` are ignored."""
+    from pathlib import Path
+
     base = root.resolve()
     wanted = []
     for c in choose:
@@ -501,6 +511,8 @@ def prepare_folder(root: Path, shown: str, choose: Sequence[str] = (), **options
 def prepare_kustomization(folder: Path, **options: object) -> Tree:
     """prepare_tree() on one kustomization folder on disk and the folders it includes (a
     `../../base` beside an overlay), named from the working directory."""
+    from pathlib import Path
+
     folder = folder.resolve()
     reached = _reached(folder)
     root = Path(os.path.commonpath([str(f) for f in reached]))

@@ -35,8 +35,23 @@ class _Index:
         for w in snapshot.workloads:
             groups[w.namespace][w.labels].append(w)
         self.groups = groups
+        # Each group's labels as the mapping `matches` reads, made once, not once per selector.
+        self._label_maps = {
+            ns: [(dict(labels), members) for labels, members in by_labels.items()]
+            for ns, by_labels in groups.items()
+        }
+        # Per namespace, the groups (by position) carrying each label pair: a selector with
+        # matchLabels only needs to try the groups that carry one of its pairs.
+        self._carrying: dict[str, dict[tuple[str, str], list[int]]] = {}
+        for ns, label_maps in self._label_maps.items():
+            carrying: dict[tuple[str, str], list[int]] = defaultdict(list)
+            for i, (labels, _) in enumerate(label_maps):
+                for pair in labels.items():
+                    carrying[pair].append(i)
+            self._carrying[ns] = carrying
         self._ns: dict[LabelSelector, list[str]] = {}
         self._pods: dict[tuple, list] = {}
+        self._in_ns: dict[tuple[LabelSelector, str], list] = {}
 
     def namespaces(self, selector: LabelSelector) -> list[str]:
         if selector not in self._ns:
@@ -45,14 +60,32 @@ class _Index:
 
     def pods(self, selector: LabelSelector, namespaces: tuple[str, ...]) -> list:
         key = (selector, namespaces)
-        if key not in self._pods:
+        found = self._pods.get(key)
+        if found is None:
             found = []
             for ns in namespaces:
-                for labels, members in self.groups.get(ns, {}).items():
-                    if matches(selector, dict(labels)):
-                        found.extend(members)
+                found.extend(self._pods_in(selector, ns))
             self._pods[key] = found
-        return self._pods[key]
+        return found
+
+    def _pods_in(self, selector: LabelSelector, namespace: str) -> list:
+        # Per namespace too: the same selector comes with many different namespace tuples.
+        key = (selector, namespace)
+        found = self._in_ns.get(key)
+        if found is None:
+            label_maps = self._label_maps.get(namespace, ())
+            if selector.match_labels and label_maps:
+                carrying = self._carrying[namespace]
+                # the rarest pair's groups, in their order (the pairs are ANDed)
+                positions = min((carrying.get(pair, ()) for pair in selector.match_labels), key=len)
+                candidates = [label_maps[i] for i in positions]
+            else:
+                candidates = label_maps
+            found = [
+                w for labels, members in candidates if matches(selector, labels) for w in members
+            ]
+            self._in_ns[key] = found
+        return found
 
     def peer_pods(self, policy: NetworkPolicy, peer: Peer) -> list:
         if peer.namespace_selector is None:
@@ -98,28 +131,36 @@ def lint(snapshot: Snapshot) -> Iterator[Diagnostic]:
             peers_key = "from" if direction == "ingress" else "to"
             for ri, rule in enumerate(rules):
                 rule_loc = rule.location or where
-                destinations = selected if direction == "ingress" else None
-                targets = []
+                named = [(pk, p) for pk, p in enumerate(rule.ports) if isinstance(p.port, str)]
+                # An egress rule's destinations only matter to its named ports: gathered only
+                # for a rule that has some.
+                targets: list | None = [] if named and direction == "egress" else None
                 for pj, peer in enumerate(rule.peers):
-                    peer_loc = peer.location or rule_loc
-                    path = f"spec.{direction}[{ri}].{peers_key}[{pj}]"
                     if peer.ip_block is not None:
-                        yield from _pod_ips_in_block(peer, pod_ips, peer_loc, path, subject)
+                        if pod_ips:
+                            path = f"spec.{direction}[{ri}].{peers_key}[{pj}]"
+                            peer_loc = peer.location or rule_loc
+                            yield from _pod_ips_in_block(peer, pod_ips, peer_loc, path, subject)
                         continue
                     pods = index.peer_pods(policy, peer)
-                    targets.extend(pods)
+                    if targets is not None:
+                        targets.extend(pods)
                     if not pods:
+                        path = f"spec.{direction}[{ri}].{peers_key}[{pj}]"
+                        peer_loc = peer.location or rule_loc
                         yield Diagnostic(
                             "warning",
                             f"{path} matches no pod ({_describe_peer(peer)})",
                             Location(peer_loc.file, peer_loc.line, path),
                             subject,
                         )
-                if direction == "egress":
+                if not named:
+                    continue
+                if direction == "ingress":
+                    destinations = selected
+                else:
                     destinations = targets if rule.peers else list(snapshot.workloads)
-                for pk, port in enumerate(rule.ports):
-                    if not isinstance(port.port, str):
-                        continue
+                for pk, port in named:
                     declared = any(
                         cp.name == port.port and cp.protocol == port.protocol
                         for w in destinations or ()

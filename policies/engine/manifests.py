@@ -11,8 +11,8 @@ import ipaddress
 import os
 import re
 from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from . import validation
 from .errors import ManifestError, ManifestErrors
@@ -46,7 +46,10 @@ from .model import (
     Snapshot,
     Workload,
 )
-from .yamlio import Document, LineDict, parse_documents
+from .yamlio import Document, LineDict, LineList, parse_documents
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["MANIFEST_SUFFIXES", "WORKLOAD_KINDS", "assemble", "load_documents", "load_paths"]
 
@@ -87,6 +90,8 @@ _PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 def load_paths(paths: Iterable[str | os.PathLike[str]]) -> Snapshot:
     """Every .yaml/.yml/.json file under the given paths (recursively) → Snapshot."""
+    from pathlib import Path  # here: `netviz analyze` of a plain folder never loads pathlib
+
     files: list[tuple[str, bytes]] = []
     errors: list[ManifestError] = []
     for raw in paths:
@@ -163,15 +168,28 @@ class _Obj:
         self.subject = subject
 
     def loc(self, container: Any, key: str | int | None, path: str) -> Location:
-        line = getattr(container, "line", 0)
+        # Called for every rule, peer and port: the common case (a LineDict or LineList, no
+        # List prefix) takes the fewest steps.
         lines = getattr(container, "lines", None)
-        if key is not None and lines is not None:
-            if isinstance(lines, dict):
-                line = lines.get(key, line)
-            elif isinstance(key, int) and key < len(lines):
-                line = lines[key]
-        full = _fmt_path(self.base, path) if self.base and path else (path or self.base)
-        return Location(self.file, line, full)
+        if lines is None:
+            line = getattr(container, "line", 0)
+        else:
+            line = container.line
+            if key is not None:
+                if isinstance(lines, dict):
+                    line = lines.get(key, line)
+                elif isinstance(key, int) and key < len(lines):
+                    line = lines[key]
+        if self.base:
+            path = _fmt_path(self.base, path) if path else self.base
+        return Location(self.file, line, path)
+
+    def item_loc(self, seq: list, i: int, path: str) -> Location:
+        """loc() of a list's item: the item's own line, in fewer steps for the common case (a
+        LineList from the reader, outside a `kind: List`)."""
+        if not self.base and type(seq) is LineList and i < len(seq.lines):
+            return Location(self.file, seq.lines[i], path)
+        return self.loc(seq, i, path)
 
     def error(self, container: Any, key: str | int | None, path: str, message: str) -> None:
         self.loader.errors.append(
@@ -254,6 +272,11 @@ class _Loader:
         self.owned_labels: dict[str, tuple[Labels, str]] = {}
         self.policies: dict[str, NetworkPolicy] = {}
         self.cluster_policies: dict[str, ClusterNetworkPolicy] = {}
+        # Selectors read without a problem, by what they say (see _selector_key): a cluster
+        # repeats the same few (`{}`, `app: web`, `kubernetes.io/metadata.name: x`) thousands
+        # of times, and one shared object also makes the evaluation's selector lookups cheap.
+        self.selectors: dict[tuple, LabelSelector] = {}
+        self.ip_blocks: dict[tuple, IPBlock] = {}  # likewise, by cidr and except
 
     def note(self, severity: str, message: str, location: Location, subject: str = "") -> None:
         self.diagnostics.append(Diagnostic(severity, message, location, subject))
@@ -473,12 +496,15 @@ class _Loader:
         for ci, container in enumerate(containers):
             if not isinstance(container, dict):
                 continue
-            cpath = f"{path}.containers[{ci}].ports"
-            for pi, port in enumerate(o.sequence(container, "ports", cpath) or []):
-                ppath = f"{cpath}[{pi}]"
+            # (the paths are only spelled out for a warning or an error: most ports have none)
+            ports = container.get("ports")
+            if ports is not None and not isinstance(ports, list):
+                ports = o.sequence(container, "ports", f"{path}.containers[{ci}].ports")
+            for pi, port in enumerate(ports or ()):
                 # A container port is a workload field: one that is unusable is skipped with a
                 # warning (the pod simply does not declare it), never a failed load.
                 if not isinstance(port, dict):
+                    ppath = f"{path}.containers[{ci}].ports[{pi}]"
                     o.warn(container.get("ports"), pi, ppath, "must be a mapping; port skipped")
                     continue
                 number = port.get("containerPort")
@@ -487,6 +513,7 @@ class _Loader:
                     or isinstance(number, bool)
                     or not 1 <= number <= 65535
                 ):
+                    ppath = f"{path}.containers[{ci}].ports[{pi}]"
                     o.warn(
                         port if "containerPort" in port else container.get("ports"),
                         "containerPort" if "containerPort" in port else pi,
@@ -505,13 +532,13 @@ class _Loader:
                     o.warn(
                         port,
                         "protocol",
-                        f"{ppath}.protocol",
+                        f"{path}.containers[{ci}].ports[{pi}].protocol",
                         f"{protocol!r} is not TCP, UDP or SCTP; port skipped",
                     )
                     continue
                 pname = port.get("name")
                 if isinstance(pname, str) and (problem := validation.port_name(pname)):
-                    o.error(port, "name", f"{ppath}.name", problem)
+                    o.error(port, "name", f"{path}.containers[{ci}].ports[{pi}].name", problem)
                     continue
                 out.append(
                     ContainerPort(number, protocol, pname if isinstance(pname, str) else None)
@@ -977,6 +1004,26 @@ class _Loader:
         value = o.mapping(parent, key, path)
         if value is None:
             return None
+        cache_key = _selector_key(value)
+        if cache_key is not None and (known := self.selectors.get(cache_key)) is not None:
+            return known
+        errors_before, notes_before = len(self.errors), len(self.diagnostics)
+        selector = self.parse_selector(o, value, path)
+        if (
+            cache_key is not None
+            and len(self.errors) == errors_before
+            and len(self.diagnostics) == notes_before
+        ):
+            self.selectors[cache_key] = selector
+        return selector
+
+    def known_selector(self, value: Any) -> LabelSelector | None:
+        """The selector already read from a mapping saying the same, if any (no path needed)."""
+        if isinstance(value, dict) and (key := _selector_key(value)) is not None:
+            return self.selectors.get(key)
+        return None
+
+    def parse_selector(self, o: _Obj, value: dict, path: str) -> LabelSelector:
         labels = o.labels(value, "matchLabels", f"{path}.matchLabels")
         reqs: list[Requirement] = []
         exprs = o.sequence(value, "matchExpressions", f"{path}.matchExpressions") or []
@@ -1035,28 +1082,42 @@ class _Loader:
                 o.error(rules, i, rpath, f"must be a mapping, got {_kind_of(rule)}")
                 continue
             peers = []
-            raw_peers = o.sequence(rule, peers_key, f"{rpath}.{peers_key}") or []
-            for j, peer in enumerate(raw_peers):
+            raw_peers = rule.get(peers_key)
+            if raw_peers is not None and not isinstance(raw_peers, list):
+                raw_peers = o.sequence(rule, peers_key, f"{rpath}.{peers_key}")  # says why
+            for j, peer in enumerate(raw_peers or ()):
                 parsed = self.read_peer(o, raw_peers, j, peer, f"{rpath}.{peers_key}[{j}]")
                 if parsed is not None:
                     peers.append(parsed)
             ports = []
-            raw_ports = o.sequence(rule, "ports", f"{rpath}.ports") or []
-            for j, port in enumerate(raw_ports):
+            raw_ports = rule.get("ports")
+            if raw_ports is not None and not isinstance(raw_ports, list):
+                raw_ports = o.sequence(rule, "ports", f"{rpath}.ports")
+            for j, port in enumerate(raw_ports or ()):
                 parsed_port = self.read_policy_port(o, raw_ports, j, port, f"{rpath}.ports[{j}]")
                 if parsed_port is not None:
                     ports.append(parsed_port)
-            out.append(Rule(tuple(peers), tuple(ports), o.loc(rules, i, rpath)))
+            out.append(Rule(tuple(peers), tuple(ports), o.item_loc(rules, i, rpath)))
         return out
 
     def read_peer(self, o: _Obj, seq: list, j: int, peer: Any, path: str) -> Peer | None:
         if not isinstance(peer, dict):
             o.error(seq, j, path, f"must be a mapping, got {_kind_of(peer)}")
             return None
-        pod_selector = self.read_selector(o, peer, "podSelector", f"{path}.podSelector")
-        ns_selector = self.read_selector(o, peer, "namespaceSelector", f"{path}.namespaceSelector")
+        # (an absent field reads as None without a word: its path is only spelled out when
+        # the field is there)
+        pod_selector = ns_selector = raw_block = None
+        if (raw := peer.get("podSelector")) is not None:
+            pod_selector = self.known_selector(raw) or self.read_selector(
+                o, peer, "podSelector", f"{path}.podSelector"
+            )
+        if (raw := peer.get("namespaceSelector")) is not None:
+            ns_selector = self.known_selector(raw) or self.read_selector(
+                o, peer, "namespaceSelector", f"{path}.namespaceSelector"
+            )
         ip_block = None
-        raw_block = o.mapping(peer, "ipBlock", f"{path}.ipBlock")
+        if peer.get("ipBlock") is not None:
+            raw_block = o.mapping(peer, "ipBlock", f"{path}.ipBlock")
         if raw_block is not None:
             ip_block = self.read_ip_block(o, raw_block, f"{path}.ipBlock")
             if pod_selector is not None or ns_selector is not None:
@@ -1069,9 +1130,26 @@ class _Loader:
         elif pod_selector is None and ns_selector is None:
             o.error(seq, j, path, "must specify a peer: podSelector, namespaceSelector or ipBlock")
             return None
-        return Peer(pod_selector, ns_selector, ip_block, o.loc(seq, j, path))
+        return Peer(pod_selector, ns_selector, ip_block, o.item_loc(seq, j, path))
 
     def read_ip_block(self, o: _Obj, block: dict, path: str) -> IPBlock | None:
+        # The same few blocks (`0.0.0.0/0` except the private ranges) recur in many policies,
+        # and parsing addresses is slow: one read per distinct block that reads cleanly.
+        cidr, excepts = block.get("cidr"), block.get("except")
+        key = None
+        if type(cidr) is str and (
+            excepts is None or (isinstance(excepts, list) and all(type(e) is str for e in excepts))
+        ):
+            key = (cidr, tuple(excepts) if excepts is not None else None)
+            if (known := self.ip_blocks.get(key)) is not None:
+                return known
+        errors_before = len(self.errors)
+        got = self.parse_ip_block(o, block, path)
+        if key is not None and got is not None and len(self.errors) == errors_before:
+            self.ip_blocks[key] = got
+        return got
+
+    def parse_ip_block(self, o: _Obj, block: dict, path: str) -> IPBlock | None:
         cidr = o.string(block, "cidr", f"{path}.cidr", required=True)
         if cidr is None:
             return None
@@ -1108,7 +1186,8 @@ class _Loader:
             return None
         number = port.get("port")
         end = port.get("endPort")
-        if isinstance(number, bool) or (number is not None and not isinstance(number, int | str)):
+        # (a tuple, not `int | str`, which builds a union object at every call: once per port)
+        if isinstance(number, bool) or (number is not None and not isinstance(number, (int, str))):
             o.error(
                 port,
                 "port",
@@ -1164,9 +1243,53 @@ def _is_object(value: Any) -> bool:
     return isinstance(value, dict) and "kind" in value and "apiVersion" in value
 
 
+def _selector_key(value: dict) -> tuple | None:
+    """Everything read_selector reads from a selector mapping, as a hashable key; None when
+    it holds anything else than strings where strings belong (then it is read, not cached).
+
+    Only selectors read without a problem are cached under their key, so a key made of
+    strings can only ever equal another made of the same strings: no non-string value
+    compares equal to a string.
+    """
+    labels = value.get("matchLabels")
+    if labels is None:
+        label_key: tuple = ()
+    elif isinstance(labels, dict):
+        label_key = tuple(labels.items())
+        for k, v in label_key:
+            if type(k) is not str or type(v) is not str:
+                return None
+    else:
+        return None
+    exprs = value.get("matchExpressions")
+    if exprs is None:
+        return (label_key, None)
+    if not isinstance(exprs, list):
+        return None
+    expr_key = []
+    for expr in exprs:
+        if not isinstance(expr, dict):
+            return None
+        values = expr.get("values")
+        if values is not None:
+            if not isinstance(values, list) or any(type(v) is not str for v in values):
+                return None
+            values = tuple(values)
+        k, op = expr.get("key"), expr.get("operator")
+        if type(k) is not str or type(op) is not str:
+            return None
+        expr_key.append((k, op, values))
+    return (label_key, tuple(expr_key))
+
+
 def _valid_port_name(name: str) -> bool:
-    # IANA_SVC_NAME, as the API server checks it
-    return len(name) <= 15 and bool(_PORT_NAME.match(name)) and bool(re.search("[a-z]", name))
+    # IANA_SVC_NAME, as the API server checks it (only short names reach the memo)
+    return len(name) <= 15 and _port_name_shape(name)
+
+
+@lru_cache(maxsize=1024)  # the same few names (`http`, `dns`) in every policy
+def _port_name_shape(name: str) -> bool:
+    return bool(_PORT_NAME.match(name)) and bool(re.search("[a-z]", name))
 
 
 def _controller_owner(meta: dict) -> tuple[str, str] | None:

@@ -2,11 +2,51 @@
 
 Labels are tuples of (key, value) pairs sorted by key, so that they hash and compare; use
 `dict(labels)` where a mapping is needed.
+
+The methods a frozen dataclass would generate (__init__, __eq__, __hash__, __repr__, and
+__setattr__ refusing changes) are written out here, and `@_record` registers each class as a
+dataclass without generating any: `dataclasses.fields()`, `replace()` and `asdict()` work as
+before. Generated methods are compiled from source text at every start-up, about 13 ms of
+`netviz analyze`'s; written here they come from the bytecode cache, and the hot constructors
+(a Location per rule, peer and port) skip the generated __init__'s indirections.
+tests/engine/test_model.py checks each class against what @dataclass(frozen=True) makes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field
+
+_set = object.__setattr__  # how a frozen class sets its own fields in __init__
+
+# Registers the fields (for fields(), replace(), asdict()) and makes __slots__ from them; every
+# method is the class's own.
+_record = dataclass(init=False, repr=False, eq=False, slots=True)
+
+
+class _Frozen:
+    """What a frozen slotted dataclass does beside its per-class methods."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __repr__(self) -> str:
+        fields = self.__dataclass_fields__  # type: ignore[attr-defined]
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in fields)
+        return f"{type(self).__qualname__}({shown})"
+
+    def __getstate__(self) -> list[object]:
+        return [getattr(self, n) for n in self.__dataclass_fields__]
+
+    def __setstate__(self, state: list[object]) -> None:
+        fields = self.__dataclass_fields__  # type: ignore[attr-defined]
+        for n, v in zip(fields, state, strict=True):
+            _set(self, n, v)
+
 
 __all__ = [
     "ACCEPT",
@@ -51,27 +91,70 @@ DENY = "Deny"
 PASS = "Pass"
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+@_record
+class Location(_Frozen):
     """Where something stands in the user's input: file, 1-based line, YAML field path."""
 
     file: str
     line: int = 0
     path: str = ""
 
+    def __init__(self, file: str, line: int = 0, path: str = "") -> None:
+        # One is made for every rule, peer and port read: the slots are set through their
+        # descriptors (bound below), a shorter step than object.__setattr__.
+        _location_file(self, file)
+        _location_line(self, line)
+        _location_path(self, path)
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is self.__class__:
+            return self.file == other.file and self.line == other.line and self.path == other.path
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.file, self.line, self.path))
+
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         return f"{where} {self.path}" if self.path else where
 
 
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
+_location_file = Location.file.__set__  # type: ignore[attr-defined]
+_location_line = Location.line.__set__  # type: ignore[attr-defined]
+_location_path = Location.path.__set__  # type: ignore[attr-defined]
+
+
+@_record
+class Diagnostic(_Frozen):
     """A located message about the input: severity is 'error', 'warning' or 'info'."""
 
     severity: str
     message: str
     location: Location
     subject: str = ""  # the object it concerns, e.g. "NetworkPolicy shop/deny-all"
+
+    def __init__(self, severity: str, message: str, location: Location, subject: str = "") -> None:
+        _set(self, "severity", severity)
+        _set(self, "message", message)
+        _set(self, "location", location)
+        _set(self, "subject", subject)
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is self.__class__:
+            return (
+                self.severity == other.severity
+                and self.message == other.message
+                and self.location == other.location
+                and self.subject == other.subject
+            )
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.severity, self.message, self.location, self.subject))
 
     def __str__(self) -> str:
         subject = f" ({self.subject})" if self.subject else ""
@@ -88,8 +171,8 @@ class Diagnostic:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Namespace:
+@_record
+class Namespace(_Frozen):
     """A namespace; `labels` always include kubernetes.io/metadata.name."""
 
     name: str
@@ -97,16 +180,60 @@ class Namespace:
     location: Location | None = None
     defined: bool = True  # False: used by a workload or policy but not in the manifests
 
+    def __init__(
+        self, name: str, labels: Labels, location: Location | None = None, defined: bool = True
+    ) -> None:
+        _set(self, "name", name)
+        _set(self, "labels", labels)
+        _set(self, "location", location)
+        _set(self, "defined", defined)
 
-@dataclass(frozen=True, slots=True)
-class ContainerPort:
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is self.__class__:
+            return (
+                self.name == other.name
+                and self.labels == other.labels
+                and self.location == other.location
+                and self.defined == other.defined
+            )
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.labels, self.location, self.defined))
+
+
+@_record
+class ContainerPort(_Frozen):
+    """One port a container declares; `name` is what a named policy port refers to."""
+
     port: int
     protocol: str = "TCP"
     name: str | None = None
 
+    def __init__(self, port: int, protocol: str = "TCP", name: str | None = None) -> None:
+        _set(self, "port", port)
+        _set(self, "protocol", protocol)
+        _set(self, "name", name)
 
-@dataclass(frozen=True, slots=True)
-class Workload:
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is self.__class__:
+            return (
+                self.port == other.port
+                and self.protocol == other.protocol
+                and self.name == other.name
+            )
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.port, self.protocol, self.name))
+
+
+@_record
+class Workload(_Frozen):
     """A set of pods shown as one endpoint: a controller, or a standalone Pod."""
 
     namespace: str
@@ -118,40 +245,160 @@ class Workload:
     location: Location | None = None
     pod_ips: tuple[str, ...] = ()
 
+    def __init__(
+        self,
+        namespace: str,
+        name: str,
+        kind: str,
+        labels: Labels,
+        ports: tuple[ContainerPort, ...] = (),
+        replicas: int = 1,
+        location: Location | None = None,
+        pod_ips: tuple[str, ...] = (),
+    ) -> None:
+        _set(self, "namespace", namespace)
+        _set(self, "name", name)
+        _set(self, "kind", kind)
+        _set(self, "labels", labels)
+        _set(self, "ports", ports)
+        _set(self, "replicas", replicas)
+        _set(self, "location", location)
+        _set(self, "pod_ips", pod_ips)
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is self.__class__:
+            return (
+                self.namespace == other.namespace
+                and self.name == other.name
+                and self.kind == other.kind
+                and self.labels == other.labels
+                and self.ports == other.ports
+                and self.replicas == other.replicas
+                and self.location == other.location
+                and self.pod_ips == other.pod_ips
+            )
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(
+            (
+                self.namespace,
+                self.name,
+                self.kind,
+                self.labels,
+                self.ports,
+                self.replicas,
+                self.location,
+                self.pod_ips,
+            )
+        )
+
     @property
     def id(self) -> str:
         return f"{self.namespace}/{self.name}[{self.kind}]"
 
 
-@dataclass(frozen=True, slots=True)
-class Requirement:
+@_record
+class Requirement(_Frozen):
     """One matchExpressions entry: operator is In, NotIn, Exists or DoesNotExist."""
 
     key: str
     operator: str
     values: tuple[str, ...] = ()
 
+    def __init__(self, key: str, operator: str, values: tuple[str, ...] = ()) -> None:
+        _set(self, "key", key)
+        _set(self, "operator", operator)
+        _set(self, "values", values)
 
-@dataclass(frozen=True, slots=True)
-class LabelSelector:
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is self.__class__:
+            return (
+                self.key == other.key
+                and self.operator == other.operator
+                and self.values == other.values
+            )
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.key, self.operator, self.values))
+
+
+class _HashOnce(_Frozen):
+    """Room for a hash worked out once (not a field: no part of equality, repr or replace)."""
+
+    __slots__ = ("_hash",)
+
+
+@_record
+class LabelSelector(_HashOnce):
     """A label selector; the empty selector matches everything."""
 
     match_labels: Labels = ()
     match_expressions: tuple[Requirement, ...] = ()
+
+    def __init__(
+        self, match_labels: Labels = (), match_expressions: tuple[Requirement, ...] = ()
+    ) -> None:
+        _set(self, "match_labels", match_labels)
+        _set(self, "match_expressions", match_expressions)
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is self.__class__:
+            return (
+                self.match_labels == other.match_labels
+                and self.match_expressions == other.match_expressions
+            )
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        # Selectors key the linter's and the evaluation's lookups, over and over: the hash of
+        # their nested tuples is computed once per object.
+        try:
+            return self._hash
+        except AttributeError:
+            value = hash((self.match_labels, self.match_expressions))
+            _set(self, "_hash", value)
+            return value
 
     @property
     def is_empty(self) -> bool:
         return not self.match_labels and not self.match_expressions
 
 
-@dataclass(frozen=True, slots=True)
-class IPBlock:
+_EVERYTHING = LabelSelector()  # the empty selector, ClusterSubject's default (one, shared)
+
+
+@_record
+class IPBlock(_Frozen):
+    """An ipBlock peer: addresses in `cidr` but in none of `except_`."""
+
     cidr: str
     except_: tuple[str, ...] = ()
 
+    def __init__(self, cidr: str, except_: tuple[str, ...] = ()) -> None:
+        _set(self, "cidr", cidr)
+        _set(self, "except_", except_)
 
-@dataclass(frozen=True, slots=True)
-class PolicyPort:
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is self.__class__:
+            return self.cidr == other.cidr and self.except_ == other.except_
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.cidr, self.except_))
+
+
+@_record
+class PolicyPort(_Frozen):
     """One `ports` entry. `port` None means every port of the protocol; a str is a named port."""
 
     protocol: str = "TCP"
@@ -160,9 +407,35 @@ class PolicyPort:
     # Where it was written; not part of its identity (equal ports allow the same thing).
     location: Location | None = field(default=None, compare=False)
 
+    def __init__(
+        self,
+        protocol: str = "TCP",
+        port: int | str | None = None,
+        end_port: int | None = None,
+        location: Location | None = None,
+    ) -> None:
+        _set(self, "protocol", protocol)
+        _set(self, "port", port)
+        _set(self, "end_port", end_port)
+        _set(self, "location", location)
 
-@dataclass(frozen=True, slots=True)
-class Peer:
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is self.__class__:
+            return (
+                self.protocol == other.protocol
+                and self.port == other.port
+                and self.end_port == other.end_port
+            )
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.protocol, self.port, self.end_port))
+
+
+@_record
+class Peer(_Frozen):
     """One `from`/`to` entry. Exactly one of ip_block or (pod/namespace selectors) is set."""
 
     pod_selector: LabelSelector | None = None
@@ -170,18 +443,69 @@ class Peer:
     ip_block: IPBlock | None = None
     location: Location | None = None
 
+    def __init__(
+        self,
+        pod_selector: LabelSelector | None = None,
+        namespace_selector: LabelSelector | None = None,
+        ip_block: IPBlock | None = None,
+        location: Location | None = None,
+    ) -> None:
+        _set(self, "pod_selector", pod_selector)
+        _set(self, "namespace_selector", namespace_selector)
+        _set(self, "ip_block", ip_block)
+        _set(self, "location", location)
 
-@dataclass(frozen=True, slots=True)
-class Rule:
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is self.__class__:
+            return (
+                self.pod_selector == other.pod_selector
+                and self.namespace_selector == other.namespace_selector
+                and self.ip_block == other.ip_block
+                and self.location == other.location
+            )
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.pod_selector, self.namespace_selector, self.ip_block, self.location))
+
+
+@_record
+class Rule(_Frozen):
     """An ingress or egress rule. Empty `peers` = every peer; empty `ports` = every port."""
 
     peers: tuple[Peer, ...] = ()
     ports: tuple[PolicyPort, ...] = ()
     location: Location | None = None
 
+    def __init__(
+        self,
+        peers: tuple[Peer, ...] = (),
+        ports: tuple[PolicyPort, ...] = (),
+        location: Location | None = None,
+    ) -> None:
+        _set(self, "peers", peers)
+        _set(self, "ports", ports)
+        _set(self, "location", location)
 
-@dataclass(frozen=True, slots=True)
-class NetworkPolicy:
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is self.__class__:
+            return (
+                self.peers == other.peers
+                and self.ports == other.ports
+                and self.location == other.location
+            )
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.peers, self.ports, self.location))
+
+
+@_record
+class NetworkPolicy(_Frozen):
     """A NetworkPolicy with its effective policy types (defaults applied)."""
 
     namespace: str
@@ -193,6 +517,60 @@ class NetworkPolicy:
     location: Location | None = None
     declared_policy_types: bool = True
     source: str = ""  # the YAML as the user wrote it (comments and key order kept)
+
+    def __init__(
+        self,
+        namespace: str,
+        name: str,
+        pod_selector: LabelSelector,
+        policy_types: tuple[str, ...],
+        ingress: tuple[Rule, ...] = (),
+        egress: tuple[Rule, ...] = (),
+        location: Location | None = None,
+        declared_policy_types: bool = True,
+        source: str = "",
+    ) -> None:
+        _set(self, "namespace", namespace)
+        _set(self, "name", name)
+        _set(self, "pod_selector", pod_selector)
+        _set(self, "policy_types", policy_types)
+        _set(self, "ingress", ingress)
+        _set(self, "egress", egress)
+        _set(self, "location", location)
+        _set(self, "declared_policy_types", declared_policy_types)
+        _set(self, "source", source)
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is self.__class__:
+            return (
+                self.namespace == other.namespace
+                and self.name == other.name
+                and self.pod_selector == other.pod_selector
+                and self.policy_types == other.policy_types
+                and self.ingress == other.ingress
+                and self.egress == other.egress
+                and self.location == other.location
+                and self.declared_policy_types == other.declared_policy_types
+                and self.source == other.source
+            )
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(
+            (
+                self.namespace,
+                self.name,
+                self.pod_selector,
+                self.policy_types,
+                self.ingress,
+                self.egress,
+                self.location,
+                self.declared_policy_types,
+                self.source,
+            )
+        )
 
     @property
     def id(self) -> str:
@@ -207,17 +585,38 @@ class NetworkPolicy:
         return EGRESS in self.policy_types
 
 
-@dataclass(frozen=True, slots=True)
-class ClusterSubject:
+@_record
+class ClusterSubject(_Frozen):
     """The pods a cluster policy applies to: `subject.namespaces` (pod_selector None: every
     pod of the matching namespaces) or `subject.pods` (namespaceSelector AND podSelector)."""
 
-    namespace_selector: LabelSelector = LabelSelector()
+    namespace_selector: LabelSelector = _EVERYTHING
     pod_selector: LabelSelector | None = None
 
+    def __init__(
+        self,
+        namespace_selector: LabelSelector = _EVERYTHING,
+        pod_selector: LabelSelector | None = None,
+    ) -> None:
+        _set(self, "namespace_selector", namespace_selector)
+        _set(self, "pod_selector", pod_selector)
 
-@dataclass(frozen=True, slots=True)
-class ClusterPeer:
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is self.__class__:
+            return (
+                self.namespace_selector == other.namespace_selector
+                and self.pod_selector == other.pod_selector
+            )
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.namespace_selector, self.pod_selector))
+
+
+@_record
+class ClusterPeer(_Frozen):
     """One `from`/`to` entry of a cluster policy rule; `kind` says which field is set:
     namespaces, pods, networks, nodes, domainNames, or "" when none is (an invalid peer,
     which fails closed)."""
@@ -230,14 +629,58 @@ class ClusterPeer:
     domain_names: tuple[str, ...] = ()
     location: Location | None = field(default=None, compare=False)
 
+    def __init__(
+        self,
+        kind: str,
+        namespace_selector: LabelSelector | None = None,
+        pod_selector: LabelSelector | None = None,
+        networks: tuple[str, ...] = (),
+        node_selector: LabelSelector | None = None,
+        domain_names: tuple[str, ...] = (),
+        location: Location | None = None,
+    ) -> None:
+        _set(self, "kind", kind)
+        _set(self, "namespace_selector", namespace_selector)
+        _set(self, "pod_selector", pod_selector)
+        _set(self, "networks", networks)
+        _set(self, "node_selector", node_selector)
+        _set(self, "domain_names", domain_names)
+        _set(self, "location", location)
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is self.__class__:
+            return (
+                self.kind == other.kind
+                and self.namespace_selector == other.namespace_selector
+                and self.pod_selector == other.pod_selector
+                and self.networks == other.networks
+                and self.node_selector == other.node_selector
+                and self.domain_names == other.domain_names
+            )
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(
+            (
+                self.kind,
+                self.namespace_selector,
+                self.pod_selector,
+                self.networks,
+                self.node_selector,
+                self.domain_names,
+            )
+        )
+
     @property
     def evaluated(self) -> bool:
         """False for the experimental peers netviz loads but cannot decide (nodes, domains)."""
         return self.kind not in ("nodes", "domainNames")
 
 
-@dataclass(frozen=True, slots=True)
-class ClusterRule:
+@_record
+class ClusterRule(_Frozen):
     """A rule of a cluster policy. `action` is Accept, Deny or Pass (v1alpha1's Allow is
     Accept); empty `ports` = every port. A named port (str) with protocol "" resolves to
     the destination pod's container port of that name, whatever its protocol. A range
@@ -249,6 +692,35 @@ class ClusterRule:
     ports: tuple[PolicyPort, ...] = ()
     name: str = ""
     location: Location | None = field(default=None, compare=False)
+
+    def __init__(
+        self,
+        action: str,
+        peers: tuple[ClusterPeer, ...],
+        ports: tuple[PolicyPort, ...] = (),
+        name: str = "",
+        location: Location | None = None,
+    ) -> None:
+        _set(self, "action", action)
+        _set(self, "peers", peers)
+        _set(self, "ports", ports)
+        _set(self, "name", name)
+        _set(self, "location", location)
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is self.__class__:
+            return (
+                self.action == other.action
+                and self.peers == other.peers
+                and self.ports == other.ports
+                and self.name == other.name
+            )
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.action, self.peers, self.ports, self.name))
 
     @property
     def fails_closed(self) -> bool:
@@ -266,8 +738,8 @@ class ClusterRule:
         return any(not p.evaluated for p in self.peers)
 
 
-@dataclass(frozen=True, slots=True)
-class ClusterNetworkPolicy:
+@_record
+class ClusterNetworkPolicy(_Frozen):
     """A cluster-scoped policy of the Admin or Baseline tier, whatever API wrote it:
     policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy (Admin) and
     BaselineAdminNetworkPolicy (Baseline, no priority), policy.networking.k8s.io/v1alpha2
@@ -283,6 +755,64 @@ class ClusterNetworkPolicy:
     api_version: str = ""
     location: Location | None = None
     source: str = ""  # the YAML as the user wrote it
+
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        tier: str,
+        priority: int | None,
+        subject: ClusterSubject,
+        ingress: tuple[ClusterRule, ...] = (),
+        egress: tuple[ClusterRule, ...] = (),
+        api_version: str = "",
+        location: Location | None = None,
+        source: str = "",
+    ) -> None:
+        _set(self, "name", name)
+        _set(self, "kind", kind)
+        _set(self, "tier", tier)
+        _set(self, "priority", priority)
+        _set(self, "subject", subject)
+        _set(self, "ingress", ingress)
+        _set(self, "egress", egress)
+        _set(self, "api_version", api_version)
+        _set(self, "location", location)
+        _set(self, "source", source)
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is self.__class__:
+            return (
+                self.name == other.name
+                and self.kind == other.kind
+                and self.tier == other.tier
+                and self.priority == other.priority
+                and self.subject == other.subject
+                and self.ingress == other.ingress
+                and self.egress == other.egress
+                and self.api_version == other.api_version
+                and self.location == other.location
+                and self.source == other.source
+            )
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(
+            (
+                self.name,
+                self.kind,
+                self.tier,
+                self.priority,
+                self.subject,
+                self.ingress,
+                self.egress,
+                self.api_version,
+                self.location,
+                self.source,
+            )
+        )
 
     @property
     def id(self) -> str:
@@ -301,8 +831,8 @@ class ClusterNetworkPolicy:
         return rule.action
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
+@_record
+class Snapshot(_Frozen):
     """Everything loaded from one set of manifests."""
 
     namespaces: tuple[Namespace, ...] = ()
@@ -311,6 +841,44 @@ class Snapshot:
     diagnostics: tuple[Diagnostic, ...] = field(default=())
     # Cluster-scoped policies of the Admin and Baseline tiers (no namespace), sorted by id.
     cluster_policies: tuple[ClusterNetworkPolicy, ...] = ()
+
+    def __init__(
+        self,
+        namespaces: tuple[Namespace, ...] = (),
+        workloads: tuple[Workload, ...] = (),
+        policies: tuple[NetworkPolicy, ...] = (),
+        diagnostics: tuple[Diagnostic, ...] = (),
+        cluster_policies: tuple[ClusterNetworkPolicy, ...] = (),
+    ) -> None:
+        _set(self, "namespaces", namespaces)
+        _set(self, "workloads", workloads)
+        _set(self, "policies", policies)
+        _set(self, "diagnostics", diagnostics)
+        _set(self, "cluster_policies", cluster_policies)
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is self.__class__:
+            return (
+                self.namespaces == other.namespaces
+                and self.workloads == other.workloads
+                and self.policies == other.policies
+                and self.diagnostics == other.diagnostics
+                and self.cluster_policies == other.cluster_policies
+            )
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(
+            (
+                self.namespaces,
+                self.workloads,
+                self.policies,
+                self.diagnostics,
+                self.cluster_policies,
+            )
+        )
 
     @property
     def warnings(self) -> tuple[Diagnostic, ...]:

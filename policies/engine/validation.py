@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
+from functools import lru_cache, wraps
 
 __all__ = [
     "DNS1123_LABEL_MAX",
@@ -43,6 +45,29 @@ _QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 _PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 
 
+_MEMO_LONGEST = 320  # a prefixed label key: 253 + '/' + 63; anything longer is refused anyway
+
+
+def _memoised(maxsize: int) -> Callable[[Callable[..., str | None]], Callable[..., str | None]]:
+    """A check remembered for the strings that keep coming back (label keys and values,
+    namespace names): each distinct one is checked once. Bounded in number and in length, since
+    a web process reads uploads for as long as it lives: a hostile megabyte name is checked
+    every time rather than kept."""
+
+    def decorate(check: Callable[..., str | None]) -> Callable[..., str | None]:
+        remembered = lru_cache(maxsize=maxsize)(check)
+
+        @wraps(check)
+        def memoised(value: str, *args: int) -> str | None:
+            if len(value) > _MEMO_LONGEST:
+                return check(value, *args)
+            return remembered(value, *args)
+
+        return memoised
+
+    return decorate
+
+
 def _show(value: str) -> str:
     if len(value) > _SHOWN:
         return repr(value[:_SHOWN]) + f"… ({len(value)} characters)"
@@ -55,6 +80,7 @@ def _too_long(value: str, limit: int) -> str | None:
     return None
 
 
+@_memoised(1024)  # namespace names: the same few on every object
 def dns1123_label(value: str) -> str | None:
     """A namespace name (RFC 1123 label): at most 63 lowercase letters, digits and '-'."""
     if problem := _too_long(value, DNS1123_LABEL_MAX):
@@ -90,6 +116,9 @@ def kind_name(value: str) -> str | None:
     return None
 
 
+# Label keys and values repeat across a cluster (`app`, `kubernetes.io/metadata.name`, the same
+# app names in every environment).
+@_memoised(4096)
 def label_key(value: str) -> str | None:
     """A label key: an optional DNS subdomain prefix and '/', then a name of at most 63
     characters (letters, digits, '-', '_', '.'; starting and ending with a letter or digit)."""
@@ -114,6 +143,7 @@ def label_key(value: str) -> str | None:
     return None
 
 
+@_memoised(4096)
 def label_value(value: str) -> str | None:
     """A label value: empty, or at most 63 letters, digits, '-', '_' and '.', starting and
     ending with a letter or digit."""
@@ -136,6 +166,7 @@ def int32(value: int, minimum: int = INT32_MIN) -> str | None:
     return None
 
 
+@_memoised(1024)  # container port names: `http`, `metrics` on every workload
 def port_name(value: str) -> str | None:
     """A named port (IANA_SVC_NAME): 1-15 lowercase letters, digits and '-', at least one
     letter, no '--', not starting or ending with '-'."""
@@ -179,6 +210,7 @@ def cidr(value: str) -> str | None:
     return None
 
 
+@_memoised(1024)  # likewise for the namespace of every object
 def storable_name(value: str, limit: int = DNS1123_SUBDOMAIN_MAX) -> str | None:
     """What any name must be to be stored and addressed (in a URL, as `namespace/name`):
     not empty, at most `limit` characters, no '/', no whitespace or control character.
@@ -191,6 +223,9 @@ def storable_name(value: str, limit: int = DNS1123_SUBDOMAIN_MAX) -> str | None:
         return problem
     if not value:
         return "must not be empty"
-    if "/" in value or any(c.isspace() or not c.isprintable() for c in value):
+    # One pass in C over the whole name: the only character that is whitespace yet printable
+    # is the ASCII space (checked over every code point), so this is "no whitespace and no
+    # control character" without a Python-level loop per character.
+    if "/" in value or " " in value or not value.isprintable():
         return f"{_show(value)} cannot name an object: no '/', spaces or control characters"
     return None

@@ -131,6 +131,15 @@ def test_explain_prints_the_reasoning(cluster, capsys) -> None:
     assert "isolated by default/db-in" in out
 
 
+@pytest.mark.parametrize("option", ["--focus-workload", "--focus-workload-peer"])
+def test_explain_of_an_unknown_workload_is_an_input_error(cluster, capsys, option) -> None:
+    # It was a traceback, after the flows had been written.
+    code, out, err = _run(["analyze", str(cluster), option, "nobody", "--explain"], capsys)
+    assert code == 2
+    assert out == ""
+    assert err == ("error: --explain: 'nobody' is neither a workload nor an IP address or range\n")
+
+
 def test_manage_py_analyze_needs_no_database(cluster) -> None:
     env = {"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "PATH": "/usr/bin:/bin"}
     proc = subprocess.run(
@@ -283,3 +292,65 @@ def test_diff_shows_what_an_admin_policy_takes_away(cluster, tmp_path_factory, c
         "- default/web[Pod] => default/job[Pod] : All Connections",
         "+0 -1 ~0 (added, removed, changed)",
     ]
+
+
+def _tricky_tree(root: Path) -> None:
+    """Names whose order differs between strings and paths (`a-b/` sorts after `a/` as a
+    path), hidden and `.git*` entries, symbolic links, files that are no manifests."""
+    for rel in [
+        "a/x.yaml",
+        "a-b/x.yaml",
+        "a.yaml",
+        "A.YML",
+        "b/c/d/deep.json",
+        ".hidden/h.yaml",
+        ".git/config.yaml",
+        ".github/workflows/ci.yaml",
+        "notes.txt",
+        "b/README.md",
+    ]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(f"# {rel}\n".encode())
+    (root / "link.yaml").symlink_to(root / "a.yaml")
+    (root / "linked-dir").symlink_to(root / "a", target_is_directory=True)
+
+
+@pytest.mark.parametrize("shown", ["tree", "tree/", "./tree", "tree/../tree"])
+def test_a_plain_folder_is_read_as_prepare_folder_reads_it(tmp_path, monkeypatch, shown) -> None:
+    from policies.engine.cli import _plain_folder
+    from policies.engine.kustomize import prepare_folder
+
+    _tricky_tree(tmp_path / "tree")
+    monkeypatch.chdir(tmp_path)
+    ours = _plain_folder(shown)
+    theirs = prepare_folder(Path(shown), shown.rstrip("/") or shown, [], render_all=True)
+    manifests = [(n, c) for n, c in theirs.files if n.lower().endswith((".yaml", ".yml", ".json"))]
+    assert ours == manifests
+    names = [n for n, _ in ours]
+    assert names.index("tree/a/x.yaml") < names.index("tree/a-b/x.yaml")  # not string order
+    assert "tree/.hidden/h.yaml" in names
+    assert not any(".git" in n or "link" in n or n.endswith((".txt", ".md")) for n in names)
+
+
+@pytest.mark.parametrize("name", ["kustomization.yaml", "Kustomization", "Chart.yaml"])
+def test_a_folder_with_a_kustomization_or_chart_anywhere_is_left_to_kustomize(
+    tmp_path, name
+) -> None:
+    from policies.engine.cli import _plain_folder
+
+    _tricky_tree(tmp_path)
+    (tmp_path / "b" / "c" / name).write_text("resources: []\n")
+    assert _plain_folder(str(tmp_path)) is None
+
+
+def test_analyze_of_a_plain_folder_loads_neither_pathlib_nor_pyyaml(cluster) -> None:
+    code = (
+        "import sys\nfrom policies.engine.cli import main\n"
+        "from policies.engine.yamlio import READER\n"
+        f"main(['analyze', {str(cluster)!r}, '--format', 'json', '-o', '/dev/null', '-q'])\n"
+        "print(READER, sorted(m for m in sys.modules if m in ('pathlib', 'yaml')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    reader, loaded = out.stdout.strip().split(" ", 1)
+    # (the pure-Python reader is PyYAML's: with it, only pathlib must stay out)
+    assert loaded == ("[]" if reader == "native" else "['yaml']")

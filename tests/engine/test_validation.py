@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from policies.engine import ManifestErrors, load_documents
@@ -193,3 +195,26 @@ def test_workload_fields_that_a_database_column_holds_are_checked():
         "p.yaml:19 status.podIPs",
         "p.yaml:23 metadata.name",
     ]
+
+
+def test_checks_remember_short_values_and_never_keep_long_ones():
+    # The loader checks the same label keys and namespace names again and again, so the
+    # checks remember them; a web process lives long, so a hostile megabyte value is checked
+    # (the same answer) without being kept.
+    long_value = "x" * 100_000 + "-"
+    before = sys.getrefcount(long_value)
+    for _ in range(2):
+        assert v.label_value(long_value) == v.label_value.__wrapped__(long_value)
+        assert v.label_key(long_value) == v.label_key.__wrapped__(long_value)
+        assert v.storable_name(long_value, 253) == v.storable_name.__wrapped__(long_value, 253)
+        assert v.dns1123_label(long_value) == v.dns1123_label.__wrapped__(long_value)
+    assert sys.getrefcount(long_value) == before
+    short = "".join(["team-", "short-value-", "for-the-memo"])  # a fresh object
+    before = sys.getrefcount(short)
+    assert v.label_value(short) is None
+    remembered = sys.getrefcount(short)
+    assert remembered > before  # the memo holds it
+    assert v.label_value(short) is None
+    assert sys.getrefcount(short) == remembered  # and found it there, not stored again
+    assert v.storable_name("a b", 253) is not None  # a space: refused, memo or not
+    assert v.storable_name("a b", 253) == v.storable_name.__wrapped__("a b", 253)
