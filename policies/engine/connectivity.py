@@ -23,6 +23,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import pairwise
 
 from .gcpause import gc_paused, paused_gc
@@ -115,8 +116,14 @@ def peer_addresses(peer: Peer) -> IntervalSet:
     """The external addresses an ipBlock peer names: cidr minus every except."""
     if peer.ip_block is None:
         return IntervalSet()
-    block = IntervalSet((cidr_interval(peer.ip_block.cidr),))
-    excepts = IntervalSet.of(cidr_interval(e) for e in peer.ip_block.except_)
+    return _block_addresses(peer.ip_block.cidr, peer.ip_block.except_)
+
+
+@lru_cache(maxsize=4096)
+def _block_addresses(cidr: str, except_: tuple[str, ...]) -> IntervalSet:
+    # Bounded, and keyed by text only: it keeps no policy alive.
+    block = IntervalSet((cidr_interval(cidr),))
+    excepts = IntervalSet.of(cidr_interval(e) for e in except_)
     return block - excepts
 
 
@@ -198,6 +205,8 @@ class Connectivity:
         self._pairs: list[tuple[int, int, PortSet]] | None = None
         self._endpoints: tuple[Endpoint, ...] | None = None
         self._interned: dict[PortSet, PortSet] = {}
+        self._resolved_cache: dict[int, tuple] = {}
+        self._unions: dict[tuple[int, ...], PortSet] = {}
         self.base: Connectivity | None = None
         if base is not None and base._reusable_for(snapshot):
             self.base = base
@@ -209,6 +218,7 @@ class Connectivity:
             self._ns_cache, self._pod_cache = base._ns_cache, base._pod_cache
             self._members_cache = base._members_cache
             self._selector_keys = base._selector_keys
+            self._by_label = base._by_label
         else:
             self._classes = []
             self._class_of = {}
@@ -222,8 +232,13 @@ class Connectivity:
             self._pod_cache: dict[tuple[LabelSelector, frozenset[str]], int] = {}
             self._members_cache: dict[int, frozenset[int]] = {}
             self._by_ns: dict[str, list[_Class]] = defaultdict(list)
+            # (namespace, key, value) -> its classes: a selector with matchLabels only needs
+            # to test the classes carrying its first pair, not every class of the namespace.
+            self._by_label: dict[tuple[str, str, str], list[_Class]] = defaultdict(list)
             for c in self._classes:
                 self._by_ns[c.namespace].append(c)
+                for k, v in c.labels.items():
+                    self._by_label[(c.namespace, k, v)].append(c)
         self._evaluate_policies()
         self._cut_external()
 
@@ -260,11 +275,7 @@ class Connectivity:
             mask = self._all_mask
         got = self._members_cache.get(mask)
         if got is None:
-            if mask.bit_count() < 64:
-                got = frozenset(_bits(mask))
-            else:  # one pass over the binary text beats a big-int operation per bit
-                text = bin(mask)[:1:-1]
-                got = frozenset(i for i, ch in enumerate(text) if ch == "1")
+            got = frozenset(_set_bits(mask))
             self._members_cache[mask] = got
         return got
 
@@ -280,8 +291,13 @@ class Connectivity:
         got = self._pod_cache.get(key)
         if got is None:
             got = 0
+            first = selector.match_labels[0] if selector.match_labels else None
             for ns in namespaces:
-                for c in self._by_ns.get(ns, ()):
+                if first is None:
+                    candidates = self._by_ns.get(ns, ())
+                else:  # matches() below still decides; this only skips sure misses
+                    candidates = self._by_label.get((ns, *first), ())
+                for c in candidates:
                     if matches(selector, c.labels):
                         got |= 1 << c.index
             self._pod_cache[key] = got
@@ -727,13 +743,41 @@ class Connectivity:
         got = cache.get(key)
         if got is None:
             contribs = (self._out_contribs if egress else self._in_contribs)[prof]
-            got = PortSet.none()
-            dports = self._classes[d].ports
-            for i in ids:
-                got = got | resolve_ports(contribs[i].ports, dports)
-            # One object per distinct value, so that callers can key on identity.
-            got = cache[key] = self._interned.setdefault(got, got)
+            parts = [self._resolved(contribs[i].ports, d) for i in ids]
+            if len(parts) == 1:
+                got = parts[0]
+            else:  # the parts are interned, and a cluster has few distinct ones
+                ukey = tuple(map(id, parts))
+                got = self._unions.get(ukey)
+                if got is None:
+                    got = PortSet.none()
+                    for part in parts:
+                        got = got | part
+                    # One object per distinct value, so that callers can key on identity.
+                    got = self._unions[ukey] = self._interned.setdefault(got, got)
+            cache[key] = got
         return got
+
+    def _resolved(self, specs: tuple[PolicyPort, ...], d: int) -> PortSet:
+        """resolve_ports against class d's ports, once per rule's `ports` (and per port names
+        of the destination when the rule names a port): thousands of policies, few answers."""
+        got = self._resolved_cache.get(id(specs))
+        if got is None or got[0] is not specs:  # the entry pins `specs`: its id stays its own
+            named = any(isinstance(spec.port, str) for spec in specs)
+            got = self._resolved_cache[id(specs)] = (specs, {} if named else None, [])
+        _, by_names, unnamed = got
+        interned = self._interned
+        if by_names is None:
+            if not unnamed:
+                ports = resolve_ports(specs, ())
+                unnamed.append(interned.setdefault(ports, ports))
+            return unnamed[0]
+        pk = self._port_key[d]
+        ports = by_names.get(pk)
+        if ports is None:
+            ports = resolve_ports(specs, self._classes[d].ports)
+            ports = by_names[pk] = interned.setdefault(ports, ports)
+        return ports
 
     @gc_paused
     def class_pairs(self) -> list[tuple[int, int, PortSet]]:
@@ -793,40 +837,73 @@ class Connectivity:
         if self._tiered:
             return self._tiered_pairs_from(sources, only_dst, cache, both)
         # The hot loop of the evaluation (one pass per candidate pair): plain loops over the
-        # few rules of a profile and set lookups; no big-int bit tests, no generators.
+        # few rules of a profile and set lookups; no big-int bit tests, no generators. Which
+        # rules of a side name the other side is a small int (bit j: rule j), and the ports
+        # it gives are kept per (profile, destination port names) under that int.
         out = []
+        append = out.append
         in_profile, out_profile = self._in_profile, self._out_profile
-        in_sets = {p: [c.members for c in cs] for p, cs in self._in_contribs.items() if p}
-        out_sets = {p: [c.members for c in cs] for p, cs in self._out_contribs.items() if p}
+        port_key, profile_id = self._port_key, self._profile_id
         ports_of = self._ports_of
         everything = PortSet.all()
+        in_sets = {p: [c.members for c in cs] for p, cs in self._in_contribs.items() if p}
+        out_sets = {p: [c.members for c in cs] for p, cs in self._out_contribs.items() if p}
         only = sorted(self._members(only_dst)) if only_dst is not None else None
+        # per destination class: (its ingress rules' peer classes, its ports cache, class),
+        # or None when no policy isolates its ingress
+        rows: list = [None] * len(self._classes)
+        for d in range(len(self._classes)) if only is None else only:
+            prof = in_profile[d]
+            if prof:
+                ck = (False, profile_id[prof], port_key[d])
+                sub = cache.get(ck)
+                if sub is None:
+                    sub = cache[ck] = {}
+                rows[d] = (in_sets[prof], sub, prof)
+        n_keys = max(port_key, default=0) + 1
         for s in sources:
             e_prof = out_profile[s]
             e_sets = out_sets.get(e_prof)
+            if e_sets is not None:
+                e_cache = cache.get((True, e_prof))
+                if e_cache is None:
+                    e_cache = cache[(True, e_prof)] = {}
+                single = len(e_sets) == 1
             if only is None:
                 candidates = self._out_any[e_prof]
             else:  # a few columns: test them, rather than walking the whole row
                 reach = self._out_any_set[e_prof]
                 candidates = [d for d in only if d in reach]
             for d in candidates:
-                i_prof = in_profile[d]
-                if i_prof:
-                    i_ids = []
-                    for j, members in enumerate(in_sets[i_prof]):
+                row = rows[d]
+                if row is not None:
+                    m = 0
+                    bit = 1
+                    for members in row[0]:
                         if s in members:
-                            i_ids.append(j)
-                    if not i_ids:
+                            m |= bit
+                        bit <<= 1
+                    if not m:
                         continue  # no ingress rule of d names s
-                    i = ports_of(False, i_prof, tuple(i_ids), d, cache)
+                    i = row[1].get(m)
+                    if i is None:
+                        i = row[1][m] = ports_of(False, row[2], _mask_ids(m), d, cache)
                 else:
                     i = everything
                 if e_sets is not None:
-                    e_ids = []
-                    for j, members in enumerate(e_sets):
-                        if d in members:
-                            e_ids.append(j)
-                    e = ports_of(True, e_prof, tuple(e_ids), d, cache)
+                    if single:
+                        m = 1
+                    else:
+                        m = 0
+                        bit = 1
+                        for members in e_sets:
+                            if d in members:
+                                m |= bit
+                            bit <<= 1
+                    k = m * n_keys + port_key[d]
+                    e = e_cache.get(k)
+                    if e is None:
+                        e = e_cache[k] = ports_of(True, e_prof, _mask_ids(m), d, cache)
                 else:
                     e = everything
                 key = (id(e), id(i))  # both are interned, and live while `cache` does
@@ -834,7 +911,7 @@ class Connectivity:
                 if ports is None:
                     ports = both[key] = e & i
                 if ports:
-                    out.append((s, d, ports))
+                    append((s, d, ports))
         return out
 
     # external addresses -----------------------------------------------------------------------
@@ -1095,6 +1172,22 @@ def _bits(mask: int) -> Iterator[int]:
         low = mask & -mask
         yield low.bit_length() - 1
         mask ^= low
+
+
+def _set_bits(mask: int) -> list[int]:
+    """The indexes of a mask's set bits: a C-level scan of its binary text between hits."""
+    text = bin(mask)[:1:-1]  # least significant bit first
+    out = []
+    add, find = out.append, text.find
+    i = find("1")
+    while i >= 0:
+        add(i)
+        i = find("1", i + 1)
+    return out
+
+
+def _mask_ids(mask: int) -> tuple[int, ...]:
+    return tuple(_bits(mask))
 
 
 def _or_masks(contribs: list[_Contribution]) -> int:
