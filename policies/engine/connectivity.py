@@ -1047,68 +1047,60 @@ class Connectivity:
         out of the first or into the second (what an edit can have changed).
         """
         with paused_gc():
-            found, n, np, port_sets = self._flow_keys(touching)
-        by_rank = self.endpoints
-        return (_decode(k, n, np, by_rank, port_sets) for k in found)
+            found, bits, port_sets = self._flow_keys(touching)
+        return _decoded(found, bits, self.endpoints, port_sets)
 
-    def _flow_keys(self, touching: tuple[int, int] | None) -> tuple[list[int], int, int, list]:
-        """The flows as sorted int keys, with what decodes them (see _decode)."""
-        rank = {ep.id: i for i, ep in enumerate(self.endpoints)}
+    def _flow_keys(self, touching: tuple[int, int] | None) -> tuple[list[int], int, list]:
+        """The flows as sorted int keys, with what decodes them (see _decoded)."""
         by_rank = self.endpoints
-        # One int per flow, (src rank * n + dst rank) * p + port-set index: a list of ints
-        # sorts several times faster than tuples, and the key is unique, so nothing else is
-        # compared.
-        n = len(by_rank)
+        rank = {ep.id: i for i, ep in enumerate(by_rank)}
+        # One int per flow, src rank | dst rank | port-set index in fixed-width bit fields: a
+        # list of ints sorts several times faster than tuples, the key is unique, so nothing
+        # else is compared, and shifts and masks take it apart more cheaply than divmod.
+        bits = len(by_rank).bit_length()
         port_sets: list[PortSet] = []
         port_index: dict[int, int] = {}
-
-        def index_of(ports: PortSet) -> int:
-            i = port_index.get(id(ports))
-            if i is None:
-                i = port_index[id(ports)] = len(port_sets)
-                port_sets.append(ports)
-            return i
-
-        src_on = self._members(touching[0]) if touching is not None else None
-        dst_on = self._members(touching[1]) if touching is not None else None
-        pairs = [
-            (s, d, index_of(ports))
-            for s, d, ports in self.class_pairs()
-            if src_on is None or s in src_on or d in dst_on  # type: ignore[operator]
-        ]
-        ext = []
-        for c in self._classes:
-            out_ext = self._out_ext[self._out_key[c.index]]
-            in_ext = self._in_ext[(self._in_key[c.index], c.ports)]
-            out_on = src_on is None or c.index in src_on
-            in_on = dst_on is None or c.index in dst_on
-            ext.append(
-                (
-                    c,
-                    [(gi, index_of(p)) for gi, p in out_ext.items()] if out_on else [],
-                    [(gi, index_of(p)) for gi, p in in_ext.items()] if in_on else [],
-                )
-            )
-        np = max(len(port_sets), 1)
         found: list[int] = []
         add = found.append
-        members = [[rank[w.id] for w in c.workloads] for c in self._classes]
-        for s, d, pi in pairs:
+        members = [[rank[w.id] << _PORT_BITS for w in c.workloads] for c in self._classes]
+        src_on = self._members(touching[0]) if touching is not None else None
+        dst_on = self._members(touching[1]) if touching is not None else None
+        for s, d, ports in self.class_pairs():
+            if src_on is not None and s not in src_on and d not in dst_on:  # type: ignore[operator]
+                continue
+            pi = port_index.get(id(ports))
+            if pi is None:
+                pi = port_index[id(ports)] = len(port_sets)
+                port_sets.append(ports)
             dsts = members[d]
             for rs in members[s]:
-                base = rs * n
+                base = (rs << bits) | pi
                 for rd in dsts:
                     if rs != rd:
-                        add((base + rd) * np + pi)
-        ext_rank = [rank[e.id] for e in self._external]
-        for c, out_ext, in_ext in ext:
-            for rw in members[c.index]:
-                for gi, pi in out_ext:
-                    add((rw * n + ext_rank[gi]) * np + pi)
-                for gi, pi in in_ext:
-                    add((ext_rank[gi] * n + rw) * np + pi)
+                        add(base | rd)
+        ext_rank = [rank[e.id] << _PORT_BITS for e in self._external]
+        for c in self._classes:
+            sides = []
+            if src_on is None or c.index in src_on:
+                sides.append((True, self._out_ext[self._out_key[c.index]]))
+            if dst_on is None or c.index in dst_on:
+                sides.append((False, self._in_ext[(self._in_key[c.index], c.ports)]))
+            for out, by_group in sides:
+                for gi, ports in by_group.items():
+                    pi = port_index.get(id(ports))
+                    if pi is None:
+                        pi = port_index[id(ports)] = len(port_sets)
+                        port_sets.append(ports)
+                    re = ext_rank[gi]
+                    if out:
+                        for rw in members[c.index]:
+                            add((rw << bits) | re | pi)
+                    else:
+                        re = (re << bits) | pi
+                        for rw in members[c.index]:
+                            add(re | rw)
         found.sort()
-        return found, n, np, port_sets
+        return found, bits, port_sets
 
 
 def _by_identity[T, V](cache: dict[int, tuple[T, V]], obj: T, compute: Callable[[T], V]) -> V:
@@ -1138,10 +1130,25 @@ def _compute_blocks(policy: NetworkPolicy | ClusterNetworkPolicy) -> tuple[Inter
     return tuple(out)
 
 
-def _decode(key: int, n: int, np: int, by_rank, port_sets) -> Flow:
-    pair, pi = divmod(key, np)
-    a, b = divmod(pair, n)
-    return Flow(by_rank[a], by_rank[b], port_sets[pi])
+# The width of a flow key's port-set field: more distinct port-set objects than any cluster
+# makes; a key of two ranks and this field stays within CPython's two-digit ints up to 2**15
+# endpoints.
+_PORT_BITS = 30
+
+
+def _decoded(keys: list[int], bits: int, by_rank, port_sets) -> Iterator[Flow]:
+    """The flows of sorted keys (see Connectivity._flow_keys), made without the frozen
+    dataclass's __init__ (a setattr through object per field): a million flows at XL."""
+    rank_mask, port_mask = (1 << bits) - 1, (1 << _PORT_BITS) - 1
+    src_shift = bits + _PORT_BITS
+    new = object.__new__
+    set_src, set_dst, set_ports = Flow.src.__set__, Flow.dst.__set__, Flow.ports.__set__  # type: ignore[attr-defined]
+    for key in keys:
+        f = new(Flow)
+        set_src(f, by_rank[key >> src_shift])
+        set_dst(f, by_rank[(key >> _PORT_BITS) & rank_mask])
+        set_ports(f, port_sets[key & port_mask])
+        yield f
 
 
 def _selector_keys(policies, cluster_policies=()) -> frozenset[str]:

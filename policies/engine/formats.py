@@ -10,10 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from typing import TextIO
 
-from .connectivity import Connectivity, Flow
+from .connectivity import Connectivity, Endpoint, Flow
+from .intervals import PortSet
 
 __all__ = ["FORMATS", "flow_record", "render", "to_json_dict", "write"]
 
@@ -31,29 +33,62 @@ def to_json_dict(conn: Connectivity | Iterable[Flow]) -> dict[str, object]:
 
 
 def _txt(flows: Iterable[Flow], out: TextIO) -> None:
-    out.writelines(f"{f.src.id} => {f.dst.id} : {f.ports}\n" for f in flows)
+    texts: dict[int, tuple[PortSet, str]] = {}  # see _json
+
+    def records() -> Iterator[str]:
+        for f in flows:
+            ports = f.ports
+            got = texts.get(id(ports))
+            if got is None:
+                got = texts[id(ports)] = (ports, str(ports))
+            yield f"{f.src.id} => {f.dst.id} : {got[1]}\n"
+
+    _chunked(out, records(), "")
 
 
 def _json(flows: Iterable[Flow], out: TextIO) -> None:
     # One record per line. Endpoint ids and port sets repeat across many flows, so each is
-    # encoded once; a million-flow answer is then string joins, not a million dumps() calls.
-    ids: dict[str, str] = {}
-    conns: dict[object, str] = {}
+    # encoded once, and the records go out joined in chunks: a million-flow answer is then
+    # string joins, not a million dumps() calls or write() calls. The texts are kept by the
+    # object's identity (an endpoint's or a port set's own hash walks its fields), with the
+    # object pinned in the entry: its id cannot be freed and reused by another object while
+    # the entry lives (a --focus-conn narrowing makes a port set per flow).
+    dsts: dict[int, tuple[Endpoint, str]] = {}
+    conns: dict[int, tuple[PortSet, str]] = {}
 
-    def encoded(f: Flow) -> str:
-        src = ids.get(f.src.id) or ids.setdefault(f.src.id, json.dumps(f.src.id))
-        dst = ids.get(f.dst.id) or ids.setdefault(f.dst.id, json.dumps(f.dst.id))
-        c = conns.get(f.ports)
-        if c is None:
-            c = conns[f.ports] = json.dumps(f.ports.to_conns())
-        return f'{{"src": {src}, "dst": {dst}, "conns": {c}}}'
+    def records() -> Iterator[str]:
+        src = head = None
+        for f in flows:
+            if f.src is not src:  # flows come sorted by source: one per run of them
+                src = f.src
+                head = f'{{"src": {json.dumps(src.id)}, "dst": '
+            dst = f.dst
+            d = dsts.get(id(dst))
+            if d is None:
+                d = dsts[id(dst)] = (dst, f'{json.dumps(dst.id)}, "conns": ')
+            ports = f.ports
+            c = conns.get(id(ports))
+            if c is None:
+                c = conns[id(ports)] = (ports, json.dumps(ports.to_conns()) + "}")
+            yield head + d[1] + c[1]  # type: ignore[operator]
 
     out.write('{"connections": [')
-    separator = "\n  "
-    for f in flows:
-        out.write(separator + encoded(f))
-        separator = ",\n  "
-    out.write("\n]}\n" if separator != "\n  " else "]}\n")
+    out.write("\n]}\n" if _chunked(out, records(), ",\n  ", "\n  ") else "]}\n")
+
+
+_CHUNK = 8192  # records per write
+
+
+def _chunked(out: TextIO, records: Iterator[str], separator: str, first: str = "") -> bool:
+    """Writes the records joined by `separator` (`first` before the first one), a chunk at a
+    time; False when there were none."""
+    chunk = list(islice(records, _CHUNK))
+    if not chunk:
+        return False
+    out.write(first + separator.join(chunk))
+    while chunk := list(islice(records, _CHUNK)):
+        out.write(separator + separator.join(chunk))
+    return True
 
 
 def _csv(flows: Iterable[Flow], out: TextIO) -> None:
