@@ -207,6 +207,8 @@ class Connectivity:
         self._interned: dict[PortSet, PortSet] = {}
         self._resolved_cache: dict[int, tuple] = {}
         self._unions: dict[tuple[int, ...], PortSet] = {}
+        self._joins: dict[tuple[int, int], PortSet] = {}
+        self._specs_values: dict[tuple[PolicyPort, ...], tuple[PolicyPort, ...]] = {}
         self.base: Connectivity | None = None
         if base is not None and base._reusable_for(snapshot):
             self.base = base
@@ -216,9 +218,11 @@ class Connectivity:
             self._port_key, self._all_mask = base._port_key, base._all_mask
             self._ns_labels, self._by_ns = base._ns_labels, base._by_ns
             self._ns_cache, self._pod_cache = base._ns_cache, base._pod_cache
+            self._selectors = base._selectors
+            self._selector_values = base._selector_values
             self._members_cache = base._members_cache
             self._selector_keys = base._selector_keys
-            self._by_label = base._by_label
+            self._by_label, self._by_pair = base._by_label, base._by_pair
         else:
             self._classes = []
             self._class_of = {}
@@ -229,16 +233,22 @@ class Connectivity:
             self._all_mask = (1 << len(self._classes)) - 1
             self._ns_labels = {ns.name: dict(ns.labels) for ns in snapshot.namespaces}
             self._ns_cache: dict[LabelSelector, frozenset[str]] = {}
-            self._pod_cache: dict[tuple[LabelSelector, frozenset[str]], int] = {}
+            self._pod_cache: dict[tuple[int, frozenset[str]], int] = {}
+            # id(selector) -> (selector, the first equal selector seen): a selector's own hash
+            # walks every requirement, on each of the many lookups of equal selectors.
+            self._selectors: dict[int, tuple[LabelSelector, LabelSelector]] = {}
+            self._selector_values: dict[LabelSelector, LabelSelector] = {}
             self._members_cache: dict[int, frozenset[int]] = {}
             self._by_ns: dict[str, list[_Class]] = defaultdict(list)
             # (namespace, key, value) -> its classes: a selector with matchLabels only needs
             # to test the classes carrying its first pair, not every class of the namespace.
             self._by_label: dict[tuple[str, str, str], list[_Class]] = defaultdict(list)
+            self._by_pair: dict[tuple[str, str], list[_Class]] = defaultdict(list)  # all namespaces
             for c in self._classes:
                 self._by_ns[c.namespace].append(c)
                 for k, v in c.labels.items():
                     self._by_label[(c.namespace, k, v)].append(c)
+                    self._by_pair[(k, v)].append(c)
         self._evaluate_policies()
         self._cut_external()
 
@@ -287,21 +297,39 @@ class Connectivity:
         return got
 
     def _pods(self, selector: LabelSelector, namespaces: frozenset[str]) -> int:
-        key = (selector, namespaces)
+        known = self._selectors.get(id(selector))
+        if known is None:  # the entry pins the selector: its id stays its own
+            same = self._selector_values.setdefault(selector, selector)
+            known = self._selectors[id(selector)] = (selector, same)
+        key = (id(known[1]), namespaces)
         got = self._pod_cache.get(key)
         if got is None:
-            got = 0
-            first = selector.match_labels[0] if selector.match_labels else None
-            for ns in namespaces:
-                if first is None:
-                    candidates = self._by_ns.get(ns, ())
-                else:  # matches() below still decides; this only skips sure misses
-                    candidates = self._by_label.get((ns, *first), ())
-                for c in candidates:
-                    if matches(selector, c.labels):
-                        got |= 1 << c.index
-            self._pod_cache[key] = got
+            candidates = self._candidates(selector, namespaces)
+            if len(selector.match_labels) == 1 and not selector.match_expressions:
+                found = [c.index for c in candidates]  # each carries the one pair asked for
+            else:
+                found = [c.index for c in candidates if matches(selector, c.labels)]
+            got = self._pod_cache[key] = _mask_of(found)
+            # The mask's classes are at hand: _members() need not find them again bit by bit.
+            self._members_cache.setdefault(got, frozenset(found))
         return got
+
+    def _candidates(self, selector: LabelSelector, namespaces: frozenset[str]) -> Iterator[_Class]:
+        """The classes of these namespaces that may match: with matchLabels, only those with its
+        first pair (matches() still decides; this only skips sure misses)."""
+        if not selector.match_labels:
+            for ns in namespaces:
+                yield from self._by_ns.get(ns, ())
+            return
+        first = selector.match_labels[0]
+        everywhere = self._by_pair.get(first, ())
+        if len(namespaces) < len(everywhere):
+            for ns in namespaces:
+                yield from self._by_label.get((ns, *first), ())
+        else:
+            for c in everywhere:
+                if c.namespace in namespaces:
+                    yield c
 
     def selected_mask(self, policy: NetworkPolicy) -> int:
         """Classes the policy's podSelector selects (its own namespace only)."""
@@ -323,14 +351,28 @@ class Connectivity:
             return _Contribution(
                 self._all_mask, self._external_all, rule.ports, policy, i, self._members(-1)
             )
-        mask = 0
+        masks = []
         addresses = IntervalSet()
         for peer in rule.peers:
             if peer.ip_block is not None:
                 addresses = addresses | peer_addresses(peer)
             else:
-                mask |= self.peer_mask(policy, peer)
-        return _Contribution(mask, addresses, rule.ports, policy, i, self._members(mask))
+                masks.append(self.peer_mask(policy, peer))
+        mask, members = self._union(masks)
+        return _Contribution(mask, addresses, rule.ports, policy, i, members)
+
+    def _union(self, masks: list[int]) -> tuple[int, frozenset[int]]:
+        """The OR of masks, and its classes: a union of their member sets (set algebra in C),
+        not a walk over the bits of the OR."""
+        if len(masks) == 1:
+            return masks[0], self._members(masks[0])
+        mask = 0
+        for m in masks:
+            mask |= m
+        got = self._members_cache.get(mask)
+        if got is None:
+            got = self._members_cache[mask] = frozenset().union(*map(self._members, masks))
+        return mask, got
 
     def _policy_parts(self, p: NetworkPolicy) -> tuple[int, list, list]:
         """(selected classes, ingress contributions, egress contributions) of one policy.
@@ -408,11 +450,11 @@ class Connectivity:
         for prof in set(self._in_profile):
             contribs = [c for pi in prof for c in self._policy_in[pi]]
             self._in_contribs[prof] = contribs
-            self._in_any[prof] = self._members(_or_masks(contribs)) if prof else None
+            self._in_any[prof] = self._union([c.mask for c in contribs])[1] if prof else None
         for prof in set(self._out_profile):
             contribs = [c for pi in prof for c in self._policy_out[pi]]
             self._out_contribs[prof] = contribs
-            members = self._members(_or_masks(contribs) if prof else -1)
+            members = self._union([c.mask for c in contribs])[1] if prof else self._members(-1)
             self._out_any_set[prof] = members
             self._out_any[prof] = tuple(sorted(members))
         self._tiered = bool(self.snapshot.cluster_policies)
@@ -760,24 +802,61 @@ class Connectivity:
 
     def _resolved(self, specs: tuple[PolicyPort, ...], d: int) -> PortSet:
         """resolve_ports against class d's ports, once per rule's `ports` (and per port names
-        of the destination when the rule names a port): thousands of policies, few answers."""
-        got = self._resolved_cache.get(id(specs))
-        if got is None or got[0] is not specs:  # the entry pins `specs`: its id stays its own
-            named = any(isinstance(spec.port, str) for spec in specs)
-            got = self._resolved_cache[id(specs)] = (specs, {} if named else None, [])
-        _, by_names, unnamed = got
-        interned = self._interned
-        if by_names is None:
-            if not unnamed:
-                ports = resolve_ports(specs, ())
-                unnamed.append(interned.setdefault(ports, ports))
-            return unnamed[0]
+        of the destination when the rule names a port): thousands of policies, few answers.
+        Interned: one object per distinct value."""
+        got = self._unnamed(specs)
+        if got is not None:
+            return got
+        by_names = self._resolved_cache[id(specs)][2]
         pk = self._port_key[d]
         ports = by_names.get(pk)
         if ports is None:
             ports = resolve_ports(specs, self._classes[d].ports)
-            ports = by_names[pk] = interned.setdefault(ports, ports)
+            ports = by_names[pk] = self._interned.setdefault(ports, ports)
         return ports
+
+    def _unnamed(self, specs: tuple[PolicyPort, ...]) -> PortSet | None:
+        """The ports of a rule that names no port (the same for every destination), interned;
+        None when it names one."""
+        got = self._resolved_cache.get(id(specs))
+        if got is None:  # the entry pins `specs`: its id stays its own
+            # Equal `ports` of different policies share one entry (hashed once per object).
+            same = self._specs_values.setdefault(specs, specs)
+            got = self._resolved_cache.get(id(same)) if same is not specs else None
+            if got is None:
+                if any(isinstance(spec.port, str) for spec in specs):
+                    got = (specs, None, {})
+                else:
+                    ports = resolve_ports(specs, ())
+                    got = (specs, self._interned.setdefault(ports, ports), None)
+            self._resolved_cache[id(specs)] = (specs, got[1], got[2])
+        return got[1]
+
+    def _join(self, a: PortSet, b: PortSet) -> PortSet:
+        """a | b of two interned port sets, interned, kept per pair."""
+        key = (id(a), id(b))
+        got = self._joins.get(key)
+        if got is None:
+            got = a | b
+            got = self._joins[key] = self._interned.setdefault(got, got)
+        return got
+
+    def _egress_row(self, contribs: list[_Contribution]) -> dict[int, PortSet]:
+        """{destination class: ports} that these egress rules allow, built with set algebra
+        in C (but for rules naming a port: their answer depends on the destination)."""
+        out: dict[int, PortSet] = {}
+        resolved = self._resolved
+        for j, c in enumerate(contribs):
+            ports = self._unnamed(c.ports)
+            if ports is not None:
+                fresh = dict.fromkeys(c.members, ports)
+            else:
+                fresh = {x: resolved(c.ports, x) for x in c.members}
+            if j:
+                for x in out.keys() & c.members:
+                    fresh[x] = self._join(out[x], ports)
+            out.update(fresh)
+        return out
 
     @gc_paused
     def class_pairs(self) -> list[tuple[int, int, PortSet]]:
@@ -837,38 +916,24 @@ class Connectivity:
         if self._tiered:
             return self._tiered_pairs_from(sources, only_dst, cache, both)
         # The hot loop of the evaluation (one pass per candidate pair): plain loops over the
-        # few rules of a profile and set lookups; no big-int bit tests, no generators. Which
-        # rules of a side name the other side is a small int (bit j: rule j), and the ports
-        # it gives are kept per (profile, destination port names) under that int.
+        # few rules of a destination and set lookups; no big-int bit tests, no generators.
+        # Every port set here is interned, so that a pair's answer is cached by identity.
         out = []
         append = out.append
         in_profile, out_profile = self._in_profile, self._out_profile
-        port_key, profile_id = self._port_key, self._profile_id
-        ports_of = self._ports_of
+        resolved, join = self._resolved, self._join
         everything = PortSet.all()
-        in_sets = {p: [c.members for c in cs] for p, cs in self._in_contribs.items() if p}
-        out_sets = {p: [c.members for c in cs] for p, cs in self._out_contribs.items() if p}
         only = sorted(self._members(only_dst)) if only_dst is not None else None
-        # per destination class: (its ingress rules' peer classes, its ports cache, class),
-        # or None when no policy isolates its ingress
+        # per destination class: [(peer classes, ports)] of its ingress rules, or None when no
+        # policy isolates its ingress
         rows: list = [None] * len(self._classes)
         for d in range(len(self._classes)) if only is None else only:
             prof = in_profile[d]
             if prof:
-                ck = (False, profile_id[prof], port_key[d])
-                sub = cache.get(ck)
-                if sub is None:
-                    sub = cache[ck] = {}
-                rows[d] = (in_sets[prof], sub, prof)
-        n_keys = max(port_key, default=0) + 1
+                rows[d] = [(c.members, resolved(c.ports, d)) for c in self._in_contribs[prof]]
         for s in sources:
             e_prof = out_profile[s]
-            e_sets = out_sets.get(e_prof)
-            if e_sets is not None:
-                e_cache = cache.get((True, e_prof))
-                if e_cache is None:
-                    e_cache = cache[(True, e_prof)] = {}
-                single = len(e_sets) == 1
+            e_row = self._egress_row(self._out_contribs[e_prof]) if e_prof else None
             if only is None:
                 candidates = self._out_any[e_prof]
             else:  # a few columns: test them, rather than walking the whole row
@@ -877,40 +942,20 @@ class Connectivity:
             for d in candidates:
                 row = rows[d]
                 if row is not None:
-                    m = 0
-                    bit = 1
-                    for members in row[0]:
+                    i = None
+                    for members, ports in row:
                         if s in members:
-                            m |= bit
-                        bit <<= 1
-                    if not m:
-                        continue  # no ingress rule of d names s
-                    i = row[1].get(m)
+                            i = ports if i is None else join(i, ports)
                     if i is None:
-                        i = row[1][m] = ports_of(False, row[2], _mask_ids(m), d, cache)
+                        continue  # no ingress rule of d names s
                 else:
                     i = everything
-                if e_sets is not None:
-                    if single:
-                        m = 1
-                    else:
-                        m = 0
-                        bit = 1
-                        for members in e_sets:
-                            if d in members:
-                                m |= bit
-                            bit <<= 1
-                    k = m * n_keys + port_key[d]
-                    e = e_cache.get(k)
-                    if e is None:
-                        e = e_cache[k] = ports_of(True, e_prof, _mask_ids(m), d, cache)
-                else:
-                    e = everything
+                e = everything if e_row is None else e_row[d]
                 key = (id(e), id(i))  # both are interned, and live while `cache` does
-                ports = both.get(key)
-                if ports is None:
-                    ports = both[key] = e & i
-                if ports:
+                ports = both.get(key, both)
+                if ports is both:
+                    ports = both[key] = (e & i) or None  # None: nothing allowed
+                if ports is not None:
                     append((s, d, ports))
         return out
 
@@ -1174,13 +1219,6 @@ def _selector_keys(policies, cluster_policies=()) -> frozenset[str]:
     return frozenset(keys)
 
 
-def _bits(mask: int) -> Iterator[int]:
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low
-
-
 def _set_bits(mask: int) -> list[int]:
     """The indexes of a mask's set bits: a C-level scan of its binary text between hits."""
     text = bin(mask)[:1:-1]  # least significant bit first
@@ -1193,15 +1231,18 @@ def _set_bits(mask: int) -> list[int]:
     return out
 
 
-def _mask_ids(mask: int) -> tuple[int, ...]:
-    return tuple(_bits(mask))
-
-
-def _or_masks(contribs: list[_Contribution]) -> int:
-    out = 0
-    for c in contribs:
-        out |= c.mask
-    return out
+def _mask_of(indexes: list[int]) -> int:
+    """The mask of these bit indexes; a byte buffer when there are many, so that no big int
+    is copied per bit."""
+    if len(indexes) < 16:
+        mask = 0
+        for i in indexes:
+            mask |= 1 << i
+        return mask
+    buf = bytearray(max(indexes) // 8 + 1)
+    for i in indexes:
+        buf[i >> 3] |= 1 << (i & 7)
+    return int.from_bytes(buf, "little")
 
 
 def evaluate(snapshot: Snapshot) -> Connectivity:
