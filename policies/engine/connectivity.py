@@ -740,14 +740,23 @@ class Connectivity:
         out_sig = {}
         for key in set(self._out_key):
             n_prof = key[1]
-            np_sig = self._atom_ports(atoms, self._out_contribs[n_prof], (), bool(n_prof))
+            np_sig = self._atom_ports(atoms, self._out_contribs[n_prof], (), -1, bool(n_prof))
             out_sig[key] = sig_of(True, key, np_sig, ())
         in_sig = {}
-        for key, ports in {(self._in_key[c.index], c.ports) for c in self._classes}:
+        for (key, pk), ports in self._in_ext_keys().items():
             n_prof = key[1]
-            np_sig = self._atom_ports(atoms, self._in_contribs[n_prof], ports, bool(n_prof))
-            in_sig[(key, ports)] = sig_of(False, key, np_sig, ports)
+            np_sig = self._atom_ports(atoms, self._in_contribs[n_prof], ports, pk, bool(n_prof))
+            in_sig[(key, pk)] = sig_of(False, key, np_sig, ports)
         return out_sig, in_sig
+
+    def _in_ext_keys(self) -> dict[tuple, tuple]:
+        """{(ingress key, destination port names' key): those ports} over the classes: what
+        the ingress from external addresses depends on (port key: an int, cheap to hash)."""
+        out: dict[tuple, tuple] = {}
+        port_key = self._port_key
+        for c, key in zip(self._classes, self._in_key, strict=True):
+            out.setdefault((key, port_key[c.index]), c.ports)
+        return out
 
     def cluster_policies_for(
         self, workload: Workload
@@ -984,11 +993,10 @@ class Connectivity:
             out_sig, in_sig = self._tiered_external(atoms)
         else:
             for prof, contribs in self._out_contribs.items():
-                out_sig[prof] = self._atom_ports(atoms, contribs, (), bool(prof))
-            in_keys = {(self._in_profile[c.index], c.ports) for c in self._classes}
-            for prof, ports in in_keys:
-                in_sig[(prof, ports)] = self._atom_ports(
-                    atoms, self._in_contribs[prof], ports, bool(prof)
+                out_sig[prof] = self._atom_ports(atoms, contribs, (), -1, bool(prof))
+            for (prof, pk), ports in self._in_ext_keys().items():
+                in_sig[(prof, pk)] = self._atom_ports(
+                    atoms, self._in_contribs[prof], ports, pk, bool(prof)
                 )
         # Only allowances that differ between atoms can split them (most profiles name no
         # ipBlock: they allow nothing external, or everything).
@@ -1015,12 +1023,20 @@ class Connectivity:
         self._out_ext = {prof: self._group_ports(sig) for prof, sig in out_sig.items()}
         self._in_ext = {key: self._group_ports(sig) for key, sig in in_sig.items()}
 
-    def _atom_ports(self, atoms, contribs, dst_ports, isolated: bool) -> dict[int, PortSet]:
+    def _atom_ports(
+        self, atoms, contribs, dst_ports: tuple, pk: int, isolated: bool
+    ) -> dict[int, PortSet]:
+        """{atom: ports} the rules allow to or from external atoms; dst_ports are the
+        destination's port names and pk their key (-1: an external destination)."""
         if not isolated:
             return dict.fromkeys(range(len(atoms)), PortSet.all())
+        # Most rules name no ipBlock: they say nothing here, whatever the destination.
+        contribs = [c for c in contribs if c.addresses.intervals]
+        if not contribs:
+            return {}
         # Contributions of unchanged policies are the very objects an edit's re-evaluation
         # shares with its base, and so are the atoms: their answers carry over.
-        key = (tuple(id(c) for c in contribs), dst_ports)
+        key = (tuple(id(c) for c in contribs), pk)
         got = self._atom_ports_cache.get(key)
         if got is None:
             got = self._atom_ports_cache[key] = self._compute_atom_ports(contribs, dst_ports)
@@ -1029,9 +1045,9 @@ class Connectivity:
     def _compute_atom_ports(self, contribs, dst_ports) -> dict[int, PortSet]:
         out: dict[int, PortSet] = {}
         for c in contribs:
-            if not c.addresses:
-                continue
-            ports = resolve_ports(c.ports, dst_ports)
+            ports = self._unnamed(c.ports)
+            if ports is None:
+                ports = resolve_ports(c.ports, dst_ports)
             if not ports:
                 continue
             for ai in self._atoms_in(c.addresses):
@@ -1072,7 +1088,7 @@ class Connectivity:
         for c in self._classes:
             for gi, ports in self._out_ext[self._out_key[c.index]].items():
                 external.append((c.index, gi, "out", ports))
-            for gi, ports in self._in_ext[(self._in_key[c.index], c.ports)].items():
+            for gi, ports in self._in_ext[(self._in_key[c.index], self._port_key[c.index])].items():
                 external.append((c.index, gi, "in", ports))
         return classes, self.class_pairs(), external
 
@@ -1129,7 +1145,9 @@ class Connectivity:
             if src_on is None or c.index in src_on:
                 sides.append((True, self._out_ext[self._out_key[c.index]]))
             if dst_on is None or c.index in dst_on:
-                sides.append((False, self._in_ext[(self._in_key[c.index], c.ports)]))
+                sides.append(
+                    (False, self._in_ext[(self._in_key[c.index], self._port_key[c.index])])
+                )
             for out, by_group in sides:
                 for gi, ports in by_group.items():
                     pi = port_index.get(id(ports))
