@@ -30,6 +30,7 @@ from .gcpause import gc_paused, paused_gc
 from .intervals import (
     IPV4_ALL,
     IPV6_ALL,
+    NO_INTERVALS,
     V4_END,
     IntervalSet,
     PortSet,
@@ -193,6 +194,32 @@ class _TierRule:
     rule_index: int
 
 
+def _contribution(
+    mask: int,
+    addresses: IntervalSet,
+    ports: tuple[PolicyPort, ...],
+    policy: NetworkPolicy,
+    rule_index: int,
+    members: frozenset[int],
+) -> _Contribution:
+    """_Contribution(...) without the frozen dataclass's __init__ (a setattr through object
+    per field): one per rule of every policy, tens of thousands at XL."""
+    c = _new(_Contribution)
+    _set_mask(c, mask)
+    _set_addresses(c, addresses)
+    _set_ports(c, ports)
+    _set_policy(c, policy)
+    _set_rule_index(c, rule_index)
+    _set_members(c, members)
+    return c
+
+
+_new = object.__new__
+_set_mask, _set_addresses, _set_ports, _set_policy, _set_rule_index, _set_members = (
+    getattr(_Contribution, name).__set__
+    for name in ("mask", "addresses", "ports", "policy", "rule_index", "members")
+)
+
 _NO_TIER: tuple = ((), (), ())
 
 
@@ -348,18 +375,18 @@ class Connectivity:
 
     def _rule_contribution(self, policy: NetworkPolicy, rule: Rule, i: int) -> _Contribution:
         if not rule.peers:  # an empty or absent from/to: every source/destination, IPs too
-            return _Contribution(
+            return _contribution(
                 self._all_mask, self._external_all, rule.ports, policy, i, self._members(-1)
             )
         masks = []
-        addresses = IntervalSet()
+        addresses = NO_INTERVALS
         for peer in rule.peers:
             if peer.ip_block is not None:
                 addresses = addresses | peer_addresses(peer)
             else:
                 masks.append(self.peer_mask(policy, peer))
         mask, members = self._union(masks)
-        return _Contribution(mask, addresses, rule.ports, policy, i, members)
+        return _contribution(mask, addresses, rule.ports, policy, i, members)
 
     def _union(self, masks: list[int]) -> tuple[int, frozenset[int]]:
         """The OR of masks, and its classes: a union of their member sets (set algebra in C),
@@ -1217,23 +1244,26 @@ def _decoded(keys: list[int], bits: int, by_rank, port_sets) -> Iterator[Flow]:
 def _selector_keys(policies, cluster_policies=()) -> frozenset[str]:
     """Every label key a pod selector of these policies looks at (namespace labels need no
     key: a class never spans namespaces)."""
-    keys: set[str] = set()
-
-    def add(selector: LabelSelector | None) -> None:
-        if selector is not None:
-            keys.update(k for k, _ in selector.match_labels)
-            keys.update(r.key for r in selector.match_expressions)
-
+    selectors: list[LabelSelector | None] = []
+    add = selectors.append
     for p in policies:
         add(p.pod_selector)
-        for rule in (*p.ingress, *p.egress):
-            for peer in rule.peers:
-                add(peer.pod_selector)
+        for rules in (p.ingress, p.egress):
+            for rule in rules:
+                for peer in rule.peers:
+                    add(peer.pod_selector)
     for cp in cluster_policies:
         add(cp.subject.pod_selector)
         for crule in (*cp.ingress, *cp.egress):
             for cpeer in crule.peers:
                 add(cpeer.pod_selector)
+    keys: set[str] = set()
+    for selector in selectors:  # plain loops: tens of thousands of selectors at XL
+        if selector is not None:
+            for k, _ in selector.match_labels:
+                keys.add(k)
+            for r in selector.match_expressions:
+                keys.add(r.key)
     return frozenset(keys)
 
 
