@@ -1027,11 +1027,27 @@ class Connectivity:
                 )
         # Only allowances that differ between atoms can split them (most profiles name no
         # ipBlock: they allow nothing external, or everything).
-        telling = [
-            sig
-            for sig in (*out_sig.values(), *in_sig.values())
-            if sig and not (len(sig) == len(atoms) and len(set(sig.values())) == 1)
-        ]
+        # Port sets are compared as the id of their interned equal: hashing a tuple of port
+        # sets per atom calls a Python __hash__ per element. Cached signatures are shared
+        # objects: each is looked at once.
+        canon: dict[int, int] = {id(None): id(None)}
+        interned = self._interned
+
+        def ids(sig: dict[int, PortSet]) -> dict[int, int]:
+            out = {}
+            for ai, ports in sig.items():
+                got = canon.get(id(ports))
+                if got is None:  # `ports` lives in `sig` until the grouping is done
+                    got = canon[id(ports)] = id(interned.setdefault(ports, ports))
+                out[ai] = got
+            return out
+
+        distinct = {id(sig): sig for sig in (*out_sig.values(), *in_sig.values()) if sig}
+        telling = []
+        for sig in distinct.values():
+            sig_ids = ids(sig)
+            if not (len(sig) == len(atoms) and len(set(sig_ids.values())) == 1):
+                telling.append(sig_ids)
         groups: dict[tuple, list[int]] = {}
         for ai in range(len(atoms)):
             groups.setdefault(tuple(sig.get(ai) for sig in telling), []).append(ai)
@@ -1075,10 +1091,12 @@ class Connectivity:
             ports = self._unnamed(c.ports)
             if ports is None:
                 ports = resolve_ports(c.ports, dst_ports)
+                ports = self._interned.setdefault(ports, ports)
             if not ports:
                 continue
             for ai in self._atoms_in(c.addresses):
-                out[ai] = out.get(ai, PortSet.none()) | ports
+                got = out.get(ai)
+                out[ai] = ports if got is None else self._join(got, ports)
         return out
 
     def _atoms_in(self, addresses: IntervalSet) -> list[int]:
