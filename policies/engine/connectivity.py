@@ -890,7 +890,7 @@ class Connectivity:
                 fresh = {x: resolved(c.ports, x) for x in c.members}
             if j:
                 for x in out.keys() & c.members:
-                    fresh[x] = self._join(out[x], ports)
+                    fresh[x] = self._join(out[x], fresh[x])
             out.update(fresh)
         return out
 
