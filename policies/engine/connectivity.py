@@ -1244,19 +1244,33 @@ def _compute_blocks(policy: NetworkPolicy | ClusterNetworkPolicy) -> tuple[Inter
 _PORT_BITS = 30
 
 
+_DECODE_CHUNK = 65536  # flows made per collector pause
+
+
 def _decoded(keys: list[int], bits: int, by_rank, port_sets) -> Iterator[Flow]:
     """The flows of sorted keys (see Connectivity._flow_keys), made without the frozen
-    dataclass's __init__ (a setattr through object per field): a million flows at XL."""
+    dataclass's __init__ (a setattr through object per field): a million flows at XL.
+
+    They are made a chunk at a time with the collector paused (see gcpause): a caller that
+    keeps them all (list(conn.flows())) otherwise sets off full collections that walk every
+    live object again and again. The pause never spans a yield.
+    """
     rank_mask, port_mask = (1 << bits) - 1, (1 << _PORT_BITS) - 1
     src_shift = bits + _PORT_BITS
     new = object.__new__
     set_src, set_dst, set_ports = Flow.src.__set__, Flow.dst.__set__, Flow.ports.__set__  # type: ignore[attr-defined]
-    for key in keys:
-        f = new(Flow)
-        set_src(f, by_rank[key >> src_shift])
-        set_dst(f, by_rank[(key >> _PORT_BITS) & rank_mask])
-        set_ports(f, port_sets[key & port_mask])
-        yield f
+    for start in range(0, len(keys), _DECODE_CHUNK):
+        chunk = []
+        append = chunk.append
+        with paused_gc():
+            for key in keys[start : start + _DECODE_CHUNK]:
+                f = new(Flow)
+                set_src(f, by_rank[key >> src_shift])
+                set_dst(f, by_rank[(key >> _PORT_BITS) & rank_mask])
+                set_ports(f, port_sets[key & port_mask])
+                append(f)
+        yield from chunk
+        del chunk  # the caller holds what it keeps
 
 
 def _selector_keys(policies, cluster_policies=()) -> frozenset[str]:
