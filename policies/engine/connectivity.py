@@ -1171,13 +1171,23 @@ class Connectivity:
         members = [[rank[w.id] << _PORT_BITS for w in c.workloads] for c in self._classes]
         src_on = self._members(touching[0]) if touching is not None else None
         dst_on = self._members(touching[1]) if touching is not None else None
+        # a class of one workload (the common case at scale): its shifted rank, else None
+        single = [m[0] if len(m) == 1 else None for m in members]
+        last = pi = None
         for s, d, ports in self.class_pairs():
             if src_on is not None and s not in src_on and d not in dst_on:  # type: ignore[operator]
                 continue
-            pi = port_index.get(id(ports))
-            if pi is None:
-                pi = port_index[id(ports)] = len(port_sets)
-                port_sets.append(ports)
+            if ports is not last:  # runs of pairs share one port set
+                last = ports
+                pi = port_index.get(id(ports))
+                if pi is None:
+                    pi = port_index[id(ports)] = len(port_sets)
+                    port_sets.append(ports)
+            rs, rd = single[s], single[d]
+            if rs is not None and rd is not None:
+                if rs != rd:
+                    add((rs << bits) | rd | pi)  # type: ignore[operator]
+                continue
             dsts = members[d]
             for rs in members[s]:
                 base = (rs << bits) | pi
