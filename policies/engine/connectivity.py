@@ -894,6 +894,14 @@ class Connectivity:
             out.update(fresh)
         return out
 
+    def _egress_to(self, contribs: list[_Contribution], d: int) -> PortSet:
+        """What these egress rules allow into class d (some rule names it)."""
+        got = PortSet.none()
+        for c in contribs:
+            if d in c.members:
+                got = self._join(got, self._resolved(c.ports, d))
+        return got
+
     @gc_paused
     def class_pairs(self) -> list[tuple[int, int, PortSet]]:
         """Every (source class, destination class, ports) with some allowed port."""
@@ -969,7 +977,10 @@ class Connectivity:
                 rows[d] = [(c.members, resolved(c.ports, d)) for c in self._in_contribs[prof]]
         for s in sources:
             e_prof = out_profile[s]
-            e_row = self._egress_row(self._out_contribs[e_prof]) if e_prof else None
+            e_contribs = self._out_contribs[e_prof] if e_prof else None
+            # a whole row when every column is wanted; a few columns (an edit's re-evaluation)
+            # are looked up one by one
+            e_row = self._egress_row(e_contribs) if e_contribs and only is None else None
             if only is None:
                 candidates = self._out_any[e_prof]
             else:  # a few columns: test them, rather than walking the whole row
@@ -986,7 +997,12 @@ class Connectivity:
                         continue  # no ingress rule of d names s
                 else:
                     i = everything
-                e = everything if e_row is None else e_row[d]
+                if e_row is not None:
+                    e = e_row[d]
+                elif e_contribs is None:
+                    e = everything
+                else:
+                    e = self._egress_to(e_contribs, d)
                 key = (id(e), id(i))  # both are interned, and live while `cache` does
                 ports = both.get(key, both)
                 if ports is both:
