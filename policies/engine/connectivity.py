@@ -471,13 +471,11 @@ class Connectivity:
         self._out_contribs: dict[tuple, list[_Contribution]] = {}
         # Masks are for set algebra; membership tests and iteration use index sets and sorted
         # lists, because testing one bit of a Python int copies the int (O(classes)).
-        self._in_any: dict[tuple, frozenset[int] | None] = {}
         self._out_any: dict[tuple, tuple[int, ...]] = {}
         self._out_any_set: dict[tuple, frozenset[int]] = {}
         for prof in set(self._in_profile):
             contribs = [c for pi in prof for c in self._policy_in[pi]]
             self._in_contribs[prof] = contribs
-            self._in_any[prof] = self._union([c.mask for c in contribs])[1] if prof else None
         for prof in set(self._out_profile):
             contribs = [c for pi in prof for c in self._policy_out[pi]]
             self._out_contribs[prof] = contribs
