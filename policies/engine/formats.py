@@ -32,16 +32,30 @@ def to_json_dict(conn: Connectivity | Iterable[Flow]) -> dict[str, object]:
     return {"connections": [flow_record(f) for f in flows]}
 
 
+# Texts are kept by the identity of the port set (its own hash is a Python call), the object
+# pinned in the entry so that its id cannot be freed and reused while the entry lives. A
+# --focus-conn narrowing makes a new port set per flow: past this many objects, texts are
+# kept by value only, so that memory stays bounded by the distinct values.
+_PINNED = 4096
+
+
 def _txt(flows: Iterable[Flow], out: TextIO) -> None:
-    texts: dict[int, tuple[PortSet, str]] = {}  # see _json
+    pinned: dict[int, tuple[PortSet, str]] = {}
+    by_value: dict[PortSet, str] = {}
 
     def records() -> Iterator[str]:
         for f in flows:
             ports = f.ports
-            got = texts.get(id(ports))
-            if got is None:
-                got = texts[id(ports)] = (ports, str(ports))
-            yield f"{f.src.id} => {f.dst.id} : {got[1]}\n"
+            got = pinned.get(id(ports))
+            if got is not None:
+                text = got[1]
+            else:
+                text = by_value.get(ports)
+                if text is None:
+                    text = by_value[ports] = str(ports)
+                if len(pinned) < _PINNED:
+                    pinned[id(ports)] = (ports, text)
+            yield f"{f.src.id} => {f.dst.id} : {text}\n"
 
     _chunked(out, records(), "")
 
@@ -49,12 +63,12 @@ def _txt(flows: Iterable[Flow], out: TextIO) -> None:
 def _json(flows: Iterable[Flow], out: TextIO) -> None:
     # One record per line. Endpoint ids and port sets repeat across many flows, so each is
     # encoded once, and the records go out joined in chunks: a million-flow answer is then
-    # string joins, not a million dumps() calls or write() calls. The texts are kept by the
-    # object's identity (an endpoint's or a port set's own hash walks its fields), with the
-    # object pinned in the entry: its id cannot be freed and reused by another object while
-    # the entry lives (a --focus-conn narrowing makes a port set per flow).
-    dsts: dict[int, tuple[Endpoint, str]] = {}
-    conns: dict[int, tuple[PortSet, str]] = {}
+    # string joins, not a million dumps() calls or write() calls. Endpoints are kept by
+    # identity too (pinned: a run has a bounded number of them).
+    pinned: dict[int, tuple[PortSet, str]] = {}
+    by_value: dict[PortSet, str] = {}
+    # per destination: (it, {id(pinned port set): its record's tail}, the dst part of a tail)
+    tails: dict[int, tuple[Endpoint, dict[int, str], str]] = {}
 
     def records() -> Iterator[str]:
         src = head = None
@@ -62,15 +76,23 @@ def _json(flows: Iterable[Flow], out: TextIO) -> None:
             if f.src is not src:  # flows come sorted by source: one per run of them
                 src = f.src
                 head = f'{{"src": {json.dumps(src.id)}, "dst": '
-            dst = f.dst
-            d = dsts.get(id(dst))
-            if d is None:
-                d = dsts[id(dst)] = (dst, f'{json.dumps(dst.id)}, "conns": ')
-            ports = f.ports
-            c = conns.get(id(ports))
-            if c is None:
-                c = conns[id(ports)] = (ports, json.dumps(ports.to_conns()) + "}")
-            yield head + d[1] + c[1]  # type: ignore[operator]
+            dst, ports = f.dst, f.ports
+            t = tails.get(id(dst))
+            if t is None:
+                t = tails[id(dst)] = (dst, {}, f'{json.dumps(dst.id)}, "conns": ')
+            tail = t[1].get(id(ports))
+            if tail is None:
+                got = pinned.get(id(ports))
+                if got is not None:
+                    tail = t[1][id(ports)] = t[2] + got[1]
+                else:
+                    text = by_value.get(ports)
+                    if text is None:
+                        text = by_value[ports] = json.dumps(ports.to_conns()) + "}"
+                    if len(pinned) < _PINNED:
+                        pinned[id(ports)] = (ports, text)
+                    tail = t[2] + text
+            yield head + tail  # type: ignore[operator]
 
     out.write('{"connections": [')
     out.write("\n]}\n" if _chunked(out, records(), ",\n  ", "\n  ") else "]}\n")

@@ -10,7 +10,7 @@ import pytest
 
 from policies.engine import evaluate
 from policies.engine.connectivity import Endpoint, Flow
-from policies.engine.formats import _CHUNK, render
+from policies.engine.formats import _CHUNK, _PINNED, render
 from policies.engine.intervals import PortSet
 
 from .helpers import pod, policy, snap
@@ -78,14 +78,16 @@ def _expected_record(src: str, dst: str, ports: PortSet) -> dict[str, object]:
     return {"src": src, "dst": dst, "conns": ports.to_conns()}
 
 
-def test_json_and_txt_name_the_ports_of_each_flow_when_port_sets_come_and_go() -> None:
+@pytest.mark.parametrize("count", [400, _PINNED + 600])
+def test_json_and_txt_name_the_ports_of_each_flow_when_port_sets_come_and_go(count) -> None:
     # --focus-conn narrows the ports of every flow into a new object that is freed once
-    # written: an id reused by the next flow's port set must not bring back the last text.
+    # written: an id reused by the next flow's port set must not bring back the last text,
+    # before and after the writers stop pinning new port sets.
     texts = ["TCP 80", "UDP 53", "TCP 80-90,SCTP 7", "All Connections"]
     a, b = Endpoint("ns/a[Pod]"), Endpoint("ns/b[Pod]")
 
     def fresh():
-        for i in range(400):
+        for i in range(count):
             src, dst = (a, b) if i % 3 else (b, a)
             yield Flow(src, dst, PortSet.parse(texts[i * 7 % len(texts)]))
 
