@@ -245,8 +245,6 @@ class Connectivity:
             self._port_key, self._all_mask = base._port_key, base._all_mask
             self._ns_labels, self._by_ns = base._ns_labels, base._by_ns
             self._ns_cache, self._pod_cache = base._ns_cache, base._pod_cache
-            self._selectors = base._selectors
-            self._selector_values = base._selector_values
             self._members_cache = base._members_cache
             self._selector_keys = base._selector_keys
             self._by_label, self._by_pair = base._by_label, base._by_pair
@@ -260,11 +258,7 @@ class Connectivity:
             self._all_mask = (1 << len(self._classes)) - 1
             self._ns_labels = {ns.name: dict(ns.labels) for ns in snapshot.namespaces}
             self._ns_cache: dict[LabelSelector, frozenset[str]] = {}
-            self._pod_cache: dict[tuple[int, frozenset[str]], int] = {}
-            # id(selector) -> (selector, the first equal selector seen): a selector's own hash
-            # walks every requirement, on each of the many lookups of equal selectors.
-            self._selectors: dict[int, tuple[LabelSelector, LabelSelector]] = {}
-            self._selector_values: dict[LabelSelector, LabelSelector] = {}
+            self._pod_cache: dict[tuple[LabelSelector, frozenset[str]], int] = {}
             self._members_cache: dict[int, frozenset[int]] = {}
             self._by_ns: dict[str, list[_Class]] = defaultdict(list)
             # (namespace, key, value) -> its classes: a selector with matchLabels only needs
@@ -324,11 +318,7 @@ class Connectivity:
         return got
 
     def _pods(self, selector: LabelSelector, namespaces: frozenset[str]) -> int:
-        known = self._selectors.get(id(selector))
-        if known is None:  # the entry pins the selector: its id stays its own
-            same = self._selector_values.setdefault(selector, selector)
-            known = self._selectors[id(selector)] = (selector, same)
-        key = (id(known[1]), namespaces)
+        key = (selector, namespaces)
         got = self._pod_cache.get(key)
         if got is None:
             candidates = self._candidates(selector, namespaces)
