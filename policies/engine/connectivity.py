@@ -222,6 +222,10 @@ _set_mask, _set_addresses, _set_ports, _set_policy, _set_rule_index, _set_member
 
 _NO_TIER: tuple = ((), (), ())
 
+# Up to this many distinct destination port-name sets, a rule naming a port is resolved for
+# each of them once, and looked up by index per destination.
+_FEW_PORT_KEYS = 64
+
 
 class Connectivity:
     """The answer for one snapshot: allowed flows between workloads and external ranges."""
@@ -236,6 +240,7 @@ class Connectivity:
         self._unions: dict[tuple[int, ...], PortSet] = {}
         self._joins: dict[tuple[int, int], PortSet] = {}
         self._specs_values: dict[tuple[PolicyPort, ...], tuple[PolicyPort, ...]] = {}
+        self._named_lists: dict[int, tuple[tuple[PolicyPort, ...], list[PortSet]]] = {}
         self.base: Connectivity | None = None
         if base is not None and base._reusable_for(snapshot):
             self.base = base
@@ -243,6 +248,7 @@ class Connectivity:
             # ignored: the classes and every selector already evaluated stay valid.
             self._classes, self._class_of = base._classes, base._class_of
             self._port_key, self._all_mask = base._port_key, base._all_mask
+            self._key_ports = base._key_ports
             self._ns_labels, self._by_ns = base._ns_labels, base._by_ns
             self._ns_cache, self._pod_cache = base._ns_cache, base._pod_cache
             self._members_cache = base._members_cache
@@ -255,6 +261,7 @@ class Connectivity:
             self._build_classes()
             port_keys: dict[tuple, int] = {}
             self._port_key = [port_keys.setdefault(c.ports, len(port_keys)) for c in self._classes]
+            self._key_ports: list[tuple] = list(port_keys)  # the ports of each port key
             self._all_mask = (1 << len(self._classes)) - 1
             self._ns_labels = {ns.name: dict(ns.labels) for ns in snapshot.namespaces}
             self._ns_cache: dict[LabelSelector, frozenset[str]] = {}
@@ -831,13 +838,27 @@ class Connectivity:
         got = self._unnamed(specs)
         if got is not None:
             return got
+        return self._resolved_for_key(specs, self._port_key[d])
+
+    def _resolved_for_key(self, specs: tuple[PolicyPort, ...], pk: int) -> PortSet:
+        """A rule naming a port, resolved against the ports of port key pk (interned)."""
         by_names = self._resolved_cache[id(specs)][2]
-        pk = self._port_key[d]
         ports = by_names.get(pk)
         if ports is None:
-            ports = resolve_ports(specs, self._classes[d].ports)
+            ports = resolve_ports(specs, self._key_ports[pk])
             ports = by_names[pk] = self._interned.setdefault(ports, ports)
         return ports
+
+    def _named_ports(self, specs: tuple[PolicyPort, ...]) -> list[PortSet] | None:
+        """A rule naming a port, resolved for every port key (indexed by it); None when there
+        are too many port keys for that to pay."""
+        if len(self._key_ports) > _FEW_PORT_KEYS:
+            return None
+        got = self._named_lists.get(id(specs))
+        if got is None:  # the entry pins `specs`: its id stays its own
+            ports = [self._resolved_for_key(specs, pk) for pk in range(len(self._key_ports))]
+            got = self._named_lists[id(specs)] = (specs, ports)
+        return got[1]
 
     def _unnamed(self, specs: tuple[PolicyPort, ...]) -> PortSet | None:
         """The ports of a rule that names no port (the same for every destination), interned;
@@ -869,13 +890,17 @@ class Connectivity:
         """{destination class: ports} that these egress rules allow, built with set algebra
         in C (but for rules naming a port: their answer depends on the destination)."""
         out: dict[int, PortSet] = {}
-        resolved = self._resolved
+        resolved, port_key = self._resolved, self._port_key
         for j, c in enumerate(contribs):
             ports = self._unnamed(c.ports)
             if ports is not None:
                 fresh = dict.fromkeys(c.members, ports)
-            else:
-                fresh = {x: resolved(c.ports, x) for x in c.members}
+            else:  # the answer depends on each destination's port names
+                by_key = self._named_ports(c.ports)
+                if by_key is not None:
+                    fresh = {x: by_key[port_key[x]] for x in c.members}
+                else:
+                    fresh = {x: resolved(c.ports, x) for x in c.members}
             if j:
                 for x in out.keys() & c.members:
                     fresh[x] = self._join(out[x], fresh[x])
