@@ -15,7 +15,7 @@ import random
 
 import pytest
 
-from policies.engine import evaluate, load_documents
+from policies.engine import connectivity, evaluate, load_documents
 from policies.engine.connectivity import reevaluate, resolve_ports
 from policies.engine.intervals import PortSet
 from policies.engine.model import NetworkPolicy, Peer, Snapshot, Workload
@@ -221,3 +221,17 @@ def test_a_reevaluation_after_an_edit_answers_as_a_fresh_evaluation(seed: int) -
             policies = (*snapshot.policies[:i], *replacement, *snapshot.policies[i + 1 :])
             after = Snapshot(snapshot.namespaces, snapshot.workloads, policies)
             assert _all_flows(reevaluate(base, after)) == _all_flows(evaluate(after))
+
+
+@pytest.mark.parametrize("seed", range(0, 60, 4))
+def test_many_port_name_sets_take_the_per_destination_path(seed: int, monkeypatch) -> None:
+    # Past a few distinct sets of destination port names, rules naming a port are resolved
+    # per destination instead of per port-names key: the same answers.
+    monkeypatch.setattr(connectivity, "_FEW_PORT_KEYS", 0)
+    snapshot = load_documents(_cluster(seed))
+    got = {
+        (f.src.id, f.dst.id): str(f.ports)
+        for f in evaluate(snapshot).flows()
+        if not f.src.is_external and not f.dst.is_external
+    }
+    assert got == _reference(snapshot)
