@@ -981,6 +981,9 @@ class Connectivity:
         resolved, join = self._resolved, self._join
         everything = PortSet.all()
         only = sorted(self._members(only_dst)) if only_dst is not None else None
+        # e & i per (id(e), id(i)): both are interned, and live while the evaluation does
+        by_e: dict[int, dict[int, PortSet | None]] = {}
+        last_e = by_i = None
         # per destination class: [(peer classes, ports)] of its ingress rules, or None when no
         # policy isolates its ingress
         rows: list = [None] * len(self._classes)
@@ -1016,10 +1019,14 @@ class Connectivity:
                     e = everything
                 else:
                     e = self._egress_to(e_contribs, d)
-                key = (id(e), id(i))  # both are interned, and live while `cache` does
-                ports = both.get(key, both)
-                if ports is both:
-                    ports = both[key] = (e & i) or None  # None: nothing allowed
+                if e is not last_e:  # runs of destinations share the source's egress answer
+                    last_e = e
+                    by_i = by_e.get(id(e))
+                    if by_i is None:
+                        by_i = by_e[id(e)] = {}
+                ports = by_i.get(id(i), by_e)  # type: ignore[union-attr]
+                if ports is by_e:  # not seen yet (None: nothing allowed)
+                    ports = by_i[id(i)] = (e & i) or None  # type: ignore[index]
                 if ports is not None:
                     append((s, d, ports))
         return out
