@@ -23,12 +23,14 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import pairwise
 
 from .gcpause import gc_paused, paused_gc
 from .intervals import (
     IPV4_ALL,
     IPV6_ALL,
+    NO_INTERVALS,
     V4_END,
     IntervalSet,
     PortSet,
@@ -115,8 +117,14 @@ def peer_addresses(peer: Peer) -> IntervalSet:
     """The external addresses an ipBlock peer names: cidr minus every except."""
     if peer.ip_block is None:
         return IntervalSet()
-    block = IntervalSet((cidr_interval(peer.ip_block.cidr),))
-    excepts = IntervalSet.of(cidr_interval(e) for e in peer.ip_block.except_)
+    return _block_addresses(peer.ip_block.cidr, peer.ip_block.except_)
+
+
+@lru_cache(maxsize=4096)
+def _block_addresses(cidr: str, except_: tuple[str, ...]) -> IntervalSet:
+    # Bounded, and keyed by text only: it keeps no policy alive.
+    block = IntervalSet((cidr_interval(cidr),))
+    excepts = IntervalSet.of(cidr_interval(e) for e in except_)
     return block - excepts
 
 
@@ -186,7 +194,37 @@ class _TierRule:
     rule_index: int
 
 
+def _contribution(
+    mask: int,
+    addresses: IntervalSet,
+    ports: tuple[PolicyPort, ...],
+    policy: NetworkPolicy,
+    rule_index: int,
+    members: frozenset[int],
+) -> _Contribution:
+    """_Contribution(...) without the frozen dataclass's __init__ (a setattr through object
+    per field): one per rule of every policy, tens of thousands at XL."""
+    c = _new(_Contribution)
+    _set_mask(c, mask)
+    _set_addresses(c, addresses)
+    _set_ports(c, ports)
+    _set_policy(c, policy)
+    _set_rule_index(c, rule_index)
+    _set_members(c, members)
+    return c
+
+
+_new = object.__new__
+_set_mask, _set_addresses, _set_ports, _set_policy, _set_rule_index, _set_members = (
+    getattr(_Contribution, name).__set__
+    for name in ("mask", "addresses", "ports", "policy", "rule_index", "members")
+)
+
 _NO_TIER: tuple = ((), (), ())
+
+# Up to this many distinct destination port-name sets, a rule naming a port is resolved for
+# each of them once, and looked up by index per destination.
+_FEW_PORT_KEYS = 64
 
 
 class Connectivity:
@@ -198,6 +236,11 @@ class Connectivity:
         self._pairs: list[tuple[int, int, PortSet]] | None = None
         self._endpoints: tuple[Endpoint, ...] | None = None
         self._interned: dict[PortSet, PortSet] = {}
+        self._resolved_cache: dict[int, tuple] = {}
+        self._unions: dict[tuple[int, ...], PortSet] = {}
+        self._joins: dict[tuple[int, int], PortSet] = {}
+        self._specs_values: dict[tuple[PolicyPort, ...], tuple[PolicyPort, ...]] = {}
+        self._named_lists: dict[int, tuple[tuple[PolicyPort, ...], list[PortSet]]] = {}
         self.base: Connectivity | None = None
         if base is not None and base._reusable_for(snapshot):
             self.base = base
@@ -205,10 +248,12 @@ class Connectivity:
             # ignored: the classes and every selector already evaluated stay valid.
             self._classes, self._class_of = base._classes, base._class_of
             self._port_key, self._all_mask = base._port_key, base._all_mask
+            self._key_ports = base._key_ports
             self._ns_labels, self._by_ns = base._ns_labels, base._by_ns
             self._ns_cache, self._pod_cache = base._ns_cache, base._pod_cache
             self._members_cache = base._members_cache
             self._selector_keys = base._selector_keys
+            self._by_label, self._by_pair = base._by_label, base._by_pair
         else:
             self._classes = []
             self._class_of = {}
@@ -216,14 +261,22 @@ class Connectivity:
             self._build_classes()
             port_keys: dict[tuple, int] = {}
             self._port_key = [port_keys.setdefault(c.ports, len(port_keys)) for c in self._classes]
+            self._key_ports: list[tuple] = list(port_keys)  # the ports of each port key
             self._all_mask = (1 << len(self._classes)) - 1
             self._ns_labels = {ns.name: dict(ns.labels) for ns in snapshot.namespaces}
             self._ns_cache: dict[LabelSelector, frozenset[str]] = {}
             self._pod_cache: dict[tuple[LabelSelector, frozenset[str]], int] = {}
             self._members_cache: dict[int, frozenset[int]] = {}
             self._by_ns: dict[str, list[_Class]] = defaultdict(list)
+            # (namespace, key, value) -> its classes: a selector with matchLabels only needs
+            # to test the classes carrying its first pair, not every class of the namespace.
+            self._by_label: dict[tuple[str, str, str], list[_Class]] = defaultdict(list)
+            self._by_pair: dict[tuple[str, str], list[_Class]] = defaultdict(list)  # all namespaces
             for c in self._classes:
                 self._by_ns[c.namespace].append(c)
+                for k, v in c.labels.items():
+                    self._by_label[(c.namespace, k, v)].append(c)
+                    self._by_pair[(k, v)].append(c)
         self._evaluate_policies()
         self._cut_external()
 
@@ -260,11 +313,7 @@ class Connectivity:
             mask = self._all_mask
         got = self._members_cache.get(mask)
         if got is None:
-            if mask.bit_count() < 64:
-                got = frozenset(_bits(mask))
-            else:  # one pass over the binary text beats a big-int operation per bit
-                text = bin(mask)[:1:-1]
-                got = frozenset(i for i, ch in enumerate(text) if ch == "1")
+            got = frozenset(_set_bits(mask))
             self._members_cache[mask] = got
         return got
 
@@ -279,13 +328,32 @@ class Connectivity:
         key = (selector, namespaces)
         got = self._pod_cache.get(key)
         if got is None:
-            got = 0
-            for ns in namespaces:
-                for c in self._by_ns.get(ns, ()):
-                    if matches(selector, c.labels):
-                        got |= 1 << c.index
-            self._pod_cache[key] = got
+            candidates = self._candidates(selector, namespaces)
+            if len(selector.match_labels) == 1 and not selector.match_expressions:
+                found = [c.index for c in candidates]  # each carries the one pair asked for
+            else:
+                found = [c.index for c in candidates if matches(selector, c.labels)]
+            got = self._pod_cache[key] = _mask_of(found)
+            # The mask's classes are at hand: _members() need not find them again bit by bit.
+            self._members_cache.setdefault(got, frozenset(found))
         return got
+
+    def _candidates(self, selector: LabelSelector, namespaces: frozenset[str]) -> Iterator[_Class]:
+        """The classes of these namespaces that may match: with matchLabels, only those with its
+        first pair (matches() still decides; this only skips sure misses)."""
+        if not selector.match_labels:
+            for ns in namespaces:
+                yield from self._by_ns.get(ns, ())
+            return
+        first = selector.match_labels[0]
+        everywhere = self._by_pair.get(first, ())
+        if len(namespaces) < len(everywhere):
+            for ns in namespaces:
+                yield from self._by_label.get((ns, *first), ())
+        else:
+            for c in everywhere:
+                if c.namespace in namespaces:
+                    yield c
 
     def selected_mask(self, policy: NetworkPolicy) -> int:
         """Classes the policy's podSelector selects (its own namespace only)."""
@@ -304,17 +372,31 @@ class Connectivity:
 
     def _rule_contribution(self, policy: NetworkPolicy, rule: Rule, i: int) -> _Contribution:
         if not rule.peers:  # an empty or absent from/to: every source/destination, IPs too
-            return _Contribution(
+            return _contribution(
                 self._all_mask, self._external_all, rule.ports, policy, i, self._members(-1)
             )
-        mask = 0
-        addresses = IntervalSet()
+        masks = []
+        addresses = NO_INTERVALS
         for peer in rule.peers:
             if peer.ip_block is not None:
                 addresses = addresses | peer_addresses(peer)
             else:
-                mask |= self.peer_mask(policy, peer)
-        return _Contribution(mask, addresses, rule.ports, policy, i, self._members(mask))
+                masks.append(self.peer_mask(policy, peer))
+        mask, members = self._union(masks)
+        return _contribution(mask, addresses, rule.ports, policy, i, members)
+
+    def _union(self, masks: list[int]) -> tuple[int, frozenset[int]]:
+        """The OR of masks, and its classes: a union of their member sets (set algebra in C),
+        not a walk over the bits of the OR."""
+        if len(masks) == 1:
+            return masks[0], self._members(masks[0])
+        mask = 0
+        for m in masks:
+            mask |= m
+        got = self._members_cache.get(mask)
+        if got is None:
+            got = self._members_cache[mask] = frozenset().union(*map(self._members, masks))
+        return mask, got
 
     def _policy_parts(self, p: NetworkPolicy) -> tuple[int, list, list]:
         """(selected classes, ingress contributions, egress contributions) of one policy.
@@ -386,17 +468,15 @@ class Connectivity:
         self._out_contribs: dict[tuple, list[_Contribution]] = {}
         # Masks are for set algebra; membership tests and iteration use index sets and sorted
         # lists, because testing one bit of a Python int copies the int (O(classes)).
-        self._in_any: dict[tuple, frozenset[int] | None] = {}
         self._out_any: dict[tuple, tuple[int, ...]] = {}
         self._out_any_set: dict[tuple, frozenset[int]] = {}
         for prof in set(self._in_profile):
             contribs = [c for pi in prof for c in self._policy_in[pi]]
             self._in_contribs[prof] = contribs
-            self._in_any[prof] = self._members(_or_masks(contribs)) if prof else None
         for prof in set(self._out_profile):
             contribs = [c for pi in prof for c in self._policy_out[pi]]
             self._out_contribs[prof] = contribs
-            members = self._members(_or_masks(contribs) if prof else -1)
+            members = self._union([c.mask for c in contribs])[1] if prof else self._members(-1)
             self._out_any_set[prof] = members
             self._out_any[prof] = tuple(sorted(members))
         self._tiered = bool(self.snapshot.cluster_policies)
@@ -682,14 +762,23 @@ class Connectivity:
         out_sig = {}
         for key in set(self._out_key):
             n_prof = key[1]
-            np_sig = self._atom_ports(atoms, self._out_contribs[n_prof], (), bool(n_prof))
+            np_sig = self._atom_ports(atoms, self._out_contribs[n_prof], (), -1, bool(n_prof))
             out_sig[key] = sig_of(True, key, np_sig, ())
         in_sig = {}
-        for key, ports in {(self._in_key[c.index], c.ports) for c in self._classes}:
+        for (key, pk), ports in self._in_ext_keys().items():
             n_prof = key[1]
-            np_sig = self._atom_ports(atoms, self._in_contribs[n_prof], ports, bool(n_prof))
-            in_sig[(key, ports)] = sig_of(False, key, np_sig, ports)
+            np_sig = self._atom_ports(atoms, self._in_contribs[n_prof], ports, pk, bool(n_prof))
+            in_sig[(key, pk)] = sig_of(False, key, np_sig, ports)
         return out_sig, in_sig
+
+    def _in_ext_keys(self) -> dict[tuple, tuple]:
+        """{(ingress key, destination port names' key): those ports} over the classes: what
+        the ingress from external addresses depends on (port key: an int, cheap to hash)."""
+        out: dict[tuple, tuple] = {}
+        port_key = self._port_key
+        for c, key in zip(self._classes, self._in_key, strict=True):
+            out.setdefault((key, port_key[c.index]), c.ports)
+        return out
 
     def cluster_policies_for(
         self, workload: Workload
@@ -740,12 +829,103 @@ class Connectivity:
         got = cache.get(key)
         if got is None:
             contribs = (self._out_contribs if egress else self._in_contribs)[prof]
-            got = PortSet.none()
-            dports = self._classes[d].ports
-            for i in ids:
-                got = got | resolve_ports(contribs[i].ports, dports)
-            # One object per distinct value, so that callers can key on identity.
-            got = cache[key] = self._interned.setdefault(got, got)
+            parts = [self._resolved(contribs[i].ports, d) for i in ids]
+            if len(parts) == 1:
+                got = parts[0]
+            else:  # the parts are interned, and a cluster has few distinct ones
+                ukey = tuple(map(id, parts))
+                got = self._unions.get(ukey)
+                if got is None:
+                    got = PortSet.none()
+                    for part in parts:
+                        got = got | part
+                    # One object per distinct value, so that callers can key on identity.
+                    got = self._unions[ukey] = self._interned.setdefault(got, got)
+            cache[key] = got
+        return got
+
+    def _resolved(self, specs: tuple[PolicyPort, ...], d: int) -> PortSet:
+        """resolve_ports against class d's ports, once per rule's `ports` (and per port names
+        of the destination when the rule names a port): thousands of policies, few answers.
+        Interned: one object per distinct value."""
+        got = self._unnamed(specs)
+        if got is not None:
+            return got
+        return self._resolved_for_key(specs, self._port_key[d])
+
+    def _resolved_for_key(self, specs: tuple[PolicyPort, ...], pk: int) -> PortSet:
+        """A rule naming a port, resolved against the ports of port key pk (interned)."""
+        by_names = self._resolved_cache[id(specs)][2]
+        ports = by_names.get(pk)
+        if ports is None:
+            ports = resolve_ports(specs, self._key_ports[pk])
+            ports = by_names[pk] = self._interned.setdefault(ports, ports)
+        return ports
+
+    def _named_ports(self, specs: tuple[PolicyPort, ...]) -> list[PortSet] | None:
+        """A rule naming a port, resolved for every port key (indexed by it); None when there
+        are too many port keys for that to pay."""
+        if len(self._key_ports) > _FEW_PORT_KEYS:
+            return None
+        got = self._named_lists.get(id(specs))
+        if got is None:  # the entry pins `specs`: its id stays its own
+            ports = [self._resolved_for_key(specs, pk) for pk in range(len(self._key_ports))]
+            got = self._named_lists[id(specs)] = (specs, ports)
+        return got[1]
+
+    def _unnamed(self, specs: tuple[PolicyPort, ...]) -> PortSet | None:
+        """The ports of a rule that names no port (the same for every destination), interned;
+        None when it names one."""
+        got = self._resolved_cache.get(id(specs))
+        if got is None:  # the entry pins `specs`: its id stays its own
+            # Equal `ports` of different policies share one entry (hashed once per object).
+            same = self._specs_values.setdefault(specs, specs)
+            got = self._resolved_cache.get(id(same)) if same is not specs else None
+            if got is None:
+                if any(isinstance(spec.port, str) for spec in specs):
+                    got = (specs, None, {})
+                else:
+                    ports = resolve_ports(specs, ())
+                    got = (specs, self._interned.setdefault(ports, ports), None)
+            self._resolved_cache[id(specs)] = (specs, got[1], got[2])
+        return got[1]
+
+    def _join(self, a: PortSet, b: PortSet) -> PortSet:
+        """a | b of two interned port sets, interned, kept per pair."""
+        key = (id(a), id(b))
+        got = self._joins.get(key)
+        if got is None:
+            got = a | b
+            got = self._joins[key] = self._interned.setdefault(got, got)
+        return got
+
+    def _egress_row(self, contribs: list[_Contribution]) -> dict[int, PortSet]:
+        """{destination class: ports} that these egress rules allow, built with set algebra
+        in C (but for rules naming a port: their answer depends on the destination)."""
+        out: dict[int, PortSet] = {}
+        resolved, port_key = self._resolved, self._port_key
+        for j, c in enumerate(contribs):
+            ports = self._unnamed(c.ports)
+            if ports is not None:
+                fresh = dict.fromkeys(c.members, ports)
+            else:  # the answer depends on each destination's port names
+                by_key = self._named_ports(c.ports)
+                if by_key is not None:
+                    fresh = {x: by_key[port_key[x]] for x in c.members}
+                else:
+                    fresh = {x: resolved(c.ports, x) for x in c.members}
+            if j:
+                for x in out.keys() & c.members:
+                    fresh[x] = self._join(out[x], fresh[x])
+            out.update(fresh)
+        return out
+
+    def _egress_to(self, contribs: list[_Contribution], d: int) -> PortSet:
+        """What these egress rules allow into class d (some rule names it)."""
+        got = PortSet.none()
+        for c in contribs:
+            if d in c.members:
+                got = self._join(got, self._resolved(c.ports, d))
         return got
 
     @gc_paused
@@ -806,48 +986,62 @@ class Connectivity:
         if self._tiered:
             return self._tiered_pairs_from(sources, only_dst, cache, both)
         # The hot loop of the evaluation (one pass per candidate pair): plain loops over the
-        # few rules of a profile and set lookups; no big-int bit tests, no generators.
+        # few rules of a destination and set lookups; no big-int bit tests, no generators.
+        # Every port set here is interned, so that a pair's answer is cached by identity.
         out = []
+        append = out.append
         in_profile, out_profile = self._in_profile, self._out_profile
-        in_sets = {p: [c.members for c in cs] for p, cs in self._in_contribs.items() if p}
-        out_sets = {p: [c.members for c in cs] for p, cs in self._out_contribs.items() if p}
-        ports_of = self._ports_of
+        resolved, join = self._resolved, self._join
         everything = PortSet.all()
         only = sorted(self._members(only_dst)) if only_dst is not None else None
+        # e & i per (id(e), id(i)): both are interned, and live while the evaluation does
+        by_e: dict[int, dict[int, PortSet | None]] = {}
+        last_e = by_i = None
+        # per destination class: [(peer classes, ports)] of its ingress rules, or None when no
+        # policy isolates its ingress
+        rows: list = [None] * len(self._classes)
+        for d in range(len(self._classes)) if only is None else only:
+            prof = in_profile[d]
+            if prof:
+                rows[d] = [(c.members, resolved(c.ports, d)) for c in self._in_contribs[prof]]
         for s in sources:
             e_prof = out_profile[s]
-            e_sets = out_sets.get(e_prof)
+            e_contribs = self._out_contribs[e_prof] if e_prof else None
+            # a whole row when every column is wanted; a few columns (an edit's re-evaluation)
+            # are looked up one by one
+            e_row = self._egress_row(e_contribs) if e_contribs and only is None else None
             if only is None:
                 candidates = self._out_any[e_prof]
             else:  # a few columns: test them, rather than walking the whole row
                 reach = self._out_any_set[e_prof]
                 candidates = [d for d in only if d in reach]
             for d in candidates:
-                i_prof = in_profile[d]
-                if i_prof:
-                    i_ids = []
-                    for j, members in enumerate(in_sets[i_prof]):
+                row = rows[d]
+                if row is not None:
+                    i = None
+                    for members, ports in row:
                         if s in members:
-                            i_ids.append(j)
-                    if not i_ids:
+                            i = ports if i is None else join(i, ports)
+                    if i is None:
                         continue  # no ingress rule of d names s
-                    i = ports_of(False, i_prof, tuple(i_ids), d, cache)
                 else:
                     i = everything
-                if e_sets is not None:
-                    e_ids = []
-                    for j, members in enumerate(e_sets):
-                        if d in members:
-                            e_ids.append(j)
-                    e = ports_of(True, e_prof, tuple(e_ids), d, cache)
-                else:
+                if e_row is not None:
+                    e = e_row[d]
+                elif e_contribs is None:
                     e = everything
-                key = (id(e), id(i))  # both are interned, and live while `cache` does
-                ports = both.get(key)
-                if ports is None:
-                    ports = both[key] = e & i
-                if ports:
-                    out.append((s, d, ports))
+                else:
+                    e = self._egress_to(e_contribs, d)
+                if e is not last_e:  # runs of destinations share the source's egress answer
+                    last_e = e
+                    by_i = by_e.get(id(e))
+                    if by_i is None:
+                        by_i = by_e[id(e)] = {}
+                ports = by_i.get(id(i), by_e)  # type: ignore[union-attr]
+                if ports is by_e:  # not seen yet (None: nothing allowed)
+                    ports = by_i[id(i)] = (e & i) or None  # type: ignore[index]
+                if ports is not None:
+                    append((s, d, ports))
         return out
 
     # external addresses -----------------------------------------------------------------------
@@ -875,19 +1069,34 @@ class Connectivity:
             out_sig, in_sig = self._tiered_external(atoms)
         else:
             for prof, contribs in self._out_contribs.items():
-                out_sig[prof] = self._atom_ports(atoms, contribs, (), bool(prof))
-            in_keys = {(self._in_profile[c.index], c.ports) for c in self._classes}
-            for prof, ports in in_keys:
-                in_sig[(prof, ports)] = self._atom_ports(
-                    atoms, self._in_contribs[prof], ports, bool(prof)
+                out_sig[prof] = self._atom_ports(atoms, contribs, (), -1, bool(prof))
+            for (prof, pk), ports in self._in_ext_keys().items():
+                in_sig[(prof, pk)] = self._atom_ports(
+                    atoms, self._in_contribs[prof], ports, pk, bool(prof)
                 )
         # Only allowances that differ between atoms can split them (most profiles name no
         # ipBlock: they allow nothing external, or everything).
-        telling = [
-            sig
-            for sig in (*out_sig.values(), *in_sig.values())
-            if sig and not (len(sig) == len(atoms) and len(set(sig.values())) == 1)
-        ]
+        # Port sets are compared as the id of their interned equal: hashing a tuple of port
+        # sets per atom calls a Python __hash__ per element. Cached signatures are shared
+        # objects: each is looked at once.
+        canon: dict[int, int] = {id(None): id(None)}
+        interned = self._interned
+
+        def ids(sig: dict[int, PortSet]) -> dict[int, int]:
+            out = {}
+            for ai, ports in sig.items():
+                got = canon.get(id(ports))
+                if got is None:  # `ports` lives in `sig` until the grouping is done
+                    got = canon[id(ports)] = id(interned.setdefault(ports, ports))
+                out[ai] = got
+            return out
+
+        distinct = {id(sig): sig for sig in (*out_sig.values(), *in_sig.values()) if sig}
+        telling = []
+        for sig in distinct.values():
+            sig_ids = ids(sig)
+            if not (len(sig) == len(atoms) and len(set(sig_ids.values())) == 1):
+                telling.append(sig_ids)
         groups: dict[tuple, list[int]] = {}
         for ai in range(len(atoms)):
             groups.setdefault(tuple(sig.get(ai) for sig in telling), []).append(ai)
@@ -906,12 +1115,20 @@ class Connectivity:
         self._out_ext = {prof: self._group_ports(sig) for prof, sig in out_sig.items()}
         self._in_ext = {key: self._group_ports(sig) for key, sig in in_sig.items()}
 
-    def _atom_ports(self, atoms, contribs, dst_ports, isolated: bool) -> dict[int, PortSet]:
+    def _atom_ports(
+        self, atoms, contribs, dst_ports: tuple, pk: int, isolated: bool
+    ) -> dict[int, PortSet]:
+        """{atom: ports} the rules allow to or from external atoms; dst_ports are the
+        destination's port names and pk their key (-1: an external destination)."""
         if not isolated:
             return dict.fromkeys(range(len(atoms)), PortSet.all())
+        # Most rules name no ipBlock: they say nothing here, whatever the destination.
+        contribs = [c for c in contribs if c.addresses.intervals]
+        if not contribs:
+            return {}
         # Contributions of unchanged policies are the very objects an edit's re-evaluation
         # shares with its base, and so are the atoms: their answers carry over.
-        key = (tuple(id(c) for c in contribs), dst_ports)
+        key = (tuple(id(c) for c in contribs), pk)
         got = self._atom_ports_cache.get(key)
         if got is None:
             got = self._atom_ports_cache[key] = self._compute_atom_ports(contribs, dst_ports)
@@ -920,13 +1137,15 @@ class Connectivity:
     def _compute_atom_ports(self, contribs, dst_ports) -> dict[int, PortSet]:
         out: dict[int, PortSet] = {}
         for c in contribs:
-            if not c.addresses:
-                continue
-            ports = resolve_ports(c.ports, dst_ports)
+            ports = self._unnamed(c.ports)
+            if ports is None:
+                ports = resolve_ports(c.ports, dst_ports)
+                ports = self._interned.setdefault(ports, ports)
             if not ports:
                 continue
             for ai in self._atoms_in(c.addresses):
-                out[ai] = out.get(ai, PortSet.none()) | ports
+                got = out.get(ai)
+                out[ai] = ports if got is None else self._join(got, ports)
         return out
 
     def _atoms_in(self, addresses: IntervalSet) -> list[int]:
@@ -963,7 +1182,7 @@ class Connectivity:
         for c in self._classes:
             for gi, ports in self._out_ext[self._out_key[c.index]].items():
                 external.append((c.index, gi, "out", ports))
-            for gi, ports in self._in_ext[(self._in_key[c.index], c.ports)].items():
+            for gi, ports in self._in_ext[(self._in_key[c.index], self._port_key[c.index])].items():
                 external.append((c.index, gi, "in", ports))
         return classes, self.class_pairs(), external
 
@@ -983,68 +1202,72 @@ class Connectivity:
         out of the first or into the second (what an edit can have changed).
         """
         with paused_gc():
-            found, n, np, port_sets = self._flow_keys(touching)
-        by_rank = self.endpoints
-        return (_decode(k, n, np, by_rank, port_sets) for k in found)
+            found, bits, port_sets = self._flow_keys(touching)
+        return _decoded(found, bits, self.endpoints, port_sets)
 
-    def _flow_keys(self, touching: tuple[int, int] | None) -> tuple[list[int], int, int, list]:
-        """The flows as sorted int keys, with what decodes them (see _decode)."""
-        rank = {ep.id: i for i, ep in enumerate(self.endpoints)}
+    def _flow_keys(self, touching: tuple[int, int] | None) -> tuple[list[int], int, list]:
+        """The flows as sorted int keys, with what decodes them (see _decoded)."""
         by_rank = self.endpoints
-        # One int per flow, (src rank * n + dst rank) * p + port-set index: a list of ints
-        # sorts several times faster than tuples, and the key is unique, so nothing else is
-        # compared.
-        n = len(by_rank)
+        rank = {ep.id: i for i, ep in enumerate(by_rank)}
+        # One int per flow, src rank | dst rank | port-set index in fixed-width bit fields: a
+        # list of ints sorts several times faster than tuples, the key is unique, so nothing
+        # else is compared, and shifts and masks take it apart more cheaply than divmod.
+        bits = len(by_rank).bit_length()
         port_sets: list[PortSet] = []
         port_index: dict[int, int] = {}
-
-        def index_of(ports: PortSet) -> int:
-            i = port_index.get(id(ports))
-            if i is None:
-                i = port_index[id(ports)] = len(port_sets)
-                port_sets.append(ports)
-            return i
-
-        src_on = self._members(touching[0]) if touching is not None else None
-        dst_on = self._members(touching[1]) if touching is not None else None
-        pairs = [
-            (s, d, index_of(ports))
-            for s, d, ports in self.class_pairs()
-            if src_on is None or s in src_on or d in dst_on  # type: ignore[operator]
-        ]
-        ext = []
-        for c in self._classes:
-            out_ext = self._out_ext[self._out_key[c.index]]
-            in_ext = self._in_ext[(self._in_key[c.index], c.ports)]
-            out_on = src_on is None or c.index in src_on
-            in_on = dst_on is None or c.index in dst_on
-            ext.append(
-                (
-                    c,
-                    [(gi, index_of(p)) for gi, p in out_ext.items()] if out_on else [],
-                    [(gi, index_of(p)) for gi, p in in_ext.items()] if in_on else [],
-                )
-            )
-        np = max(len(port_sets), 1)
         found: list[int] = []
         add = found.append
-        members = [[rank[w.id] for w in c.workloads] for c in self._classes]
-        for s, d, pi in pairs:
+        members = [[rank[w.id] << _PORT_BITS for w in c.workloads] for c in self._classes]
+        src_on = self._members(touching[0]) if touching is not None else None
+        dst_on = self._members(touching[1]) if touching is not None else None
+        # a class of one workload (the common case at scale): its shifted rank, else None
+        single = [m[0] if len(m) == 1 else None for m in members]
+        last = pi = None
+        for s, d, ports in self.class_pairs():
+            if src_on is not None and s not in src_on and d not in dst_on:  # type: ignore[operator]
+                continue
+            if ports is not last:  # runs of pairs share one port set
+                last = ports
+                pi = port_index.get(id(ports))
+                if pi is None:
+                    pi = port_index[id(ports)] = len(port_sets)
+                    port_sets.append(ports)
+            rs, rd = single[s], single[d]
+            if rs is not None and rd is not None:
+                if rs != rd:
+                    add((rs << bits) | rd | pi)  # type: ignore[operator]
+                continue
             dsts = members[d]
             for rs in members[s]:
-                base = rs * n
+                base = (rs << bits) | pi
                 for rd in dsts:
                     if rs != rd:
-                        add((base + rd) * np + pi)
-        ext_rank = [rank[e.id] for e in self._external]
-        for c, out_ext, in_ext in ext:
-            for rw in members[c.index]:
-                for gi, pi in out_ext:
-                    add((rw * n + ext_rank[gi]) * np + pi)
-                for gi, pi in in_ext:
-                    add((ext_rank[gi] * n + rw) * np + pi)
+                        add(base | rd)
+        ext_rank = [rank[e.id] << _PORT_BITS for e in self._external]
+        for c in self._classes:
+            sides = []
+            if src_on is None or c.index in src_on:
+                sides.append((True, self._out_ext[self._out_key[c.index]]))
+            if dst_on is None or c.index in dst_on:
+                sides.append(
+                    (False, self._in_ext[(self._in_key[c.index], self._port_key[c.index])])
+                )
+            for out, by_group in sides:
+                for gi, ports in by_group.items():
+                    pi = port_index.get(id(ports))
+                    if pi is None:
+                        pi = port_index[id(ports)] = len(port_sets)
+                        port_sets.append(ports)
+                    re = ext_rank[gi]
+                    if out:
+                        for rw in members[c.index]:
+                            add((rw << bits) | re | pi)
+                    else:
+                        re = (re << bits) | pi
+                        for rw in members[c.index]:
+                            add(re | rw)
         found.sort()
-        return found, n, np, port_sets
+        return found, bits, port_sets
 
 
 def _by_identity[T, V](cache: dict[int, tuple[T, V]], obj: T, compute: Callable[[T], V]) -> V:
@@ -1074,47 +1297,91 @@ def _compute_blocks(policy: NetworkPolicy | ClusterNetworkPolicy) -> tuple[Inter
     return tuple(out)
 
 
-def _decode(key: int, n: int, np: int, by_rank, port_sets) -> Flow:
-    pair, pi = divmod(key, np)
-    a, b = divmod(pair, n)
-    return Flow(by_rank[a], by_rank[b], port_sets[pi])
+# The width of a flow key's port-set field: more distinct port-set objects than any cluster
+# makes; a key of two ranks and this field stays within CPython's two-digit ints up to 2**15
+# endpoints.
+_PORT_BITS = 30
+
+
+_DECODE_CHUNK = 65536  # flows made per collector pause
+
+
+def _decoded(keys: list[int], bits: int, by_rank, port_sets) -> Iterator[Flow]:
+    """The flows of sorted keys (see Connectivity._flow_keys), made without the frozen
+    dataclass's __init__ (a setattr through object per field): a million flows at XL.
+
+    They are made a chunk at a time with the collector paused (see gcpause): a caller that
+    keeps them all (list(conn.flows())) otherwise sets off full collections that walk every
+    live object again and again. The pause never spans a yield.
+    """
+    rank_mask, port_mask = (1 << bits) - 1, (1 << _PORT_BITS) - 1
+    src_shift = bits + _PORT_BITS
+    new = object.__new__
+    set_src, set_dst, set_ports = Flow.src.__set__, Flow.dst.__set__, Flow.ports.__set__  # type: ignore[attr-defined]
+    for start in range(0, len(keys), _DECODE_CHUNK):
+        chunk = []
+        append = chunk.append
+        with paused_gc():
+            for key in keys[start : start + _DECODE_CHUNK]:
+                f = new(Flow)
+                set_src(f, by_rank[key >> src_shift])
+                set_dst(f, by_rank[(key >> _PORT_BITS) & rank_mask])
+                set_ports(f, port_sets[key & port_mask])
+                append(f)
+        yield from chunk
+        del chunk  # the caller holds what it keeps
 
 
 def _selector_keys(policies, cluster_policies=()) -> frozenset[str]:
     """Every label key a pod selector of these policies looks at (namespace labels need no
     key: a class never spans namespaces)."""
-    keys: set[str] = set()
-
-    def add(selector: LabelSelector | None) -> None:
-        if selector is not None:
-            keys.update(k for k, _ in selector.match_labels)
-            keys.update(r.key for r in selector.match_expressions)
-
+    selectors: list[LabelSelector | None] = []
+    add = selectors.append
     for p in policies:
         add(p.pod_selector)
-        for rule in (*p.ingress, *p.egress):
-            for peer in rule.peers:
-                add(peer.pod_selector)
+        for rules in (p.ingress, p.egress):
+            for rule in rules:
+                for peer in rule.peers:
+                    add(peer.pod_selector)
     for cp in cluster_policies:
         add(cp.subject.pod_selector)
         for crule in (*cp.ingress, *cp.egress):
             for cpeer in crule.peers:
                 add(cpeer.pod_selector)
+    keys: set[str] = set()
+    for selector in selectors:  # plain loops: tens of thousands of selectors at XL
+        if selector is not None:
+            for k, _ in selector.match_labels:
+                keys.add(k)
+            for r in selector.match_expressions:
+                keys.add(r.key)
     return frozenset(keys)
 
 
-def _bits(mask: int) -> Iterator[int]:
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low
-
-
-def _or_masks(contribs: list[_Contribution]) -> int:
-    out = 0
-    for c in contribs:
-        out |= c.mask
+def _set_bits(mask: int) -> list[int]:
+    """The indexes of a mask's set bits: a C-level scan of its binary text between hits."""
+    text = bin(mask)[:1:-1]  # least significant bit first
+    out = []
+    add, find = out.append, text.find
+    i = find("1")
+    while i >= 0:
+        add(i)
+        i = find("1", i + 1)
     return out
+
+
+def _mask_of(indexes: list[int]) -> int:
+    """The mask of these bit indexes; a byte buffer when there are many, so that no big int
+    is copied per bit."""
+    if len(indexes) < 16:
+        mask = 0
+        for i in indexes:
+            mask |= 1 << i
+        return mask
+    buf = bytearray(max(indexes) // 8 + 1)
+    for i in indexes:
+        buf[i >> 3] |= 1 << (i & 7)
+    return int.from_bytes(buf, "little")
 
 
 def evaluate(snapshot: Snapshot) -> Connectivity:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from typing import TextIO
 
-from .connectivity import Connectivity, Flow
+from .connectivity import Connectivity, Endpoint, Flow
+from .intervals import PortSet
 
 __all__ = ["FORMATS", "flow_record", "render", "to_json_dict", "write"]
 
@@ -30,30 +32,85 @@ def to_json_dict(conn: Connectivity | Iterable[Flow]) -> dict[str, object]:
     return {"connections": [flow_record(f) for f in flows]}
 
 
+# Texts are kept by the identity of the port set (its own hash is a Python call), the object
+# pinned in the entry so that its id cannot be freed and reused while the entry lives. A
+# --focus-conn narrowing makes a new port set per flow: past this many objects, texts are
+# kept by value only, so that memory stays bounded by the distinct values.
+_PINNED = 4096
+
+
 def _txt(flows: Iterable[Flow], out: TextIO) -> None:
-    out.writelines(f"{f.src.id} => {f.dst.id} : {f.ports}\n" for f in flows)
+    pinned: dict[int, tuple[PortSet, str]] = {}
+    by_value: dict[PortSet, str] = {}
+
+    def records() -> Iterator[str]:
+        for f in flows:
+            ports = f.ports
+            got = pinned.get(id(ports))
+            if got is not None:
+                text = got[1]
+            else:
+                text = by_value.get(ports)
+                if text is None:
+                    text = by_value[ports] = str(ports)
+                if len(pinned) < _PINNED:
+                    pinned[id(ports)] = (ports, text)
+            yield f"{f.src.id} => {f.dst.id} : {text}\n"
+
+    _chunked(out, records(), "")
 
 
 def _json(flows: Iterable[Flow], out: TextIO) -> None:
     # One record per line. Endpoint ids and port sets repeat across many flows, so each is
-    # encoded once; a million-flow answer is then string joins, not a million dumps() calls.
-    ids: dict[str, str] = {}
-    conns: dict[object, str] = {}
+    # encoded once, and the records go out joined in chunks: a million-flow answer is then
+    # string joins, not a million dumps() calls or write() calls. Endpoints are kept by
+    # identity too (pinned: a run has a bounded number of them).
+    pinned: dict[int, tuple[PortSet, str]] = {}
+    by_value: dict[PortSet, str] = {}
+    # per destination: (it, {id(pinned port set): its record's tail}, the dst part of a tail)
+    tails: dict[int, tuple[Endpoint, dict[int, str], str]] = {}
 
-    def encoded(f: Flow) -> str:
-        src = ids.get(f.src.id) or ids.setdefault(f.src.id, json.dumps(f.src.id))
-        dst = ids.get(f.dst.id) or ids.setdefault(f.dst.id, json.dumps(f.dst.id))
-        c = conns.get(f.ports)
-        if c is None:
-            c = conns[f.ports] = json.dumps(f.ports.to_conns())
-        return f'{{"src": {src}, "dst": {dst}, "conns": {c}}}'
+    def records() -> Iterator[str]:
+        src = head = None
+        for f in flows:
+            if f.src is not src:  # flows come sorted by source: one per run of them
+                src = f.src
+                head = f'{{"src": {json.dumps(src.id)}, "dst": '
+            dst, ports = f.dst, f.ports
+            t = tails.get(id(dst))
+            if t is None:
+                t = tails[id(dst)] = (dst, {}, f'{json.dumps(dst.id)}, "conns": ')
+            tail = t[1].get(id(ports))
+            if tail is None:
+                got = pinned.get(id(ports))
+                if got is not None:
+                    tail = t[1][id(ports)] = t[2] + got[1]
+                else:
+                    text = by_value.get(ports)
+                    if text is None:
+                        text = by_value[ports] = json.dumps(ports.to_conns()) + "}"
+                    if len(pinned) < _PINNED:
+                        pinned[id(ports)] = (ports, text)
+                    tail = t[2] + text
+            yield head + tail  # type: ignore[operator]
 
     out.write('{"connections": [')
-    separator = "\n  "
-    for f in flows:
-        out.write(separator + encoded(f))
-        separator = ",\n  "
-    out.write("\n]}\n" if separator != "\n  " else "]}\n")
+    out.write("\n]}\n" if _chunked(out, records(), ",\n  ", "\n  ") else "]}\n")
+
+
+_CHUNK = 8192  # records per write
+
+
+def _chunked(out: TextIO, records: Iterator[str], separator: str, first: str = "") -> bool:
+    """Writes the records joined by `separator` (`first` before the first one), a chunk at a
+    time; False when there were none."""
+    chunk = list(islice(records, _CHUNK))
+    if not chunk:
+        return False
+    out.write(first + separator.join(chunk))
+    while chunk := list(islice(records, _CHUNK)):
+        out.write(separator + separator.join(chunk))
+    return True
 
 
 def _csv(flows: Iterable[Flow], out: TextIO) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .model import PROTOCOLS
 
@@ -232,8 +233,13 @@ IPV4_ALL = IntervalSet(((0, V4_END),))
 IPV6_ALL = IntervalSet(((V6_BASE, V6_END),))
 
 
+@lru_cache(maxsize=4096)
 def cidr_interval(cidr: str) -> tuple[int, int]:
-    """The closed interval of a CIDR on the shared address line; raises ValueError."""
+    """The closed interval of a CIDR on the shared address line; raises ValueError.
+
+    Kept per text (bounded): a cluster names the same few blocks in thousands of policies,
+    and ipaddress parses in Python.
+    """
     net = ipaddress.ip_network(cidr.strip(), strict=False)
     lo, hi = int(net.network_address), int(net.broadcast_address)
     if net.version == 6:
