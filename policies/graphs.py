@@ -253,7 +253,8 @@ def elements(index: FlowIndex, f: ViewFilter) -> dict[str, Any]:
         # it keeps would walk every edge (half a second at 50,000 pods) to find them all.
         stats = {"workloads": index.workloads, "shown_workloads": index.workloads,
                  "flows": index.flow_count, "shown_flows": index.flow_count}  # fmt: skip
-        return {**index.aggregated, "stats": stats, "expanded": [], "notice": ""}
+        first = {**index.aggregated, "stats": stats, "expanded": [], "notice": ""}
+        return {**first, "tiered": index.tiers is not None}
     return _elements(index, f)
 
 
