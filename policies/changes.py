@@ -27,13 +27,14 @@ from .engine.manifests import NAMESPACE_LABEL
 from .engine.synthesis import allow_flow_plan, render_template
 from .errors import InputErrors
 from .models import Cluster, Revision
-from .revisions import Edit, locked_head, write_edit
+from .revisions import Edit, locked_head, settled_head, write_edit
 from .snapshots import AnyPolicy, all_policies, parse_policies, policy_key
 
 __all__ = [
     "EDITOR_FILE",
     "EditCheck",
     "EditConflict",
+    "HeadNotAnalysed",
     "NoSuchPolicy",
     "apply_edit",
     "check_edit",
@@ -90,6 +91,27 @@ class EditConflict(Exception):
             "theirs": self.theirs,
             "diff": self.diff,
         }
+
+
+class HeadNotAnalysed(Exception):
+    """The head is still being analysed by a worker: an edit of it would evaluate it in the
+    request (minutes at 50,000 pods, with the cluster locked), so the client asks again when
+    the analysis is done (the views answer 409 with its progress)."""
+
+    def __init__(self, head: Revision) -> None:
+        super().__init__(f"revision {head.number} is being analysed")
+        self.revision = head
+
+
+def _writable_head(cluster: Cluster) -> Revision:
+    """The head an edit applies to, locked until the transaction ends; analysed, or raises."""
+    locked_head(cluster)
+    head = settled_head(cluster)  # a worker that died leaves the revision before it as head
+    if head is None:
+        raise InputErrors.single("the cluster has no revision yet")
+    if head.is_analysing:
+        raise HeadNotAnalysed(head)
+    return head
 
 
 def policy_text(revision: Revision, namespace: str, name: str) -> str | None:
@@ -274,7 +296,8 @@ def apply_edit(
     `original`, the policy the editor opened, is removed when the text renames it. `expect`
     (the API's URL) requires the text to be exactly that one policy. With `base_number`,
     raises EditConflict when a policy the edit touches was changed after that revision;
-    without it, the edit applies to the head as it is.
+    without it, the edit applies to the head as it is. Raises HeadNotAnalysed while a worker
+    analyses the head.
     """
     parsed = parse_policies(text, filename)
     names = [policy_key(p) for p in all_policies(parsed)]
@@ -282,9 +305,7 @@ def apply_edit(
         _expect_one(parsed, expect, filename)
     removed = frozenset({original} - set(names)) if original else frozenset()
     with transaction.atomic():
-        head = locked_head(cluster)
-        if head is None:
-            raise InputErrors.single("the cluster has no revision yet")
+        head = _writable_head(cluster)
         _check_base(cluster, head, base_number, [*names, *removed])
         existing = set(
             head.policies.filter(namespace__in={ns for ns, _ in names}).values_list(
@@ -338,9 +359,7 @@ def delete_policy(
     Raises NoSuchPolicy when the head has no such policy.
     """
     with transaction.atomic():
-        head = locked_head(cluster)
-        if head is None:
-            raise InputErrors.single("the cluster has no revision yet")
+        head = _writable_head(cluster)
         _check_base(cluster, head, base_number, [(namespace, name)])
         if policy_text(head, namespace, name) is None:
             raise NoSuchPolicy(namespace, name, head)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -82,18 +83,21 @@ def warnings_in_policies(revision: Revision, warnings: list[dict]) -> list[dict]
     has, rather than by subject, which names a policy without its namespace when the loader
     wrote it."""
     files = {w["file"] for w in warnings if w.get("file") and w.get("line")}
-    starts: dict[str, list[tuple[int, str, str]]] = {}
+    lines: dict[str, list[int]] = {}  # per file, the first line of each policy, in order
+    keys: dict[str, list[tuple[str, str]]] = {}
     for file, line, namespace, name in (
         revision.policies.filter(source_file__in=files)
         .order_by("source_file", "line")
         .values_list("source_file", "line", "namespace", "name")
     ):
-        starts.setdefault(file, []).append((line, namespace, name))
+        lines.setdefault(file, []).append(line)
+        keys.setdefault(file, []).append((namespace, name))
     candidates: dict[int, tuple[str, str]] = {}  # index in `warnings` → the policy before it
     for i, w in enumerate(warnings):
-        before = [s for s in starts.get(w.get("file", ""), []) if s[0] <= (w.get("line") or 0)]
-        if before:
-            candidates[i] = before[-1][1:]
+        file = w.get("file", "")
+        at = bisect_right(lines.get(file, ()), w.get("line") or 0)
+        if at:
+            candidates[i] = keys[file][at - 1]
     rows = {}
     if candidates:
         wanted = Q()
@@ -207,6 +211,9 @@ class ClusterSummary:
     policies: int
     updated: datetime | None
     status: str = ""  # of the latest revision's analysis ("" for a cluster without one)
+    # The newest revision when its analysis failed after the head: the list page says so,
+    # and why (the API's list keeps its shape: a client compares `revision` with its own).
+    failed: Revision | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -226,21 +233,20 @@ def cluster_summaries(user: AbstractBaseUser | AnonymousUser) -> list[ClusterSum
     the first settles analyses whose worker died, so that a client polling this list for a
     `ready` is told `failed` instead of `analysing` for good)."""
     tasks.sweep(clusters=visible_clusters(user))
-    latest = (
-        Revision.objects.filter(cluster=OuterRef("pk"))
-        .exclude(status=Revision.Status.FAILED)
-        .order_by("-number")
-    )
+    newest = Revision.objects.filter(cluster=OuterRef("pk")).order_by("-number")
+    latest = newest.exclude(status=Revision.Status.FAILED)
     clusters = list(
         visible_clusters(user)
         .select_related("owner")
-        .annotate(head_id=Subquery(latest.values("pk")[:1]))
+        .annotate(
+            head_id=Subquery(latest.values("pk")[:1]), newest_id=Subquery(newest.values("pk")[:1])
+        )
     )
     heads = {
         r.pk: r
-        for r in Revision.objects.filter(pk__in=[c.head_id for c in clusters]).only(
-            "pk", "number", "created", "status"
-        )
+        for r in Revision.objects.filter(
+            pk__in={c.head_id for c in clusters} | {c.newest_id for c in clusters}
+        ).only("pk", "number", "created", "status", "error")
     }
 
     def counts(model: type[Namespace | Workload | Policy]) -> Counter[int]:
@@ -260,6 +266,7 @@ def cluster_summaries(user: AbstractBaseUser | AnonymousUser) -> list[ClusterSum
                 policies=policies[cluster.head_id],
                 updated=head.created if head else cluster.created,
                 status=head.status if head else "",
+                failed=heads[cluster.newest_id] if cluster.newest_id != cluster.head_id else None,
             )
         )
     return summaries

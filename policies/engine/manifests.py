@@ -11,7 +11,6 @@ import ipaddress
 import os
 import re
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from . import validation
@@ -85,7 +84,6 @@ _ACTIONS = {
 }
 _INGRESS_PEERS = ("namespaces", "pods")
 _EGRESS_PEERS = ("namespaces", "pods", "networks", "nodes", "domainNames")
-_PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 
 def load_paths(paths: Iterable[str | os.PathLike[str]]) -> Snapshot:
@@ -1283,13 +1281,8 @@ def _selector_key(value: dict) -> tuple | None:
 
 
 def _valid_port_name(name: str) -> bool:
-    # IANA_SVC_NAME, as the API server checks it (only short names reach the memo)
-    return len(name) <= 15 and _port_name_shape(name)
-
-
-@lru_cache(maxsize=1024)  # the same few names (`http`, `dns`) in every policy
-def _port_name_shape(name: str) -> bool:
-    return bool(_PORT_NAME.match(name)) and bool(re.search("[a-z]", name))
+    # IANA_SVC_NAME, as the API server checks it (the one check, memoised, of validation)
+    return validation.port_name(name) is None
 
 
 def _controller_owner(meta: dict) -> tuple[str, str] | None:

@@ -3,10 +3,11 @@
 Labels are tuples of (key, value) pairs sorted by key, so that they hash and compare; use
 `dict(labels)` where a mapping is needed.
 
-The methods a frozen dataclass would generate (__init__, __eq__, __hash__, __repr__, and
-__setattr__ refusing changes) are written out here, and `@_record` registers each class as a
-dataclass without generating any: `dataclasses.fields()`, `replace()` and `asdict()` work as
-before. Generated methods are compiled from source text at every start-up, about 13 ms of
+The methods a frozen dataclass would generate are not generated: __init__ is written out per
+class, __eq__ and __hash__ come from `@_record` (one pair of functions over an attrgetter of
+the class's fields), __repr__ and __setattr__ refusing changes from `_Frozen`; `@_record`
+registers each class as a dataclass, so `dataclasses.fields()`, `replace()` and `asdict()` work
+as before. Generated methods are compiled from source text at every start-up, about 13 ms of
 `netviz analyze`'s; written here they come from the bytecode cache, and the hot constructors
 (a Location per rule, peer and port) skip the generated __init__'s indirections.
 tests/engine/test_model.py checks each class against what @dataclass(frozen=True) makes.
@@ -15,12 +16,34 @@ tests/engine/test_model.py checks each class against what @dataclass(frozen=True
 from __future__ import annotations
 
 from dataclasses import FrozenInstanceError, dataclass, field
+from operator import attrgetter
 
 _set = object.__setattr__  # how a frozen class sets its own fields in __init__
 
-# Registers the fields (for fields(), replace(), asdict()) and makes __slots__ from them; every
-# method is the class's own.
-_record = dataclass(init=False, repr=False, eq=False, slots=True)
+# Registers the fields (for fields(), replace(), asdict()) and makes __slots__ from them.
+_dataclass = dataclass(init=False, repr=False, eq=False, slots=True)
+
+
+def _record(cls: type) -> type:
+    """A frozen record: the dataclass of `cls`, with __eq__ and __hash__ over the fields that
+    compare (in order, as @dataclass makes them) unless the class writes its own."""
+    cls = _dataclass(cls)
+    names = [f.name for f in cls.__dataclass_fields__.values() if f.compare]  # type: ignore[attr-defined]
+    # attrgetter is a C call: no per-class source to compile at start-up, as @dataclass does
+    values = attrgetter(*names) if len(names) > 1 else (lambda o, n=names[0]: (getattr(o, n),))
+    if "__eq__" not in cls.__dict__:
+
+        def __eq__(self: object, other: object) -> bool:
+            if self is other:
+                return True
+            if other.__class__ is self.__class__:
+                return values(self) == values(other)
+            return NotImplemented
+
+        cls.__eq__ = __eq__  # type: ignore[method-assign]
+    if "__hash__" not in cls.__dict__ or cls.__dict__["__hash__"] is None:
+        cls.__hash__ = lambda self: hash(values(self))  # type: ignore[method-assign]
+    return cls
 
 
 class _Frozen:
@@ -106,16 +129,6 @@ class Location(_Frozen):
         _location_line(self, line)
         _location_path(self, path)
 
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if other.__class__ is self.__class__:
-            return self.file == other.file and self.line == other.line and self.path == other.path
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((self.file, self.line, self.path))
-
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         return f"{where} {self.path}" if self.path else where
@@ -140,21 +153,6 @@ class Diagnostic(_Frozen):
         _set(self, "message", message)
         _set(self, "location", location)
         _set(self, "subject", subject)
-
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if other.__class__ is self.__class__:
-            return (
-                self.severity == other.severity
-                and self.message == other.message
-                and self.location == other.location
-                and self.subject == other.subject
-            )
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((self.severity, self.message, self.location, self.subject))
 
     def __str__(self) -> str:
         subject = f" ({self.subject})" if self.subject else ""
@@ -188,21 +186,6 @@ class Namespace(_Frozen):
         _set(self, "location", location)
         _set(self, "defined", defined)
 
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if other.__class__ is self.__class__:
-            return (
-                self.name == other.name
-                and self.labels == other.labels
-                and self.location == other.location
-                and self.defined == other.defined
-            )
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((self.name, self.labels, self.location, self.defined))
-
 
 @_record
 class ContainerPort(_Frozen):
@@ -216,20 +199,6 @@ class ContainerPort(_Frozen):
         _set(self, "port", port)
         _set(self, "protocol", protocol)
         _set(self, "name", name)
-
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if other.__class__ is self.__class__:
-            return (
-                self.port == other.port
-                and self.protocol == other.protocol
-                and self.name == other.name
-            )
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((self.port, self.protocol, self.name))
 
 
 @_record
@@ -265,36 +234,6 @@ class Workload(_Frozen):
         _set(self, "location", location)
         _set(self, "pod_ips", pod_ips)
 
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if other.__class__ is self.__class__:
-            return (
-                self.namespace == other.namespace
-                and self.name == other.name
-                and self.kind == other.kind
-                and self.labels == other.labels
-                and self.ports == other.ports
-                and self.replicas == other.replicas
-                and self.location == other.location
-                and self.pod_ips == other.pod_ips
-            )
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(
-            (
-                self.namespace,
-                self.name,
-                self.kind,
-                self.labels,
-                self.ports,
-                self.replicas,
-                self.location,
-                self.pod_ips,
-            )
-        )
-
     @property
     def id(self) -> str:
         return f"{self.namespace}/{self.name}[{self.kind}]"
@@ -312,20 +251,6 @@ class Requirement(_Frozen):
         _set(self, "key", key)
         _set(self, "operator", operator)
         _set(self, "values", values)
-
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if other.__class__ is self.__class__:
-            return (
-                self.key == other.key
-                and self.operator == other.operator
-                and self.values == other.values
-            )
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((self.key, self.operator, self.values))
 
 
 class _HashOnce(_Frozen):
@@ -386,16 +311,6 @@ class IPBlock(_Frozen):
         _set(self, "cidr", cidr)
         _set(self, "except_", except_)
 
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if other.__class__ is self.__class__:
-            return self.cidr == other.cidr and self.except_ == other.except_
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((self.cidr, self.except_))
-
 
 @_record
 class PolicyPort(_Frozen):
@@ -419,20 +334,6 @@ class PolicyPort(_Frozen):
         _set(self, "end_port", end_port)
         _set(self, "location", location)
 
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if other.__class__ is self.__class__:
-            return (
-                self.protocol == other.protocol
-                and self.port == other.port
-                and self.end_port == other.end_port
-            )
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((self.protocol, self.port, self.end_port))
-
 
 @_record
 class Peer(_Frozen):
@@ -455,21 +356,6 @@ class Peer(_Frozen):
         _set(self, "ip_block", ip_block)
         _set(self, "location", location)
 
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if other.__class__ is self.__class__:
-            return (
-                self.pod_selector == other.pod_selector
-                and self.namespace_selector == other.namespace_selector
-                and self.ip_block == other.ip_block
-                and self.location == other.location
-            )
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((self.pod_selector, self.namespace_selector, self.ip_block, self.location))
-
 
 @_record
 class Rule(_Frozen):
@@ -488,20 +374,6 @@ class Rule(_Frozen):
         _set(self, "peers", peers)
         _set(self, "ports", ports)
         _set(self, "location", location)
-
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if other.__class__ is self.__class__:
-            return (
-                self.peers == other.peers
-                and self.ports == other.ports
-                and self.location == other.location
-            )
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((self.peers, self.ports, self.location))
 
 
 @_record
@@ -540,38 +412,6 @@ class NetworkPolicy(_Frozen):
         _set(self, "declared_policy_types", declared_policy_types)
         _set(self, "source", source)
 
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if other.__class__ is self.__class__:
-            return (
-                self.namespace == other.namespace
-                and self.name == other.name
-                and self.pod_selector == other.pod_selector
-                and self.policy_types == other.policy_types
-                and self.ingress == other.ingress
-                and self.egress == other.egress
-                and self.location == other.location
-                and self.declared_policy_types == other.declared_policy_types
-                and self.source == other.source
-            )
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(
-            (
-                self.namespace,
-                self.name,
-                self.pod_selector,
-                self.policy_types,
-                self.ingress,
-                self.egress,
-                self.location,
-                self.declared_policy_types,
-                self.source,
-            )
-        )
-
     @property
     def id(self) -> str:
         return f"{self.namespace}/{self.name}"
@@ -600,19 +440,6 @@ class ClusterSubject(_Frozen):
     ) -> None:
         _set(self, "namespace_selector", namespace_selector)
         _set(self, "pod_selector", pod_selector)
-
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if other.__class__ is self.__class__:
-            return (
-                self.namespace_selector == other.namespace_selector
-                and self.pod_selector == other.pod_selector
-            )
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((self.namespace_selector, self.pod_selector))
 
 
 @_record
@@ -647,32 +474,6 @@ class ClusterPeer(_Frozen):
         _set(self, "domain_names", domain_names)
         _set(self, "location", location)
 
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if other.__class__ is self.__class__:
-            return (
-                self.kind == other.kind
-                and self.namespace_selector == other.namespace_selector
-                and self.pod_selector == other.pod_selector
-                and self.networks == other.networks
-                and self.node_selector == other.node_selector
-                and self.domain_names == other.domain_names
-            )
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(
-            (
-                self.kind,
-                self.namespace_selector,
-                self.pod_selector,
-                self.networks,
-                self.node_selector,
-                self.domain_names,
-            )
-        )
-
     @property
     def evaluated(self) -> bool:
         """False for the experimental peers netviz loads but cannot decide (nodes, domains)."""
@@ -706,21 +507,6 @@ class ClusterRule(_Frozen):
         _set(self, "ports", ports)
         _set(self, "name", name)
         _set(self, "location", location)
-
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if other.__class__ is self.__class__:
-            return (
-                self.action == other.action
-                and self.peers == other.peers
-                and self.ports == other.ports
-                and self.name == other.name
-            )
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((self.action, self.peers, self.ports, self.name))
 
     @property
     def fails_closed(self) -> bool:
@@ -780,40 +566,6 @@ class ClusterNetworkPolicy(_Frozen):
         _set(self, "location", location)
         _set(self, "source", source)
 
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if other.__class__ is self.__class__:
-            return (
-                self.name == other.name
-                and self.kind == other.kind
-                and self.tier == other.tier
-                and self.priority == other.priority
-                and self.subject == other.subject
-                and self.ingress == other.ingress
-                and self.egress == other.egress
-                and self.api_version == other.api_version
-                and self.location == other.location
-                and self.source == other.source
-            )
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(
-            (
-                self.name,
-                self.kind,
-                self.tier,
-                self.priority,
-                self.subject,
-                self.ingress,
-                self.egress,
-                self.api_version,
-                self.location,
-                self.source,
-            )
-        )
-
     @property
     def id(self) -> str:
         return f"{self.kind}/{self.name}"
@@ -855,30 +607,6 @@ class Snapshot(_Frozen):
         _set(self, "policies", policies)
         _set(self, "diagnostics", diagnostics)
         _set(self, "cluster_policies", cluster_policies)
-
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if other.__class__ is self.__class__:
-            return (
-                self.namespaces == other.namespaces
-                and self.workloads == other.workloads
-                and self.policies == other.policies
-                and self.diagnostics == other.diagnostics
-                and self.cluster_policies == other.cluster_policies
-            )
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(
-            (
-                self.namespaces,
-                self.workloads,
-                self.policies,
-                self.diagnostics,
-                self.cluster_policies,
-            )
-        )
 
     @property
     def warnings(self) -> tuple[Diagnostic, ...]:

@@ -88,6 +88,8 @@ def api_endpoint(view: View) -> View:
             return errors_response(exc)
         except changes.EditConflict as exc:
             return conflict_response(exc)
+        except changes.HeadNotAnalysed as exc:
+            return not_analysed_json(exc.revision)
         except revisions.IdempotencyKeyReused as exc:
             return errors_response(InputErrors.single(str(exc), path="Idempotency-Key"), 422)
 

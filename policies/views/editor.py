@@ -68,7 +68,8 @@ def conflict_response(exc: changes.EditConflict) -> JsonResponse:
 
 def _revising(request: HttpRequest, write: Callable[[int], JsonResponse]) -> JsonResponse:
     """Run a write made from the revision the editor loaded (`base_revision`, required here),
-    answering 400 for bad input and 409, with the other change, on a conflict."""
+    answering 400 for bad input and 409, with the other change, on a conflict (or with the
+    analysis's progress while the head is being analysed)."""
     try:
         base = requested_base(request)
         if base is None:
@@ -78,6 +79,8 @@ def _revising(request: HttpRequest, write: Callable[[int], JsonResponse]) -> Jso
         return errors_response(exc)
     except changes.EditConflict as exc:
         return conflict_response(exc)
+    except changes.HeadNotAnalysed as exc:
+        return not_analysed_json(exc.revision)
 
 
 @require_POST

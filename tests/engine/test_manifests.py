@@ -129,6 +129,17 @@ def test_unknown_kinds_are_ignored_with_a_note() -> None:
             " (1-15 lowercase letters, digits and '-', at least one letter)",
         ),
         (
+            # the API server refuses a double hyphen and a trailing newline alike
+            "podSelector: {}\ningress:\n- ports:\n  - {port: web--http}",
+            "policies.yaml:10 spec.ingress[0].ports[0].port: 'web--http' is not a valid port name"
+            " (1-15 lowercase letters, digits and '-', at least one letter)",
+        ),
+        (
+            'podSelector: {}\ningress:\n- ports:\n  - {port: "http\\n"}',
+            "policies.yaml:10 spec.ingress[0].ports[0].port: 'http\\n' is not a valid port name"
+            " (1-15 lowercase letters, digits and '-', at least one letter)",
+        ),
+        (
             "podSelector: {}\negress:\n- to:\n  - ipBlock: {cidr: 10.0.0.0/33}",
             "policies.yaml:10 spec.egress[0].to[0].ipBlock.cidr: '10.0.0.0/33' is not a valid CIDR",
         ),

@@ -24,7 +24,7 @@ from django.db import OperationalError
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from policies import analysis, revisions, snapshots, tasks
+from policies import analysis, queries, revisions, snapshots, tasks
 from policies.models import Revision
 from tests.workers import run_worker
 
@@ -291,6 +291,9 @@ def test_the_cluster_list_settles_a_dead_head_for_clients_polling_it(
     _claimed(pending, minutes_ago=5)
     [listed] = api.get("/api/clusters/").json()["clusters"]
     assert (listed["revision"], listed["status"]) == (1, "ready")
+    [summary] = queries.cluster_summaries(owner)
+    assert summary.failed is not None
+    assert (summary.failed.number, summary.failed.error[:18]) == (2, "Its worker stopped")
     pending.refresh_from_db()
     assert pending.status == FAILED
 

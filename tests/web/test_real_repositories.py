@@ -3,7 +3,6 @@ the API, giving what the CLI and `kubectl kustomize` give."""
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ from policies.engine import evaluate, load_documents
 from policies.engine.cli import load_inputs
 from policies.engine.kustomize import read_folder
 from policies.models import Cluster
+from tests.meaning import bare
 
 pytestmark = pytest.mark.django_db
 
@@ -307,17 +307,4 @@ def test_every_uploaded_policy_s_stored_text_parses_back_to_the_same_object(brow
     assert uploaded
     for row in head.policies.all():
         (again,) = load_documents([("stored.yaml", row.yaml)]).policies
-        assert _bare(again) == _bare(uploaded[again.id])
-
-
-def _bare(value):
-    """A policy's meaning: every field but where it was written and its text."""
-    if dataclasses.is_dataclass(value):
-        return tuple(
-            (f.name, _bare(getattr(value, f.name)))
-            for f in dataclasses.fields(value)
-            if f.name not in ("location", "source")
-        )
-    if isinstance(value, tuple):
-        return tuple(_bare(v) for v in value)
-    return value
+        assert bare(again) == bare(uploaded[again.id])

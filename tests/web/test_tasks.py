@@ -211,6 +211,12 @@ def test_a_failed_analysis_shows_its_error_and_keeps_the_previous_head(
     assert 'data-testid="revision-failed"' in history
     [summary] = queries.cluster_summaries(owner)
     assert summary.revision == 1
+    # The list page says the newer revision failed, and why, beside the head it still shows.
+    [listed] = api.get("/api/clusters/").json()["clusters"]
+    assert (listed["revision"], listed["status"]) == (1, "ready")
+    clusters = client.get("/").content.decode()
+    assert '<span class="tag danger" data-testid="cluster-failed"' in clusters
+    assert 'title="RuntimeError: the engine gave up">r2 failed</span>' in clusters
 
 
 def test_after_a_failed_revision_numbers_go_on_and_edits_build_on_the_head(

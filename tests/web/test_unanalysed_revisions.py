@@ -16,6 +16,8 @@ from policies.models import Revision
 
 pytestmark = pytest.mark.django_db
 
+EVALUATE = engine.evaluate  # the fixture replaces it with one that fails
+
 FAILED_MESSAGE = "the analysis of revision 2 failed: RuntimeError: the engine gave up"
 ANALYSING_MESSAGE = (
     "revision 3 is being analysed (35%: evaluating the policies); ask again in a moment"
@@ -152,6 +154,47 @@ def test_head_views_answer_409_while_the_head_is_analysed(shop, owner, client_fo
         api.get(f"/api{base}/connections"),
     ):
         _json_409(response, ANALYSING_MESSAGE, "analysing")
+
+
+def test_writes_to_a_head_being_analysed_answer_409_and_store_nothing(
+    shop, owner, client_for, api_client_for
+):
+    # An edit is evaluated against its head: while the worker has it, the client waits.
+    client, api = client_for(owner), api_client_for(owner)
+    base = f"/clusters/{shop.pk}"
+    policy_url = f"/api{base}/policies/shop/backend-from-frontend"
+    for response in (
+        client.post(f"{base}/editor/save", {"yaml": POLICY, "base_revision": 3}),
+        client.post(
+            f"{base}/editor/delete",
+            {"policy": "shop/backend-from-frontend", "confirm": "yes", "base_revision": 3},
+        ),
+        api.put(f"/api{base}/policies/shop/deny-all", POLICY, content_type="application/yaml"),
+        api.delete(policy_url),
+        api.delete(policy_url, headers={"If-Match": '"3"'}),
+    ):
+        _json_409(response, ANALYSING_MESSAGE, "analysing")
+    assert list(shop.revisions.values_list("number", flat=True).order_by("number")) == [1, 2, 3]
+
+
+def test_a_write_after_a_dead_worker_applies_to_the_revision_before(
+    shop, owner, api_client_for, monkeypatch
+):
+    # The worker analysing revision 3 died (no heartbeat for long): revision 3 is failed,
+    # revision 1 is the head again, and the edit applies to it.
+    Revision.objects.filter(number=3, cluster=shop).update(
+        heartbeat=timezone.now() - timezone.timedelta(hours=1)
+    )
+    # evaluating revision 1 in the request is what an edit of it does
+    monkeypatch.setattr(engine, "evaluate", EVALUATE)
+    response = api_client_for(owner).put(
+        f"/api/clusters/{shop.pk}/policies/shop/deny-all", POLICY, content_type="application/yaml"
+    )
+    assert response.status_code == 201, response.content[:300]
+    revision = shop.revisions.get(number=response.json()["revision"])
+    assert revision.number == 4
+    assert revision.parent.number == 1
+    assert shop.revisions.get(number=3).status == "failed"
 
 
 @pytest.mark.parametrize("number", [2, 3])

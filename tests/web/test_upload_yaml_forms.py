@@ -5,7 +5,6 @@ gives for the same file."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from policies import analysis
 from policies.engine import evaluate, load_documents
 from policies.engine.cli import load_inputs
 from policies.models import Cluster
+from tests.meaning import bare
 
 pytestmark = pytest.mark.django_db
 
@@ -76,19 +76,6 @@ def flows_of(snapshot) -> set[tuple[str, str, str]]:
     return {(f.src.id, f.dst.id, str(f.ports)) for f in evaluate(snapshot).flows()}
 
 
-def _bare(value):
-    """A policy's meaning: every field but where it was written and its text."""
-    if dataclasses.is_dataclass(value):
-        return tuple(
-            (f.name, _bare(getattr(value, f.name)))
-            for f in dataclasses.fields(value)
-            if f.name not in ("location", "source")
-        )
-    if isinstance(value, tuple):
-        return tuple(_bare(v) for v in value)
-    return value
-
-
 @pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["LF", "CRLF"])
 def test_marker_line_documents_and_merge_overrides_are_stored_as_the_cli_reads_them(
     client_for, owner, tmp_path: Path, newline: str
@@ -117,7 +104,7 @@ def test_marker_line_documents_and_merge_overrides_are_stored_as_the_cli_reads_t
     assert "name: db-from-api" not in deny
     for policy_id, row in rows.items():
         (again,) = load_documents([("stored.yaml", row.yaml)]).policies
-        assert _bare(again) == _bare(cli_policies[policy_id])
+        assert bare(again) == bare(cli_policies[policy_id])
 
     # the merge overrides made three workloads, the db's replicas and labels its own
     db = head.workloads.get(name="db")
