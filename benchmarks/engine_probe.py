@@ -2,7 +2,7 @@
 
     python benchmarks/engine_probe.py DIR [EDITED_DIR]
 
-Loads DIR (untimed), then times `evaluate` plus materialising every flow, and prints one JSON
+Loads DIR (untimed), then times `evaluate` plus making every flow (none kept), and prints one JSON
 object: seconds, flow count and the process's peak RSS at that point. EDITED_DIR, the same
 cluster with one policy changed, feeds the re-evaluation hook below.
 """
@@ -28,14 +28,16 @@ def probe(cluster: str, edited: str | None) -> dict[str, Any]:
     t1 = perf_counter()
     conn = evaluate(snapshot)
     t2 = perf_counter()
-    flows = list(conn.flows())
+    # Every flow is made, one at a time, as the writers and the connections API take them;
+    # none is kept (an open cluster of 10,000 pods has 10^8).
+    flows = sum(1 for _ in conn.flows())
     t3 = perf_counter()
     result: dict[str, Any] = {
         "load_s": t1 - t0,
         "evaluate_s": t2 - t1,
         "flows_s": t3 - t2,
         "engine_s": t3 - t1,
-        "flows": len(flows),
+        "flows": flows,
         # Taken before the hook, so that the engine column is not inflated by a second snapshot.
         "peak_kb": _peak_kb(),
         "reeval_s": None,

@@ -604,8 +604,10 @@ time much less. ✓/✗: a target met or missed, ?: not measured.
 - **e2e**: `{netviz_how} analyze DIR --format json -o /dev/null`, a fresh process: start-up,
   parsing every file, evaluation and the JSON writer. Peak RSS via `/usr/bin/time -v`.
 - **engine**: `benchmarks/engine_probe.py` loads the snapshot untimed, then times
-  `evaluate(snapshot)` plus `list(conn.flows())`; memory is that process's peak RSS.
-  "flows" is how many flows it listed.
+  `evaluate(snapshot)` plus making every flow of `conn.flows()`, one at a time as the
+  writers take them, none kept (before 2026-12-01 10:30 they were kept in a list: at
+  L-open-pods that alone was 10 GB); memory is that process's peak RSS. "flows" is how many
+  flows it made.
 - **re-eval**: what the editor's impact preview costs after one policy gained a port
   (`generate.edit_one_policy`): `reevaluate(conn, snapshot_after)` with the unchanged policies
   kept as the same objects, plus `diff(conn, after)`, the impact it shows.

@@ -1200,74 +1200,78 @@ class Connectivity:
 
         `touching` = (source classes, destination classes) as bitmasks keeps only the flows
         out of the first or into the second (what an edit can have changed).
-        """
-        with paused_gc():
-            found, bits, port_sets = self._flow_keys(touching)
-        return _decoded(found, bits, self.endpoints, port_sets)
 
-    def _flow_keys(self, touching: tuple[int, int] | None) -> tuple[list[int], int, list]:
-        """The flows as sorted int keys, with what decodes them (see _decoded)."""
+        They are made one source at a time: memory stays that of the class pairs and one
+        source's flows, whatever the answer's size (an open cluster of 10,000 pods is 10^8
+        flows, which as one sorted list of keys took 3.9 GB).
+        """
+        port_sets: list[PortSet] = []
+        with paused_gc():
+            plan = self._flow_plan(touching, port_sets)
+        return _decoded(_flow_blocks(*plan), self.endpoints, port_sets)
+
+    def _flow_plan(
+        self, touching: tuple[int, int] | None, port_sets: list[PortSet]
+    ) -> tuple[list[_Sends], list[int]]:
+        """What each endpoint (by rank) sends to, shared by the members of a class: the keys
+        of its flows to single endpoints (sorted), and (destination ranks, port-set index)
+        for classes of several workloads; and, per rank, which of those is its own (0: none).
+
+        A key is a destination's rank shifted left by _PORT_BITS | a port-set index, so that
+        keys sort by destination (see _flow_blocks); `port_sets` gets the sets indexed.
+        """
         by_rank = self.endpoints
         rank = {ep.id: i for i, ep in enumerate(by_rank)}
-        # One int per flow, src rank | dst rank | port-set index in fixed-width bit fields: a
-        # list of ints sorts several times faster than tuples, the key is unique, so nothing
-        # else is compared, and shifts and masks take it apart more cheaply than divmod.
-        bits = len(by_rank).bit_length()
-        port_sets: list[PortSet] = []
         port_index: dict[int, int] = {}
-        found: list[int] = []
-        add = found.append
+
+        def index(ports: PortSet) -> int:
+            pi = port_index.get(id(ports))
+            if pi is None:
+                pi = port_index[id(ports)] = len(port_sets)
+                port_sets.append(ports)
+            return pi
+
         members = [[rank[w.id] << _PORT_BITS for w in c.workloads] for c in self._classes]
         src_on = self._members(touching[0]) if touching is not None else None
         dst_on = self._members(touching[1]) if touching is not None else None
-        # a class of one workload (the common case at scale): its shifted rank, else None
-        single = [m[0] if len(m) == 1 else None for m in members]
+        n = len(self._classes)
+        # per class, then per external group: flows to single endpoints, and to classes
+        singles: list[list[int]] = [[] for _ in range(n + len(self._external))]
+        groups: list[list[tuple[list[int], int]]] = [[] for _ in singles]
         last = pi = None
         for s, d, ports in self.class_pairs():
             if src_on is not None and s not in src_on and d not in dst_on:  # type: ignore[operator]
                 continue
             if ports is not last:  # runs of pairs share one port set
-                last = ports
-                pi = port_index.get(id(ports))
-                if pi is None:
-                    pi = port_index[id(ports)] = len(port_sets)
-                    port_sets.append(ports)
-            rs, rd = single[s], single[d]
-            if rs is not None and rd is not None:
-                if rs != rd:
-                    add((rs << bits) | rd | pi)  # type: ignore[operator]
-                continue
+                last, pi = ports, index(ports)
             dsts = members[d]
-            for rs in members[s]:
-                base = (rs << bits) | pi
-                for rd in dsts:
-                    if rs != rd:
-                        add(base | rd)
+            if len(dsts) > 1:
+                groups[s].append((dsts, pi))  # type: ignore[arg-type]
+            elif s != d:  # (a workload has no flow to itself)
+                singles[s].append(dsts[0] | pi)  # type: ignore[operator]
         ext_rank = [rank[e.id] << _PORT_BITS for e in self._external]
         for c in self._classes:
-            sides = []
             if src_on is None or c.index in src_on:
-                sides.append((True, self._out_ext[self._out_key[c.index]]))
+                for gi, ports in self._out_ext[self._out_key[c.index]].items():
+                    singles[c.index].append(ext_rank[gi] | index(ports))
             if dst_on is None or c.index in dst_on:
-                sides.append(
-                    (False, self._in_ext[(self._in_key[c.index], self._port_key[c.index])])
-                )
-            for out, by_group in sides:
-                for gi, ports in by_group.items():
-                    pi = port_index.get(id(ports))
-                    if pi is None:
-                        pi = port_index[id(ports)] = len(port_sets)
-                        port_sets.append(ports)
-                    re = ext_rank[gi]
-                    if out:
-                        for rw in members[c.index]:
-                            add((rw << bits) | re | pi)
+                key = (self._in_key[c.index], self._port_key[c.index])
+                for gi, ports in self._in_ext[key].items():
+                    dsts = members[c.index]
+                    if len(dsts) > 1:
+                        groups[n + gi].append((dsts, index(ports)))
                     else:
-                        re = (re << bits) | pi
-                        for rw in members[c.index]:
-                            add(re | rw)
-        found.sort()
-        return found, bits, port_sets
+                        singles[n + gi].append(dsts[0] | index(ports))
+        own: list[int] = [0] * len(by_rank)  # rank → index into `sends`
+        sends: list[_Sends] = [((), ())]
+        senders = [*members, *([r] for r in ext_rank)]
+        for k, ranks in enumerate(senders):
+            if singles[k] or groups[k]:
+                singles[k].sort()
+                sends.append((singles[k], groups[k]))
+                for r in ranks:
+                    own[r >> _PORT_BITS] = len(sends) - 1
+        return sends, own
 
 
 def _by_identity[T, V](cache: dict[int, tuple[T, V]], obj: T, compute: Callable[[T], V]) -> V:
@@ -1303,31 +1307,63 @@ def _compute_blocks(policy: NetworkPolicy | ClusterNetworkPolicy) -> tuple[Inter
 _PORT_BITS = 30
 
 
+# What the members of a class (or an external range) send to: see Connectivity._flow_plan.
+_Sends = tuple[list[int], list[tuple[list[int], int]]]
+
+
+def _flow_blocks(sends: list[_Sends], own: list[int]) -> Iterator[tuple[int, list[int]]]:
+    """Per source rank, in order, with any flow: (the rank, its flows' keys, sorted), a key
+    being the destination's shifted rank | the port-set index (see Connectivity._flow_plan).
+    A destination appears once per source, so sorting the keys sorts by destination."""
+    for r, at in enumerate(own):
+        if not at:
+            continue
+        singles, groups = sends[at]
+        if not groups:  # the common case at scale: the class's sorted keys as they are
+            if singles:
+                yield r, singles
+            continue
+        me = r << _PORT_BITS
+        keys = list(singles)
+        for dsts, pi in groups:
+            keys.extend([rd | pi for rd in dsts if rd != me])
+        if keys:
+            keys.sort()
+            yield r, keys
+
+
 _DECODE_CHUNK = 65536  # flows made per collector pause
 
 
-def _decoded(keys: list[int], bits: int, by_rank, port_sets) -> Iterator[Flow]:
-    """The flows of sorted keys (see Connectivity._flow_keys), made without the frozen
+def _decoded(
+    blocks: Iterator[tuple[int, list[int]]], by_rank, port_sets: list[PortSet]
+) -> Iterator[Flow]:
+    """The flows of each source's keys (see _flow_blocks), made without the frozen
     dataclass's __init__ (a setattr through object per field): a million flows at XL.
 
     They are made a chunk at a time with the collector paused (see gcpause): a caller that
     keeps them all (list(conn.flows())) otherwise sets off full collections that walk every
     live object again and again. The pause never spans a yield.
     """
-    rank_mask, port_mask = (1 << bits) - 1, (1 << _PORT_BITS) - 1
-    src_shift = bits + _PORT_BITS
+    port_mask = (1 << _PORT_BITS) - 1
     new = object.__new__
     set_src, set_dst, set_ports = Flow.src.__set__, Flow.dst.__set__, Flow.ports.__set__  # type: ignore[attr-defined]
-    for start in range(0, len(keys), _DECODE_CHUNK):
-        chunk = []
+    while True:
+        chunk: list[Flow] = []
         append = chunk.append
         with paused_gc():
-            for key in keys[start : start + _DECODE_CHUNK]:
-                f = new(Flow)
-                set_src(f, by_rank[key >> src_shift])
-                set_dst(f, by_rank[(key >> _PORT_BITS) & rank_mask])
-                set_ports(f, port_sets[key & port_mask])
-                append(f)
+            for r, keys in blocks:
+                src = by_rank[r]
+                for key in keys:
+                    f = new(Flow)
+                    set_src(f, src)
+                    set_dst(f, by_rank[key >> _PORT_BITS])
+                    set_ports(f, port_sets[key & port_mask])
+                    append(f)
+                if len(chunk) >= _DECODE_CHUNK:
+                    break
+        if not chunk:
+            return
         yield from chunk
         del chunk  # the caller holds what it keeps
 

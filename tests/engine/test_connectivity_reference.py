@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import tracemalloc
 
 import pytest
 
@@ -235,3 +236,36 @@ def test_many_port_name_sets_take_the_per_destination_path(seed: int, monkeypatc
         if not f.src.is_external and not f.dst.is_external
     }
     assert got == _reference(snapshot)
+
+
+@pytest.mark.parametrize("seed", range(0, 60, 5))
+def test_flows_come_sorted_by_source_then_destination_each_pair_once(seed: int) -> None:
+    # Made one source at a time: the writers and the diff rely on this order.
+    conn = evaluate(load_documents(_cluster(seed)))
+    pairs = [(f.src.id, f.dst.id) for f in conn.flows()]
+    assert pairs == sorted(set(pairs))
+
+
+def test_listing_an_open_cluster_keeps_memory_of_one_source_not_of_the_answer() -> None:
+    # 1,000 pods without a policy: a million flows. Listing them one at a time, as the
+    # writers do, must not hold the whole answer (as one sorted list of keys it is ~36 MB).
+    pods = "".join(
+        f"---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: open,"
+        f" labels: {{app: p{i}}}}}\n"
+        for i in range(1000)
+    )
+    conn = evaluate(load_documents([("open.yaml", pods)]))
+    tracemalloc.start()
+    try:
+        flows = conn.flows()
+        first = next(flows)
+        count = 1 + sum(1 for _ in flows)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    externals = [ep for ep in conn.endpoints if ep.is_external]
+    assert externals
+    assert (first.src, first.dst.id) == (externals[0], "open/p0[Pod]")
+    # every ordered pair of pods, and each pod to and from every address outside
+    assert count == 1000 * 999 + 2 * 1000 * len(externals)
+    assert peak < 12_000_000, peak
