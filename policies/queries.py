@@ -58,16 +58,19 @@ def in_evaluation_order(rows: QuerySet[Policy]) -> QuerySet[Policy]:
 
 ROWS_PER_PAGE = 50
 # The tables of the cluster page and the query parameter of each one's page.
-TABLES = {"workloads": "wpage", "policies": "ppage", "warnings": "xpage"}
+TABLES = {"namespaces": "npage", "workloads": "wpage", "policies": "ppage", "warnings": "xpage"}
 
 
 def table_page(revision: Revision, table: str, number: object = 1) -> Page:
     """One page of a table of the cluster page: its rows are all a page ever holds, so the
     page stays small whatever the size of the cluster."""
-    if table == "workloads":
-        rows: object = revision.workloads.all()
+    if table == "namespaces":
+        rows: object = revision.namespaces.all()
+    elif table == "workloads":
+        rows = revision.workloads.all()
     elif table == "policies":
-        rows = in_evaluation_order(revision.policies.all())
+        # a row shows its policy's YAML when opened (fetched then): the page carries none
+        rows = in_evaluation_order(revision.policies.defer("yaml"))
     else:
         rows = [d for d in revision.diagnostics if d.get("severity") == "warning"]
     page = Paginator(rows, ROWS_PER_PAGE).get_page(number)
@@ -183,6 +186,7 @@ def revision_overview(
         "selected_policy": revision.policies.filter(namespace=namespace, name=name).first()
         if name
         else None,
+        "namespace_page": pages["namespaces"],
         "workload_page": pages["workloads"],
         "policy_page": pages["policies"],
         "warning_page": pages["warnings"],

@@ -12,12 +12,20 @@ from urllib.parse import unquote_to_bytes
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from .. import changes
 from ..errors import InputErrors
 from ..permissions import Access, get_cluster
-from .common import cluster_revision, not_analysed_json, requested_base, valid_key
+from .common import (
+    HtmxHttpRequest,
+    cluster_revision,
+    not_analysed_json,
+    requested_base,
+    valid_key,
+)
 
 __all__ = [
     "editor_allow_flow",
@@ -141,13 +149,17 @@ def editor_delete(request: HttpRequest, pk: int) -> JsonResponse:
 
 @require_GET
 @login_required
-def editor_policy(request: HttpRequest, pk: int) -> JsonResponse:
-    """One policy's YAML as stored, for the editor to open."""
+@vary_on_headers("HX-Request")
+def editor_policy(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """One policy's YAML as stored, for the editor to open (JSON), or as the text of the
+    policy table's row that was opened (htmx)."""
     _, access, revision = cluster_revision(request, pk, request.GET.get("revision"))
     key = _split(request.GET.get("policy", ""))
     text = changes.policy_text(revision, *key) if key else None
     if text is None:
         raise Http404("No such policy")
+    if request.htmx:
+        return render(request, "policies/cluster.html#policy-yaml", {"policy_yaml": text})
     return JsonResponse(
         {
             "policy": f"{key[0]}/{key[1]}",

@@ -100,7 +100,7 @@ def test_the_policy_table_lists_in_evaluation_order(tiers_cluster):
 def test_the_cluster_page_shows_tier_and_priority(client_for, owner, tiers_cluster):
     html = client_for(owner).get(f"/clusters/{tiers_cluster.pk}/").content.decode()
     table = html[html.index('id="policy-table"') :]
-    names = re.findall(r'data-policy-source="([^"]+)"', table)
+    names = re.findall(r'data-policy-row="([^"]+)"', table)
     assert names == [f"{ns}/{name}" for ns, name, _, _ in EXPECTED]
     assert '<td data-tier="Admin">Admin <span class="muted">· priority 5</span></td>' in table
     assert '<td data-tier="NetworkPolicy">NetworkPolicy</td>' in table

@@ -74,8 +74,14 @@ def test_the_cluster_page_shows_namespaces_workloads_policies(browser, shop_clus
         "shop.yaml:9",
     ):
         assert text in page
-    # the verbatim YAML, comments included, is one click away
-    assert "# Deny everything in shop" in page
+    # the verbatim YAML, comments included, is one click away (fetched when the row opens)
+    assert "# Deny everything in shop" not in page
+    opened = browser.get(
+        f"/clusters/{shop_cluster.pk}/editor/policy",
+        {"policy": "shop/default-deny"},
+        headers={"HX-Request": "true"},
+    )
+    assert "# Deny everything in shop" in opened.content.decode()
 
 
 def test_the_graph_has_its_own_block_between_the_summary_and_the_tables(shop_cluster, owner, rf):
@@ -217,6 +223,72 @@ def test_the_cluster_page_sends_a_page_of_each_table_and_htmx_fetches_the_rest(c
     # without JavaScript the same page comes through the page's own query string
     assert "p100" in client.get(f"/clusters/{cluster.pk}/?wpage=3").content.decode()
     assert client.get(f"/clusters/{cluster.pk}/rows/secrets/").status_code == 404
+
+
+def test_namespaces_come_a_page_at_a_time(client_for, owner):
+    pods = "\n---\n".join(
+        f"apiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: ns{i:03}}}" for i in range(70)
+    )
+    cluster = revisions.create_cluster(owner, "wide", snapshots.parse_manifests([("p.yaml", pods)]))
+    client = client_for(owner)
+    page = client.get(f"/clusters/{cluster.pk}/").content.decode()
+    table = page.split('data-testid="namespaces"')[1].split("</section>")[0]
+    assert table.count('<td class="strong">') == 50
+    assert "1 to 50 of 70" in table
+    assert 'data-testid="namespaces-pages"' in table
+    assert "ns050" not in table
+    rows = client.get(
+        f"/clusters/{cluster.pk}/rows/namespaces/?page=2", headers={"HX-Request": "true"}
+    ).content.decode()
+    assert rows.count('<td class="strong">') == 20
+    assert '<td class="strong">ns050</td>' in rows
+    assert "51 to 70 of 70" in rows
+    again = client.get(f"/clusters/{cluster.pk}/?npage=2").content.decode()
+    assert '<td class="strong">ns069</td>' in again
+
+
+def test_the_policy_table_sends_yaml_only_for_the_row_opened(client_for, owner, shop_cluster):
+    client = client_for(owner)
+    page = client.get(f"/clusters/{shop_cluster.pk}/").content.decode()
+    table = page.split('id="policy-table"')[1].split("</section>")[0]
+    assert table.count("data-policy-row=") == 3
+    assert "apiVersion" not in table  # each row's YAML comes when it is opened
+    opened = re.search(r'<details hx-get="([^"]+)" hx-trigger="toggle once"', table)
+    assert opened is not None
+    url = opened.group(1).replace("&amp;", "&")
+    text = client.get(url, headers={"HX-Request": "true"})
+    assert "HX-Request" in text["Vary"]
+    assert text.content.decode().startswith("apiVersion: networking.k8s.io/v1")
+    # the JSON answer of the same URL is the editor's, unchanged
+    assert client.get(url).json()["yaml"] == text.content.decode()
+    # a policy named in the address is sent open, with its text
+    selected = client.get(f"/clusters/{shop_cluster.pk}/?policy=shop/default-deny").content
+    row = selected.decode().split('data-policy-row="shop/default-deny"')[1].split("</td>")[0]
+    assert '<details open><summary>Show</summary><pre class="code"' in row
+    assert "name: default-deny" in row
+
+
+def test_a_policy_text_is_escaped_in_the_opened_row(client_for, owner):
+    policy = (
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        "metadata:\n  name: p\n  namespace: shop\n"
+        "  annotations: {note: '<script>alert(1)</script>'}\n"
+        "spec: {podSelector: {}}\n"
+    )
+    cluster = revisions.create_cluster(
+        owner, "odd", snapshots.parse_manifests([("p.yaml", policy)])
+    )
+    body = (
+        client_for(owner)
+        .get(
+            f"/clusters/{cluster.pk}/editor/policy",
+            {"policy": "shop/p"},
+            headers={"HX-Request": "true"},
+        )
+        .content.decode()
+    )
+    assert "<script>" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
 
 
 def test_a_big_policy_index_lists_a_namespace_when_it_is_opened(
