@@ -27,8 +27,6 @@ import gc
 import json
 import os
 import secrets
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -122,32 +120,10 @@ def real_processes(
     }
     if route == "worker":
         env["NETVIZ_ANALYSE_INLINE_BELOW"] = "1"
-    web_probe._manage(env, "migrate", "--noinput", "-v0")
-    web_probe._manage(
-        env,
-        "shell",
-        "-c",
-        "from django.contrib.auth.models import User;"
-        f"User.objects.create_user({web_probe.USER!r}, password={web_probe.PASSWORD!r})",
-    )
-    token = web_probe._manage(env, "create_api_token", web_probe.USER).splitlines()[-1]
-    port = web_probe._free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [str(PYTHON.parent / "gunicorn"), "netviz.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--timeout", "300", "--max-requests", "0"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    worker = subprocess.Popen(
-        [str(PYTHON), "manage.py", "db_worker", "--no-reload", "--no-startup-delay",
-         "--interval", "0.05", "-v0"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
     series: list[dict[str, float]] = []
-    try:
-        web_probe._wait_for(f"{base}/accounts/login/")
+    # without max_requests: recycling the worker would hide a leak
+    with web_probe.served(env, interval=0.05, gunicorn=("--max-requests", "0")) as served:
+        base, token, server, worker = served
         [web_pid] = _children(server.pid)  # the one gunicorn worker (it is never recycled)
         body, content_type = web_probe._multipart({"name": "soak"}, files)
         cluster_id = _post(f"{base}/api/clusters/", token, body, content_type)["id"]
@@ -168,10 +144,6 @@ def real_processes(
                     }
                 )
         assert _children(server.pid) == [web_pid], "gunicorn replaced its worker"
-    finally:
-        for process in (server, worker):
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
     first = next(m for m in series if m["upload"] == WARM_UP)
     last = series[-1]
     return {

@@ -24,6 +24,8 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -153,16 +155,13 @@ def _stream(base: str, token: str, cluster_id: int, server: int) -> dict[str, An
     return {"stream_mb": read / 1e6, "stream_s": seconds, "stream_rss_mb": rss}
 
 
-def probe(cluster: Path) -> dict[str, Any]:
-    """Measure one cluster; the result is what the probe prints."""
-    from playwright.sync_api import sync_playwright
-
-    work = Path(tempfile.mkdtemp(prefix="netviz-web-"))
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{work / 'web.sqlite3'}",
-        "NETVIZ_DEBUG": "true",  # static files from the app folders, cookies over plain http
-    }
+@contextmanager
+def served(
+    env: dict[str, str], interval: float, gunicorn: Sequence[str] = ()
+) -> Iterator[tuple[str, str, subprocess.Popen, subprocess.Popen]]:
+    """A migrated database with the bench user and an API token, gunicorn (one worker, as
+    `make serve` runs it, plus `gunicorn` arguments) and a db_worker polling every `interval`
+    seconds on it: (base URL, token, gunicorn, db_worker), both stopped on the way out."""
     _manage(env, "migrate", "--noinput", "-v0")
     _manage(
         env,
@@ -176,18 +175,36 @@ def probe(cluster: Path) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [str(PYTHON.parent / "gunicorn"), "netviz.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--timeout", "300"],
+         "--workers", "1", "--timeout", "300", *gunicorn],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip
     worker = subprocess.Popen(
         [str(PYTHON), "manage.py", "db_worker", "--no-reload", "--no-startup-delay",
-         "--interval", "0.2", "-v0"],
+         "--interval", str(interval), "-v0"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip
     try:
         _wait_for(f"{base}/accounts/login/")
+        yield base, token, server, worker
+    finally:
+        for process in (server, worker):
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+
+
+def probe(cluster: Path) -> dict[str, Any]:
+    """Measure one cluster; the result is what the probe prints."""
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="netviz-web-"))
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{work / 'web.sqlite3'}",
+        "NETVIZ_DEBUG": "true",  # static files from the app folders, cookies over plain http
+    }
+    with served(env, interval=0.2) as (base, token, server, worker):
         body, content_type = _multipart({"name": "bench"}, sorted(cluster.glob("*.yaml")))
         request = urllib.request.Request(
             f"{base}/api/clusters/",
@@ -264,10 +281,6 @@ def probe(cluster: Path) -> dict[str, Any]:
         stream = _stream(base, token, cluster_id, server.pid)
         web_peak_mb, worker_peak_mb = _peak_mb(server.pid), _peak_mb(worker.pid)
         peak_mb = max(web_peak_mb, worker_peak_mb)
-    finally:
-        for process in (server, worker):
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
     return {
         "upload_s": upload_s,
         "analysed_s": analysed_s,
