@@ -349,15 +349,33 @@ def write_edit(cluster: Cluster, author: AbstractBaseUser, message: str, edit: E
 
 
 def revert_to(cluster: Cluster, author: AbstractBaseUser, number: int) -> Revision:
-    """A new revision whose content is that of revision `number` (history is kept)."""
+    """A new revision whose content is that of revision `number` (history is kept).
+
+    The rows are copied in the database. A large revision is analysed by a worker, as an
+    upload of its size is (reading and evaluating it again takes seconds at 50,000 pods), and
+    so is any revert while the head is being analysed (its impact needs the head's
+    evaluation, which the worker has); otherwise it is analysed here, once committed.
+    """
     with transaction.atomic():
         head = locked_head(cluster)
         target = cluster.revisions.get(number=number)
+        size = target.workloads.count() + target.policies.count()
+        queued = size >= settings.NETVIZ_ANALYSE_INLINE_BELOW or (
+            head is not None and head.is_analysing
+        )
         revision = _next_revision(
-            cluster, head, author, f"Reverted to revision {number}", target.diagnostics
+            cluster,
+            head,
+            author,
+            f"Reverted to revision {number}",
+            target.diagnostics,
+            status=Revision.Status.PENDING if queued else Revision.Status.READY,
         )
         for model in (Namespace, Workload, Policy):
             _copy_rows(model, target, revision)
+        if queued:
+            tasks.enqueue(revision)  # committed with the revision, or not at all
+            return revision
         state = analysis.state(target)
         transaction.on_commit(
             lambda: _derive(revision, state.snapshot, state.conn, head), robust=True

@@ -252,6 +252,47 @@ def test_after_a_failed_revision_numbers_go_on_and_edits_build_on_the_head(
     assert shop_cluster.revisions.count() == 3
 
 
+def test_reverting_to_a_large_revision_is_analysed_by_the_worker(
+    settings, shop_cluster, owner, client_for, monkeypatch
+):
+    edit = OPEN_BACKEND
+    api_put = client_for(owner).post(
+        f"/clusters/{shop_cluster.pk}/editor/save",
+        {"yaml": edit, "base_revision": 1, "original": "shop/backend-from-frontend"},
+    )
+    assert api_put.status_code == 200, api_put.content
+    settings.NETVIZ_ANALYSE_INLINE_BELOW = 1  # revision 1 counts as large now
+    monkeypatch.setattr(engine, "evaluate", boom)  # nothing is evaluated in the request
+    analysis.clear()
+    response = client_for(owner).post(f"/clusters/{shop_cluster.pk}/revisions/1/revert/")
+    assert response.status_code == 302
+    reverted = shop_cluster.revisions.get(number=3)
+    assert (reverted.status, reverted.parent.number) == (PENDING, 2)
+    assert DBTaskResult.objects.filter(pk=reverted.task_id).exists()
+    assert shop_cluster.head.number == 3  # being analysed, as an upload would be
+    monkeypatch.undo()
+    assert tasks.analyse_revision.call(reverted.pk) == READY
+    reverted.refresh_from_db()
+    # its impact is against revision 2: what the edit added is taken away
+    edited = shop_cluster.revisions.get(number=2)
+    assert edited.impact["summary"] == "+1 -0 ~0"
+    assert reverted.impact["summary"] == "+0 -1 ~0"
+    first = analysis.flow_index(shop_cluster.revisions.get(number=1)).to_dict()
+    assert analysis.flow_index(reverted).to_dict() == first
+
+
+def test_a_revert_while_the_head_is_analysed_waits_for_the_worker(
+    settings, shop_cluster, owner, shop_files, monkeypatch
+):
+    settings.NETVIZ_ANALYSE_INLINE_BELOW = 1
+    pending = revisions.upload_revision(shop_cluster, owner, snapshots.parse_manifests(shop_files))
+    settings.NETVIZ_ANALYSE_INLINE_BELOW = 1000  # revision 1 is small; the head is not ready
+    monkeypatch.setattr(engine, "evaluate", boom)
+    analysis.clear()
+    reverted = revisions.revert_to(shop_cluster, owner, 1)
+    assert (reverted.status, reverted.parent) == (PENDING, pending)
+
+
 def test_a_real_worker_takes_an_upload_from_pending_to_ready(
     transactional_db, in_worker, api, shop_files, client_for, owner
 ):
