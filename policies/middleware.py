@@ -23,6 +23,7 @@ from django.core.exceptions import (
 )
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.shortcuts import render
 from django.urls import Resolver404, resolve
 
 from .errors import InputErrors
@@ -109,6 +110,13 @@ class JsonErrorsMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, UNREADABLE):
             return _refused(is_json_endpoint(request), exception)
+        if isinstance(exception, InputErrors):
+            # Views answer bad input themselves; one that escapes is input the view did not
+            # expect to fail, such as a policy stored by an older netviz that a stricter
+            # loader now refuses: say which file, line and why, rather than a 500.
+            if is_json_endpoint(request):
+                return JsonResponse({"errors": exception.as_json()}, status=400)
+            return render(request, "input_error.html", {"errors": exception.as_json()}, status=400)
         if not is_json_endpoint(request):
             return None
         if isinstance(exception, BadRequest):

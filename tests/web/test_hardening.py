@@ -310,3 +310,37 @@ def test_too_many_files_for_the_upload_page_is_refused_without_a_traceback(
     assert response.content.decode().startswith("Too many files: at most 3 at once")
     assert not Cluster.objects.filter(name="many").exists()
     _no_server_errors(caplog)
+
+
+def test_a_stored_policy_a_stricter_loader_refuses_is_named_not_a_500(
+    shop_cluster, owner, client_for
+):
+    # A row written by an older netviz, with a port name the loader now refuses ('a--b' got
+    # through before): any view that must read the revision again says which file, line and
+    # why (400), in HTML or in JSON.
+    from policies import analysis, changes
+
+    changes.delete_policy(shop_cluster, owner, "shop", "default-deny")  # a revision 2 to compare
+    for row in Policy.objects.filter(revision__cluster=shop_cluster, name="backend-from-frontend"):
+        Policy.objects.filter(pk=row.pk).update(
+            yaml=row.yaml.replace("{port: grpc}", "{port: grpc--old}")
+        )
+    analysis.clear()
+    client = client_for(owner)
+    page = client.get(f"/clusters/{shop_cluster.pk}/compare/", {"a": 1, "b": 2})
+    assert page.status_code == 400
+    text = page.content.decode()
+    assert 'data-testid="error-page"' in text
+    assert "spec.ingress[0].ports[0].port" in text
+    assert "&#x27;grpc--old&#x27; is not a valid port name" in text
+    answer = client.get(f"/clusters/{shop_cluster.pk}/compare/", {"a": 1, "b": 2, "format": "json"})
+    assert answer.status_code == 400  # the compare page's JSON answer is a page view's
+    allow = client.get(
+        f"/clusters/{shop_cluster.pk}/editor/allow-flow",
+        {"src": "shop/frontend[Deployment]", "dst": "shop/backend[Deployment]"},
+    )
+    assert allow.status_code == 400
+    [error] = allow.json()["errors"]
+    assert error["path"] == "spec.ingress[0].ports[0].port"
+    assert error["message"].startswith("'grpc--old' is not a valid port name")
+    assert error["line"] > 0
