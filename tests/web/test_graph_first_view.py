@@ -77,3 +77,55 @@ def test_the_first_view_does_not_walk_the_edges(generated_m, monkeypatch):
     view, _ = graphs.parse_filter(QueryDict(""))
     out = graphs.elements(generated_m, view)
     assert out["stats"]["shown_flows"] == generated_m.flow_count > 0
+
+
+def _by_id(out: dict) -> dict:
+    """A view with its edges keyed by id (their order is not part of the answer)."""
+    return {**out, "edges": {e["data"]["id"]: e["data"] for e in out["edges"]}}
+
+
+def _general(index: FlowIndex, view: graphs.ViewFilter, monkeypatch) -> dict:
+    with monkeypatch.context() as patch:
+        patch.setattr(graphs, "_expand_only", lambda index, f: False)
+        return graphs._elements(index, view)
+
+
+@pytest.fixture(scope="module")
+def tiered() -> FlowIndex:
+    data = REPO / "tests" / "data" / "web"
+    return _index([("tiers.yaml", (data / "tiers.yaml").read_text())])
+
+
+@pytest.mark.parametrize("group", ["auto", "ns"])
+def test_opening_namespaces_answers_as_the_walk_over_every_flow(generated_m, group, monkeypatch):
+    names = sorted(generated_m.namespace_sizes)
+    looked_at = []
+    walk = generated_m.view_edges
+
+    def counted(*args, among=None, **kwargs):
+        looked_at.append(len(generated_m.edges) if among is None else len(among))
+        return walk(*args, among=among, **kwargs)
+
+    for expand in (*names, f"{names[0]},{names[-1]}"):
+        view, errors = graphs.parse_filter(QueryDict(f"group={group}&expand={expand}"))
+        assert not errors
+        monkeypatch.setattr(generated_m, "view_edges", counted)
+        fast = graphs.elements(generated_m, view)
+        monkeypatch.undo()
+        assert _by_id(fast) == _by_id(_general(generated_m, view, monkeypatch)), expand
+        assert fast["expanded"] == sorted(expand.split(","))
+    # each opening looked at the edges of one namespace's groups (or two), not at all of them
+    assert max(looked_at) < len(generated_m.edges) / 4
+
+
+@pytest.mark.parametrize("name", ["shop", "tiered"])
+def test_opening_a_namespace_of_a_small_grouped_view_answers_the_same(name, request, monkeypatch):
+    index = request.getfixturevalue(name)
+    for namespace in sorted(index.namespace_sizes):
+        view, _ = graphs.parse_filter(QueryDict(f"group=ns&expand={namespace}"))
+        assert graphs._expand_only(index, view)
+        fast = graphs.elements(index, view)
+        assert _by_id(fast) == _by_id(_general(index, view, monkeypatch))
+    if name == "tiered":
+        assert index.tiers is not None
+        assert any("tier" in e["data"] for e in fast["edges"])
