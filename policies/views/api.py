@@ -23,7 +23,7 @@ from ..forms import UploadForm
 from ..models import Cluster, Revision
 from ..permissions import Access
 from .common import cluster_revision, not_analysed_json, requested_base, valid_key
-from .editor import conflict_response, errors_response
+from .editor import REFUSED_WRITES, errors_response, refused_write
 
 __all__ = [
     "cluster_connections",
@@ -84,12 +84,8 @@ def api_endpoint(view: View) -> View:
             return _errors(403, "your access to this cluster is read-only")
         except changes.NoSuchPolicy as exc:
             return errors_response(exc, 404)
-        except InputErrors as exc:
-            return errors_response(exc)
-        except changes.EditConflict as exc:
-            return conflict_response(exc)
-        except changes.HeadNotAnalysed as exc:
-            return not_analysed_json(exc.revision)
+        except REFUSED_WRITES as exc:
+            return refused_write(exc)
         except revisions.IdempotencyKeyReused as exc:
             return errors_response(InputErrors.single(str(exc), path="Idempotency-Key"), 422)
 

@@ -69,26 +69,32 @@ def errors_response(exc: InputErrors, status: int = 400) -> JsonResponse:
     return JsonResponse({"errors": exc.as_json()}, status=status)
 
 
-def conflict_response(exc: changes.EditConflict) -> JsonResponse:
-    """409: the policy was changed after the client's base revision; what changed, by whom."""
-    return JsonResponse({"conflict": exc.as_dict()}, status=409)
+# A write the change path refused: bad input, or a conflict with the head.
+REFUSED_WRITES = (InputErrors, changes.EditConflict, changes.HeadNotAnalysed)
+
+
+def refused_write(exc: Exception) -> JsonResponse:
+    """400 with the located errors; 409 with the other change when the policy was changed
+    after the client's base revision (what changed, by whom), or with the analysis's progress
+    while the head is being analysed."""
+    if isinstance(exc, changes.EditConflict):
+        return JsonResponse({"conflict": exc.as_dict()}, status=409)
+    if isinstance(exc, changes.HeadNotAnalysed):
+        return not_analysed_json(exc.revision)
+    assert isinstance(exc, InputErrors)
+    return errors_response(exc)
 
 
 def _revising(request: HttpRequest, write: Callable[[int], JsonResponse]) -> JsonResponse:
     """Run a write made from the revision the editor loaded (`base_revision`, required here),
-    answering 400 for bad input and 409, with the other change, on a conflict (or with the
-    analysis's progress while the head is being analysed)."""
+    answering as `refused_write` says when the change path refuses it."""
     try:
         base = requested_base(request)
         if base is None:
             raise InputErrors.single("base_revision is required", path="base_revision")
         return write(base)
-    except InputErrors as exc:
-        return errors_response(exc)
-    except changes.EditConflict as exc:
-        return conflict_response(exc)
-    except changes.HeadNotAnalysed as exc:
-        return not_analysed_json(exc.revision)
+    except REFUSED_WRITES as exc:
+        return refused_write(exc)
 
 
 @require_POST
