@@ -396,3 +396,40 @@ def test_the_matrix_filters_and_sorts_its_rows(page, demo):
     rows = matrix.locator("tbody tr")
     reach = [rows.nth(i).locator("td.cell.all, td.cell.some").count() for i in range(rows.count())]
     assert reach == sorted(reach, reverse=True)
+
+
+def test_an_open_cluster_of_standalone_pods_is_drawn_as_groups_not_pairs(page, user, settings):
+    # 1,500 bare pods in three namespaces, no policy: 2.25 million flows, one group per
+    # namespace. The page draws namespaces, then a namespace as one group node, never pairs.
+    settings.NETVIZ_ANALYSE_INLINE_BELOW = 10**6  # analysed here, so the page has its graph
+    pods = "\n---\n".join(
+        f"apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i:04}, namespace: team-{i % 3},"
+        f" labels: {{app: p{i:04}}}}}"
+        for i in range(1500)
+    )
+    cluster = revisions.create_cluster(
+        user, "open", snapshots.parse_manifests([("pods.yaml", pods)])
+    )
+    open_graph(page, f"/clusters/{cluster.pk}/")
+    shown = page.evaluate(SHOWN)
+    assert shown["mode"] == "aggregated"
+    assert sorted(shown["groups"]) == ["ns:team-0", "ns:team-1", "ns:team-2"]
+    assert shown["workloads"] == []
+    # every namespace reaches every other (and itself), on every port
+    flows = page.evaluate(
+        "() => Object.fromEntries(window.netviz.cy.edges().map((e) => [e.id(), e.data('flows')]))"
+    )
+    assert flows["ns:team-0->ns:team-1"] == 500 * 500
+    assert flows["ns:team-0->ns:team-0"] == 500 * 499
+    stats = page.evaluate("() => window.netviz.data.stats")
+    externals = sum(1 for n in page.evaluate(SHOWN)["endpoints"] if not n.startswith("ns:"))
+    assert stats["flows"] == 1500 * 1499 + 2 * 1500 * externals
+
+    # opening a namespace draws its 500 pods as one group node
+    after_reload(page, lambda: tap(page, "ns:team-1"))
+    groups = page.evaluate(
+        "() => window.netviz.cy.nodes(\"[type='group']\").map((n) => [n.id(), n.data('label')])"
+    )
+    assert len(groups) == 1, groups
+    assert "500" in groups[0][1], groups
+    assert page.evaluate(SHOWN)["workloads"] == []
