@@ -32,10 +32,14 @@ __all__ = [
     "focus",
     "load_inputs",
     "main",
+    "reader_gone",
     "run_analyze",
 ]
 
 EXIT_OK, EXIT_INPUT = 0, 2
+# The API's `?format=grouped`: the whole answer at the size of its groups (an open cluster of
+# 10,000 pods is 10^8 flows, and a few lines grouped).
+GROUPED = "grouped"
 
 
 def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +56,12 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="render this kustomization folder (repeatable); without it every top-level one is",
     )
-    parser.add_argument("--format", choices=FORMATS, default="txt", help="output format")
+    parser.add_argument(
+        "--format",
+        choices=(*FORMATS, GROUPED),
+        default="txt",
+        help="output format; grouped: alike workloads as groups, the connections between them",
+    )
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
     parser.add_argument(
         "--focus-workload",
@@ -259,6 +268,13 @@ def run_analyze(
     if not args.paths and not kustomize:
         print("error: give at least one PATH (or - for standard input) or --kustomize", file=stderr)
         return EXIT_INPUT
+    focused = args.focus_workload or args.focus_workload_peer or args.focus_conn or args.explain
+    if args.format == GROUPED and focused:
+        print(
+            "error: --format grouped lists the whole answer: it takes no --focus-* or --explain",
+            file=stderr,
+        )
+        return EXIT_INPUT
     conn_filter = None
     if args.focus_conn:
         try:
@@ -356,6 +372,18 @@ class _Progress:
 
 
 def _write(args, snapshot, conn, flows, conn_filter, out: TextIO) -> None:
+    if args.format == GROUPED:
+        import json
+
+        from .graph import FlowIndex
+
+        grouped = FlowIndex.build(conn).grouped()
+        out.write('{"groups": [')
+        out.write(",".join(f"\n  {json.dumps(g)}" for g in grouped["groups"]))
+        out.write('\n], "connections": [' if grouped["groups"] else '], "connections": [')
+        out.write(",".join(f"\n  {json.dumps(c)}" for c in grouped["connections"]))
+        out.write("\n]}\n" if grouped["connections"] else "]}\n")
+        return
     write(flows, args.format, out)
     if args.explain:
         from .explain import explain_text
@@ -426,6 +454,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_diff(args, sys.stdout, sys.stderr)
 
 
+def reader_gone() -> int:
+    """`... | head` closed the pipe: nothing more to say to anyone. Standard output goes to
+    /dev/null, so that the interpreter's last flush does not raise again; the exit code."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 1
+
+
 def console() -> None:
     """The `netviz` console script: main() with the collector off, and no teardown.
 
@@ -434,12 +469,12 @@ def console() -> None:
     of objects one by one is time spent on memory the OS reclaims at once.
     """
     gc.disable()
-    code = main()
     try:
+        code = main()
         sys.stdout.flush()
         sys.stderr.flush()
-    except BrokenPipeError:  # `netviz analyze ... | head`: nothing more to say to anyone
-        code = code or 1
+    except BrokenPipeError:
+        code = reader_gone()
     os._exit(code)
 
 

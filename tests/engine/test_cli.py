@@ -354,3 +354,74 @@ def test_analyze_of_a_plain_folder_loads_neither_pathlib_nor_pyyaml(cluster) -> 
     reader, loaded = out.stdout.strip().split(" ", 1)
     # (the pure-Python reader is PyYAML's: with it, only pathlib must stay out)
     assert loaded == ("[]" if reader == "native" else "['yaml']")
+
+
+def _expanded(grouped: dict) -> set[tuple[str, str, str]]:
+    """The flows a grouped answer stands for: every member of src to every member of dst."""
+    members = {g["id"]: g["members"] for g in grouped["groups"]}
+    return {
+        (s, d, json.dumps(c["conns"], sort_keys=True))
+        for c in grouped["connections"]
+        for s in members.get(c["src"], [c["src"]])
+        for d in members.get(c["dst"], [c["dst"]])
+        if s != d
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["onlineboutique_workloads", "exposure_allow_all_test", "core_pods_without_host_ip"]
+)
+def test_the_grouped_format_stands_for_exactly_the_json_flows(corpus_cases, case, capsys) -> None:
+    folder = str(corpus_cases / case / "input")
+    code, out, _ = _run(["analyze", folder, "--format", "json", "-q"], capsys)
+    assert code == 0
+    flows = {
+        (f["src"], f["dst"], json.dumps(f["conns"], sort_keys=True))
+        for f in json.loads(out)["connections"]
+    }
+    code, out, _ = _run(["analyze", folder, "--format", "grouped", "-q"], capsys)
+    assert code == 0
+    assert _expanded(json.loads(out)) == flows
+
+
+def test_an_open_cluster_is_a_few_grouped_lines(tmp_path, capsys) -> None:
+    (tmp_path / "pods.yaml").write_text(
+        "---\n".join(pod(f"p{i}", ns=f"ns{i % 2}") for i in range(400))
+    )
+    code, out, _ = _run(["analyze", str(tmp_path), "--format", "grouped", "-q"], capsys)
+    assert code == 0
+    grouped = json.loads(out)
+    assert sorted(len(g["members"]) for g in grouped["groups"]) == [200, 200]
+    assert len(out.splitlines()) < 20
+    ends = {x for c in grouped["connections"] for x in (c["src"], c["dst"])}
+    externals = {x for x in ends if not x.startswith("grp:")}
+    assert externals  # the addresses outside, each to and from every pod
+    assert len(_expanded(grouped)) == 400 * 399 + 2 * 400 * len(externals)
+
+
+@pytest.mark.parametrize("option", [["--focus-workload", "web"], ["--focus-conn", "tcp-80"]])
+def test_the_grouped_format_takes_no_focus(cluster, capsys, option) -> None:
+    code, out, err = _run(["analyze", str(cluster), "--format", "grouped", *option], capsys)
+    assert (code, out) == (2, "")
+    assert (
+        err
+        == "error: --format grouped lists the whole answer: it takes no --focus-* or --explain\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "command", [["-m", "policies.engine.cli"], ["manage.py"]], ids=["netviz", "manage.py"]
+)
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path, command) -> None:
+    # `netviz analyze ... | head`: the pipe closes while the answer is written.
+    (tmp_path / "pods.yaml").write_text("---\n".join(pod(f"p{i}") for i in range(300)))
+    proc = subprocess.Popen(
+        [sys.executable, *command, "analyze", str(tmp_path), "--format", "json", "-q"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout.read(100)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in err
+    assert err == ""

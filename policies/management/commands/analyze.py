@@ -11,7 +11,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from policies.engine.cli import add_analyze_arguments, run_analyze
+from policies.engine.cli import add_analyze_arguments, reader_gone, run_analyze
 
 
 class Command(BaseCommand):
@@ -27,6 +27,9 @@ class Command(BaseCommand):
         keys += ("focus_direction", "focus_conn", "explain", "quiet", "kustomize")
         namespace = argparse.Namespace(**{k: options[k] for k in keys})
         # `manage.py analyze -` reads the manifest stream from standard input, as netviz does.
-        code = run_analyze(namespace, self.stdout, self.stderr, sys.stdin.buffer)
+        try:
+            code = run_analyze(namespace, self.stdout, self.stderr, sys.stdin.buffer)
+        except BrokenPipeError:  # `manage.py ... | head`: the reader has all it wanted
+            sys.exit(reader_gone())
         if code:
             sys.exit(code)

@@ -7,7 +7,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from policies.engine.cli import add_diff_arguments, run_diff
+from policies.engine.cli import add_diff_arguments, reader_gone, run_diff
 
 
 class Command(BaseCommand):
@@ -25,6 +25,9 @@ class Command(BaseCommand):
             format=options["format"],
             output=options["output"],
         )
-        code = run_diff(namespace, self.stdout, self.stderr)
+        try:
+            code = run_diff(namespace, self.stdout, self.stderr)
+        except BrokenPipeError:  # `manage.py ... | head`: the reader has all it wanted
+            sys.exit(reader_gone())
         if code:
             sys.exit(code)
