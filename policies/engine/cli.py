@@ -311,18 +311,15 @@ def run_analyze(
         args.focus_direction,
         conn_filter,
     )
-    if args.output and _is_regular_target(args.output):
-        # Written beside the target and renamed over it, so a failure never leaves half a file
-        # where the last good answer was.
-        partial = f"{args.output}.partial"
-        with open(partial, "w", encoding="utf-8") as fh:
-            _write(args, snapshot, conn, flows, conn_filter, fh)
-        os.replace(partial, args.output)
-    elif args.output:  # a device or a pipe (-o /dev/null, -o /dev/stdout): write to it
-        with open(args.output, "w", encoding="utf-8") as fh:
-            _write(args, snapshot, conn, flows, conn_filter, fh)
-    else:
-        _write(args, snapshot, conn, flows, conn_filter, stdout)
+    try:
+        _write_output(args, snapshot, conn, flows, conn_filter, stdout)
+    except BrokenPipeError:
+        raise  # the reader went away: console() ends quietly
+    except OSError as exc:  # a folder that does not exist, no permission, a full disk
+        progress.done()
+        where = args.output or "standard output"
+        print(f"error: cannot write {where}: {exc.strerror or exc}", file=stderr)
+        return EXIT_INPUT
     progress.done()
     if not args.quiet:
         for d in snapshot.diagnostics:
@@ -369,6 +366,26 @@ class _Progress:
         if self.enabled:
             self.out.write("\r\033[K")
             self.out.flush()
+
+
+def _write_output(args, snapshot, conn, flows, conn_filter, stdout: TextIO) -> None:
+    if args.output and _is_regular_target(args.output):
+        # Written beside the target and renamed over it, so a failure never leaves half a file
+        # where the last good answer was (nor a half-written one beside it).
+        partial = f"{args.output}.partial"
+        try:
+            with open(partial, "w", encoding="utf-8") as fh:
+                _write(args, snapshot, conn, flows, conn_filter, fh)
+            os.replace(partial, args.output)
+        except BaseException:
+            if os.path.lexists(partial):
+                os.unlink(partial)
+            raise
+    elif args.output:  # a device or a pipe (-o /dev/null, -o /dev/stdout): write to it
+        with open(args.output, "w", encoding="utf-8") as fh:
+            _write(args, snapshot, conn, flows, conn_filter, fh)
+    else:
+        _write(args, snapshot, conn, flows, conn_filter, stdout)
 
 
 def _write(args, snapshot, conn, flows, conn_filter, out: TextIO) -> None:

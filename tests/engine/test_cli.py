@@ -425,3 +425,31 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path, command) -> None:
     assert proc.wait(timeout=60) == 1
     assert "Traceback" not in err
     assert err == ""
+
+
+def test_an_output_that_cannot_be_written_is_an_error_naming_it(cluster, tmp_path, capsys) -> None:
+    target = tmp_path / "missing" / "out.json"
+    code, out, err = _run(["analyze", str(cluster), "-o", str(target)], capsys)
+    assert (code, out) == (2, "")
+    assert err == f"error: cannot write {target}: No such file or directory\n"
+    assert not target.parent.exists()
+
+
+def test_a_write_that_fails_midway_leaves_the_last_answer_in_place(
+    cluster, tmp_path, capsys, monkeypatch
+) -> None:
+    from policies.engine import cli
+
+    target = tmp_path / "out.txt"
+    target.write_text("the last good answer\n")
+
+    def full_disk(flows, fmt, out):
+        out.write("half of it")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli, "write", full_disk)
+    code, _, err = _run(["analyze", str(cluster), "-o", str(target)], capsys)
+    assert code == 2
+    assert err == f"error: cannot write {target}: No space left on device\n"
+    assert target.read_text() == "the last good answer\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt", "pods.yaml", "pol.yaml"]
