@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -243,7 +243,7 @@ def around_namespaces(index: FlowIndex, f: ViewFilter) -> bool:
 def _first_view(index: FlowIndex, f: ViewFilter) -> bool:
     """Whether a view is the whole cluster aggregated, as the index stored it when made."""
     whole = not (f.narrows or f.expand or not f.external)
-    return whole and (f.group == "ns" or (f.group == "auto" and index.workloads > AGGREGATE_ABOVE))
+    return whole and _aggregates(index, f)
 
 
 def elements(index: FlowIndex, f: ViewFilter) -> dict[str, Any]:
@@ -251,29 +251,32 @@ def elements(index: FlowIndex, f: ViewFilter) -> dict[str, Any]:
     if _first_view(index, f):
         # What a first visit asks: stored with the index. Working out which nodes and flows
         # it keeps would walk every edge (half a second at 50,000 pods) to find them all.
-        stats = {"workloads": index.workloads, "shown_workloads": index.workloads,
-                 "flows": index.flow_count, "shown_flows": index.flow_count}  # fmt: skip
-        first = {**index.aggregated, "stats": stats, "expanded": [], "notice": ""}
-        return {**first, "tiered": index.tiers is not None}
+        return _whole(index, index.aggregated, [])
+    if _expand_only(index, f):
+        return _whole(index, index.expanded(f.expand), f.expand & index.namespace_sizes.keys())
     return _elements(index, f)
+
+
+def _whole(index: FlowIndex, view: dict[str, Any], expanded: Collection[str]) -> dict[str, Any]:
+    """A view of every workload and flow (nothing filtered), with its stats."""
+    stats = {"workloads": index.workloads, "shown_workloads": index.workloads,
+             "flows": index.flow_count, "shown_flows": index.flow_count}  # fmt: skip
+    tiered = index.tiers is not None
+    return {**view, "stats": stats, "expanded": sorted(expanded), "notice": "", "tiered": tiered}
 
 
 def _expand_only(index: FlowIndex, f: ViewFilter) -> bool:
     """Whether a view is the whole cluster aggregated with some namespaces opened, and no
     other filter: `FlowIndex.expanded` answers it without a walk over every flow."""
-    aggregated = f.group == "ns" or (f.group == "auto" and index.workloads > AGGREGATE_ABOVE)
-    return bool(f.expand) and aggregated and f.external and not f.narrows
+    return bool(f.expand) and f.external and not f.narrows and _aggregates(index, f)
+
+
+def _aggregates(index: FlowIndex, f: ViewFilter) -> bool:
+    """Whether the whole cluster is drawn with its namespaces collapsed in this view."""
+    return f.group == "ns" or (f.group == "auto" and index.workloads > AGGREGATE_ABOVE)
 
 
 def _elements(index: FlowIndex, f: ViewFilter) -> dict[str, Any]:
-    if _expand_only(index, f):
-        out = index.expanded(f.expand)
-        out["stats"] = {"workloads": index.workloads, "shown_workloads": index.workloads,
-                        "flows": index.flow_count, "shown_flows": index.flow_count}  # fmt: skip
-        out["expanded"] = sorted(f.expand & index.namespace_sizes.keys())
-        out["notice"] = ""
-        out["tiered"] = index.tiers is not None
-        return out
     keep, edges = visible(index, f)
     shown = sum(1 for i in keep if index.is_workload(i))
     notice = ""

@@ -394,12 +394,8 @@ def _write(args, snapshot, conn, flows, conn_filter, out: TextIO) -> None:
 
         from .graph import FlowIndex
 
-        grouped = FlowIndex.build(conn).grouped()
-        out.write('{"groups": [')
-        out.write(",".join(f"\n  {json.dumps(g)}" for g in grouped["groups"]))
-        out.write('\n], "connections": [' if grouped["groups"] else '], "connections": [')
-        out.write(",".join(f"\n  {json.dumps(c)}" for c in grouped["connections"]))
-        out.write("\n]}\n" if grouped["connections"] else "]}\n")
+        # as the API's `?format=grouped` sends it
+        out.write(json.dumps(FlowIndex.build(conn).grouped()) + "\n")
         return
     write(flows, args.format, out)
     if args.explain:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from functools import reduce
+from functools import cached_property, reduce
 from itertools import chain
 from operator import or_
 from typing import Any, NamedTuple
@@ -250,13 +250,29 @@ class FlowIndex:
                 self.namespace_sizes[n["namespace"]] += 1
         self.workloads = sum(self.namespace_sizes.values())
         self._port_sets: list[PortSet | None] = [None] * len(self.ports)
-        everything = [
-            ViewEdge(gs, gd, pi, self.groups[gs], self.groups[gd]) for gs, gd, pi in self.edges
-        ]
-        self.flow_count = sum(e.count for e in everything)
-        # The whole-cluster views are what a first visit shows: kept with the index once made.
-        self.aggregated = dict(aggregated or self.aggregate(range(len(self.nodes)), everything))
-        self.namespace_matrix = dict(namespace_matrix or self._namespace_matrix(everything))
+        # The whole-cluster views, stored with the index (made on first use when not given:
+        # `analyze --format grouped` never needs them).
+        self._given = (aggregated, namespace_matrix)
+        self._by_group: dict[int, list[int]] | None = None
+
+    @cached_property
+    def _everything(self) -> list[ViewEdge]:
+        return [ViewEdge(gs, gd, pi, self.groups[gs], self.groups[gd]) for gs, gd, pi in self.edges]
+
+    @cached_property
+    def flow_count(self) -> int:
+        return sum(e.count for e in self._everything)
+
+    @cached_property
+    def aggregated(self) -> dict[str, Any]:
+        """The whole cluster, namespaces collapsed: what a first visit shows."""
+        given = self._given[0]
+        return dict(given or self.aggregate(range(len(self.nodes)), self._everything))
+
+    @cached_property
+    def namespace_matrix(self) -> dict[str, Any]:
+        given = self._given[1]
+        return dict(given or self._namespace_matrix(self._everything))
 
     # building ---------------------------------------------------------------------------------
     @classmethod
@@ -653,21 +669,24 @@ class FlowIndex:
         def as_before(edge: dict[str, Any]) -> bool:
             return edge["data"]["source"] in kept and edge["data"]["target"] in kept
 
+        # In view()'s order: edges between single nodes as the group edges come, then the
+        # summed ones (those with `flows`) by their ends.
         inside = [e for e in out["edges"] if not as_before(e)]
-        outside = [e for e in self.aggregated["edges"] if as_before(e)]
-        return {**out, "edges": [*inside, *outside]}
+        plain = [e for e in inside if "flows" not in e["data"]]
+        summed = [e for e in inside if "flows" in e["data"]]
+        summed += (e for e in self.aggregated["edges"] if as_before(e))
+        summed.sort(key=lambda e: (e["data"]["source"], e["data"]["target"]))
+        return {**out, "edges": [*plain, *summed]}
 
     def _edges_by_group(self) -> dict[int, list[int]]:
         """Per group, the positions in `self.edges` of its edges, in or out (made once)."""
-        made = self.__dict__.get("_by_group")
-        if made is None:
-            made = defaultdict(list)
+        if self._by_group is None:
+            self._by_group = defaultdict(list)
             for k, (gs, gd, _) in enumerate(self.edges):
-                made[gs].append(k)
+                self._by_group[gs].append(k)
                 if gd != gs:
-                    made[gd].append(k)
-            self.__dict__["_by_group"] = made
-        return made
+                    self._by_group[gd].append(k)
+        return self._by_group
 
     def full(self, keep: Collection[int], edges: Iterable[ViewEdge]) -> dict[str, Any]:
         """Every kept endpoint on its own (big groups as one node), namespaces as boxes."""

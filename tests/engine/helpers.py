@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import textwrap
 
-from policies.engine import evaluate, load_documents
+import pytest
+
+from policies.engine import evaluate, load_documents, yamlio
 from policies.engine.model import Snapshot
+from policies.engine.yamlio import parse_documents_native, parse_documents_python
+
+# Both YAML readers, for tests that must hold for each (the native one where it was built).
+READERS = [
+    pytest.param(parse_documents_python, id="python"),
+    pytest.param(
+        parse_documents_native,
+        id="native",
+        marks=pytest.mark.skipif(yamlio._fastyaml is None, reason="native reader not built"),
+    ),
+]
 
 
 def snap(*docs: str, file: str = "test.yaml") -> Snapshot:

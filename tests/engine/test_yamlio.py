@@ -8,16 +8,15 @@ import re
 
 import pytest
 
-from policies.engine import yamlio
 from policies.engine.errors import ManifestError
 from policies.engine.yamlio import (
     _MARKER,
     _marker_offsets,
     _slow_stretch_finder,
     _stretch_finder,
-    parse_documents_native,
-    parse_documents_python,
 )
+
+from .helpers import READERS
 
 # Each: a text whose every line is looked up both ways.
 TEXTS = [
@@ -55,15 +54,6 @@ def test_the_fast_stretch_finder_agrees_with_the_line_by_line_one(text: str) -> 
     for line0 in range(len(text.splitlines()) + 2):
         assert fast(line0) == slow(line0), line0
 
-
-READERS = [
-    pytest.param(parse_documents_python, id="python"),
-    pytest.param(
-        parse_documents_native,
-        id="native",
-        marks=pytest.mark.skipif(yamlio._fastyaml is None, reason="native reader not built"),
-    ),
-]
 
 POD = "apiVersion: v1, kind: Pod, metadata: {name: web, labels: {app: web}}"
 

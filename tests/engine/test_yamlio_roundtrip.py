@@ -8,15 +8,16 @@ loaded again from its own source alone.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 
 import pytest
 
-from policies.engine import load_documents, load_paths, yamlio
+from policies.engine import load_documents, load_paths
 from policies.engine.export import export_policies
-from policies.engine.yamlio import parse_documents_native, parse_documents_python
+from tests.meaning import bare
+
+from .helpers import READERS
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = Path(os.environ.get("NETVIZ_CORPUS", REPO.parent / "shared" / "corpus"))
@@ -31,15 +32,6 @@ INPUTS = sorted(
 CASES = sorted(
     p.parent for sub in ("cases", "admin-cases") for p in (CORPUS / sub).glob("*/expected.json")
 )
-
-READERS = [
-    pytest.param(parse_documents_python, id="python"),
-    pytest.param(
-        parse_documents_native,
-        id="native",
-        marks=pytest.mark.skipif(yamlio._fastyaml is None, reason="native reader not built"),
-    ),
-]
 
 
 def _name(path: Path) -> str:
@@ -70,21 +62,6 @@ def test_each_documents_text_parses_back_to_the_same_value(read, path: Path) -> 
         assert again[0].value == doc.value, f"line {doc.line}"
 
 
-def _without_locations(value: object) -> object:
-    """The value with every location and source blanked: what the policy means, not where it
-    was written (its text alone starts at line 1)."""
-    if isinstance(value, tuple):
-        return tuple(_without_locations(v) for v in value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {
-            f.name: None if f.name == "location" else "" if f.name == "source" else v
-            for f in dataclasses.fields(value)
-            for v in [getattr(value, f.name)]
-        }
-        return type(value)(**{k: _without_locations(v) for k, v in changes.items()})
-    return value
-
-
 @pytest.mark.parametrize("folder", [*CASES, DEMOS[0]], ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_policy_loads_again_from_its_own_text(folder: Path) -> None:
     snapshot = load_paths([folder / "input" if (folder / "input").is_dir() else folder])
@@ -93,7 +70,7 @@ def test_every_policy_loads_again_from_its_own_text(folder: Path) -> None:
         assert policy.source.strip(), f"{policy.id}: empty text"
         again = load_documents([(policy.location.file, policy.source)])
         (reread,) = [*again.policies, *again.cluster_policies]
-        assert _without_locations(reread) == _without_locations(policy), policy.id
+        assert bare(reread) == bare(policy), policy.id
 
 
 # Policies written the ways kubectl accepts, in one CRLF stream: on their `---` line (one with
@@ -127,9 +104,9 @@ def test_policies_in_every_form_load_again_from_their_text_and_from_the_export()
     assert policies[1].source.startswith("# deny\r\n{apiVersion:")
     from_texts = [p for q in policies for p in load_documents([("p.yaml", q.source)]).policies]
     exported = load_documents([("export.yaml", export_policies(policies))]).policies
-    expected = _without_locations(policies)
-    assert _without_locations(tuple(from_texts)) == expected
-    assert _without_locations(exported) == expected
+    expected = bare(policies)
+    assert bare(tuple(from_texts)) == expected
+    assert bare(exported) == expected
     # the merge: the written `app` wins over the merged one, the merged `tier` stays
     (rule,) = policies[0].ingress
     assert dict(rule.peers[0].pod_selector.match_labels) == {"app": "api", "tier": "data"}
